@@ -1,0 +1,302 @@
+/**
+ * The `Backend` interface: the only device-aware layer of the toolkit.
+ *
+ * Tensors, autograd, models and optimizers call these methods and never branch on the
+ * device. A backend owns its storage: `alloc`/`upload` create it, `free` releases it, and
+ * nothing else reaches into it. All matrices are row-major; a "row" is one atom, one edge
+ * or one crystal, a "column" one feature. Every method is synchronous from the caller's
+ * point of view except where it returns a Promise (the CUDA backend enqueues on one stream
+ * and only `download` waits).
+ *
+ * Learned from candle's `backend.rs`: a small set of primitives, with the fused ops a
+ * CGCNN step needs (gate, batch norm, optimizer steps) so a GPU does one launch for each.
+ * @module
+ */
+
+/** Element types a tensor can hold: float32 values, int32 indices. */
+export type DType = "float32" | "int32";
+
+/** Opaque storage owned by one backend. Only that backend reads its internals. */
+export interface Storage {
+  /** Element type. */
+  readonly dtype: DType;
+  /** Number of elements (not bytes). */
+  readonly length: number;
+  /** The backend that owns this storage. */
+  readonly backend: Backend;
+}
+
+/** Element-wise functions with a backward rule (`unaryBackward`). */
+export type UnaryOp = "sigmoid" | "softplus" | "exp" | "log" | "neg" | "square" | "sqrt" | "abs";
+
+/** Element-wise binary functions. */
+export type BinaryOp = "add" | "sub" | "mul" | "div";
+
+/**
+ * How the right operand of a binary op is shaped relative to the left `[rows, cols]`:
+ * `"none"` the same shape, `"row"` one row `[cols]` repeated for every row, `"col"` one
+ * column `[rows]` repeated for every column, `"scalar"` one element.
+ */
+export type Broadcast = "none" | "row" | "col" | "scalar";
+
+/** Row-major GEMM: `C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C`. */
+export interface GemmArgs {
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  a: Storage;
+  /** Element offset of A's first element (lets a caller use a column block of a weight). */
+  aOffset?: number;
+  /** Leading dimension (row stride in elements) of A as stored. */
+  lda: number;
+  b: Storage;
+  bOffset?: number;
+  ldb: number;
+  c: Storage;
+  cOffset?: number;
+  ldc: number;
+}
+
+/** Scalars of one Schedule-Free AdamW step (SPEC §4), computed on the host. */
+export interface ScheduleFreeScalars {
+  /** Learning rate after warmup, lr_t. */
+  lr: number;
+  beta1: number;
+  /** `1 − β2^(k+1)`, the bias correction of v. */
+  biasCorrection2: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Interpolation weight c = w / W. */
+  ckp1: number;
+}
+
+/** Scalars of one AdamW step (decoupled weight decay, PyTorch's `AdamW`). */
+export interface AdamWScalars {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** `1 − β1^t` and `1 − β2^t` for step t ≥ 1. */
+  biasCorrection1: number;
+  biasCorrection2: number;
+}
+
+/** Scalars of one SGD step with momentum and (coupled) weight decay, PyTorch's `SGD`. */
+export interface SgdScalars {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** True on the first step: the momentum buffer is set to the gradient, not blended. */
+  firstStep: boolean;
+}
+
+/** What a backend is and which libraries it uses; printed by `backendInfo()`. */
+export interface BackendInfo {
+  name: "cpu" | "cuda";
+  /** Device description, e.g. "x86_64, 2 threads" or "NVIDIA H100 80GB HBM3". */
+  device: string;
+  /** GEMM implementation, e.g. "OpenBLAS cblas_sgemm (/usr/lib/.../libopenblas.so.0)". */
+  gemm: string;
+  /** Anything else worth knowing (fallback reasons, TF32 mode). */
+  notes: string[];
+}
+
+/** Live storage accounting, for leak checks and memory reports. */
+export interface MemoryInfo {
+  /** Storages allocated and not yet freed. */
+  liveBuffers: number;
+  /** Bytes held by live storages. */
+  liveBytes: number;
+  /** Highest `liveBytes` seen since creation or the last `resetPeak`. */
+  peakBytes: number;
+}
+
+/** The device abstraction. CPU and CUDA implement the same methods. */
+export interface Backend {
+  readonly name: "cpu" | "cuda";
+  info(): BackendInfo;
+  memory(): MemoryInfo;
+  resetPeak(): void;
+
+  // --- storage -------------------------------------------------------------------------
+  /** New zero-filled storage of `length` elements. */
+  alloc(dtype: DType, length: number): Storage;
+  /** Releases storage; using it afterwards is an error. Freeing twice is a no-op. */
+  free(storage: Storage): void;
+  /** Copies host data into new storage. */
+  upload(data: Float32Array | Int32Array): Storage;
+  /** Copies storage to a new host array (waits for pending work on the device). */
+  download(storage: Storage): Float32Array | Int32Array;
+  /** `dst[dstOffset + i] = src[srcOffset + i]` for i < length. */
+  copy(src: Storage, dst: Storage, length: number, srcOffset?: number, dstOffset?: number): void;
+  /** Sets every element to `value`. */
+  fill(dst: Storage, value: number): void;
+  /** Waits until all queued work is done (no-op on the CPU). */
+  synchronize(): void;
+
+  // --- dense ---------------------------------------------------------------------------
+  gemm(args: GemmArgs): void;
+
+  // --- element-wise (float32) ----------------------------------------------------------
+  /** `out = f(x)` over `length` elements. */
+  unary(op: UnaryOp, x: Storage, out: Storage, length: number): void;
+  /** `dx = dy · f'(x)` (x the input, y = f(x) the saved output; each rule uses what is cheaper). */
+  unaryBackward(
+    op: UnaryOp,
+    x: Storage,
+    y: Storage,
+    dy: Storage,
+    dx: Storage,
+    length: number,
+  ): void;
+  /** `out = a ∘ b` with `a` of shape `[rows, cols]` and `b` broadcast as `broadcast` says. */
+  binary(
+    op: BinaryOp,
+    a: Storage,
+    b: Storage,
+    out: Storage,
+    rows: number,
+    cols: number,
+    broadcast: Broadcast,
+  ): void;
+  /** `y = alpha · x + beta · y` over `length` elements (in place on y). */
+  axpby(alpha: number, x: Storage, beta: number, y: Storage, length: number): void;
+  /** `out = alpha · x + beta` over `length` elements. */
+  affine(x: Storage, out: Storage, alpha: number, beta: number, length: number): void;
+
+  // --- column blocks (concat / split along features) -----------------------------------
+  /**
+   * Copies a `[rows, cols]` block: `dst[r, dstCol + j] (+)= src[r, srcCol + j]`, with row
+   * strides `srcLd` and `dstLd`. `accumulate` adds instead of overwriting.
+   */
+  copyCols(
+    src: Storage,
+    srcLd: number,
+    srcCol: number,
+    dst: Storage,
+    dstLd: number,
+    dstCol: number,
+    rows: number,
+    cols: number,
+    accumulate: boolean,
+  ): void;
+
+  // --- graph ---------------------------------------------------------------------------
+  /** `out[i, :] = src[index[i], :]` for i < index.length; `cols` features per row. */
+  gatherRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void;
+  /** `out[index[i], :] += src[i, :]` (out is not cleared first). */
+  scatterAddRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void;
+  /**
+   * Segment reduction over contiguous row ranges given by CSR `offsets` (`nSegments + 1`):
+   * `out[s, :] = Σ_{r in [offsets[s], offsets[s+1])} src[r, :]`, divided by the segment length
+   * when `mean` (an empty segment gives 0).
+   */
+  segmentReduce(
+    src: Storage,
+    offsets: Storage,
+    out: Storage,
+    nSegments: number,
+    cols: number,
+    mean: boolean,
+  ): void;
+  /**
+   * The adjoint of `segmentReduce`: `out[r, :] = g[s, :]` (÷ segment length when `mean`) for every
+   * row r of segment s. `out` has `offsets[nSegments]` rows.
+   */
+  segmentExpand(
+    g: Storage,
+    offsets: Storage,
+    out: Storage,
+    nSegments: number,
+    cols: number,
+    mean: boolean,
+  ): void;
+
+  // --- reductions ----------------------------------------------------------------------
+  /** `out[j] = Σ_r x[r, j]` (column sums of `[rows, cols]`), `out` has `cols` elements. */
+  sumRows(x: Storage, out: Storage, rows: number, cols: number): void;
+  /** `out[0] = Σ x` over `length` elements. */
+  sumAll(x: Storage, out: Storage, length: number): void;
+
+  // --- fused CGCNN ops -----------------------------------------------------------------
+  /** CGCNN gate: `out = sigmoid(f) ⊙ softplus(c)` over `length` elements. */
+  gate(f: Storage, c: Storage, out: Storage, length: number): void;
+  /** Backward of `gate`: writes `df` and `dc` from `dOut`. */
+  gateBackward(
+    f: Storage,
+    c: Storage,
+    dOut: Storage,
+    df: Storage,
+    dc: Storage,
+    length: number,
+  ): void;
+  /** Column mean and biased variance of `[rows, cols]` (`mean`, `variance` have `cols`). */
+  columnMoments(x: Storage, mean: Storage, variance: Storage, rows: number, cols: number): void;
+  /** `out = (x − mean) / sqrt(variance + eps) · gamma + beta`, per column. */
+  batchNormForward(
+    x: Storage,
+    mean: Storage,
+    variance: Storage,
+    gamma: Storage,
+    beta: Storage,
+    out: Storage,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  /**
+   * Backward of `batchNormForward`. With `batchStatistics` the mean and variance are the
+   * batch's own (their dependence on x is included); otherwise they are constants
+   * (running statistics). Writes `dx`, `dGamma`, `dBeta` (overwriting).
+   */
+  batchNormBackward(
+    x: Storage,
+    dy: Storage,
+    mean: Storage,
+    variance: Storage,
+    gamma: Storage,
+    dx: Storage,
+    dGamma: Storage,
+    dBeta: Storage,
+    rows: number,
+    cols: number,
+    eps: number,
+    batchStatistics: boolean,
+  ): void;
+
+  // --- optimizers (one fused launch per parameter) ---------------------------------------
+  /** Schedule-Free AdamW on one parameter `y` (in place) with state `z`, `v` and gradient `g`. */
+  scheduleFreeAdamWStep(
+    y: Storage,
+    z: Storage,
+    v: Storage,
+    g: Storage,
+    length: number,
+    s: ScheduleFreeScalars,
+  ): void;
+  /** AdamW on one parameter `p` (in place) with moments `m`, `v`. */
+  adamWStep(
+    p: Storage,
+    m: Storage,
+    v: Storage,
+    g: Storage,
+    length: number,
+    s: AdamWScalars,
+  ): void;
+  /** SGD with momentum on one parameter `p` (in place) with buffer `buf`. */
+  sgdStep(p: Storage, buf: Storage, g: Storage, length: number, s: SgdScalars): void;
+
+  // --- frames --------------------------------------------------------------------------
+  /**
+   * Batched symmetric 3×3 eigensolve. `matrices` holds 9 float32 per matrix (row-major);
+   * writes ascending `values` (3 per matrix) and unit `vectors` (9 per matrix, row-major,
+   * column k is the eigenvector of value k, each column's largest-magnitude entry positive).
+   */
+  symmetricEigen3(matrices: Storage, values: Storage, vectors: Storage, count: number): void;
+}
