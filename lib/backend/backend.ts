@@ -225,17 +225,13 @@ export interface Backend {
   sumAll(x: Storage, out: Storage, length: number): void;
 
   // --- fused CGCNN ops -----------------------------------------------------------------
-  /** CGCNN gate: `out = sigmoid(f) ⊙ softplus(c)` over `length` elements. */
-  gate(f: Storage, c: Storage, out: Storage, length: number): void;
-  /** Backward of `gate`: writes `df` and `dc` from `dOut`. */
-  gateBackward(
-    f: Storage,
-    c: Storage,
-    dOut: Storage,
-    df: Storage,
-    dc: Storage,
-    length: number,
-  ): void;
+  /**
+   * CGCNN gate on the two halves of z = [f | c] (`[rows, 2·cols]`):
+   * `out[r, j] = sigmoid(z[r, j]) · softplus(z[r, cols + j])`, `out` is `[rows, cols]`.
+   */
+  gate(z: Storage, out: Storage, rows: number, cols: number): void;
+  /** Backward of `gate`: writes `dz` (`[rows, 2·cols]`, overwriting) from `dOut` (`[rows, cols]`). */
+  gateBackward(z: Storage, dOut: Storage, dz: Storage, rows: number, cols: number): void;
   /** Column mean and biased variance of `[rows, cols]` (`mean`, `variance` have `cols`). */
   columnMoments(x: Storage, mean: Storage, variance: Storage, rows: number, cols: number): void;
   /** `out = (x − mean) / sqrt(variance + eps) · gamma + beta`, per column. */

@@ -1,0 +1,405 @@
+/**
+ * The CPU backend: storage is a plain typed array; kernels are TypeScript loops, GEMM is
+ * OpenBLAS `cblas_sgemm` (or the blocked fallback).
+ * @module
+ */
+
+import type {
+  AdamWScalars,
+  Backend,
+  BackendInfo,
+  BinaryOp,
+  Broadcast,
+  DType,
+  GemmArgs,
+  MemoryInfo,
+  ScheduleFreeScalars,
+  SgdScalars,
+  Storage,
+  UnaryOp,
+} from "../backend.ts";
+import { type BlasChoice, loadBlas } from "./blas.ts";
+import {
+  binaryKernel,
+  gateBackwardKernel,
+  gateKernel,
+  unaryBackwardKernel,
+  unaryKernel,
+} from "./elementwise.ts";
+import {
+  gatherRowsKernel,
+  scatterAddRowsKernel,
+  segmentExpandKernel,
+  segmentReduceKernel,
+  sumRowsKernel,
+} from "./graph_kernels.ts";
+import {
+  batchNormBackwardKernel,
+  batchNormForwardKernel,
+  columnMomentsKernel,
+} from "./batch_norm.ts";
+import { adamWKernel, scheduleFreeAdamWKernel, sgdKernel } from "./optim_kernels.ts";
+import { symmetricEigen3Batched } from "../../frames/eigen3.ts";
+
+/** CPU storage: owns one typed array until freed. */
+export class CpuStorage implements Storage {
+  #data: Float32Array | Int32Array | null;
+  readonly dtype: DType;
+  readonly length: number;
+  readonly backend: CpuBackend;
+
+  constructor(backend: CpuBackend, data: Float32Array | Int32Array) {
+    this.backend = backend;
+    this.#data = data;
+    this.dtype = data instanceof Float32Array ? "float32" : "int32";
+    this.length = data.length;
+  }
+
+  /** The host array; throws after `free`. */
+  get data(): Float32Array | Int32Array {
+    if (this.#data === null) throw new Error("CPU storage used after it was freed");
+    return this.#data;
+  }
+
+  /** True once freed. */
+  get freed(): boolean {
+    return this.#data === null;
+  }
+
+  /** Drops the array (called by the backend's `free`). */
+  release(): void {
+    this.#data = null;
+  }
+}
+
+/** Options of `createCpuBackend`. */
+export interface CpuBackendOptions {
+  /** CBLAS library path; defaults to `FACGCNN_BLAS`, then the usual OpenBLAS sonames. */
+  blasPath?: string;
+}
+
+/** The CPU implementation of `Backend`. */
+export class CpuBackend implements Backend {
+  readonly name = "cpu" as const;
+  readonly #blas: BlasChoice;
+  #liveBuffers = 0;
+  #liveBytes = 0;
+  #peakBytes = 0;
+
+  constructor(options: CpuBackendOptions = {}) {
+    this.#blas = loadBlas(options.blasPath);
+  }
+
+  info(): BackendInfo {
+    const notes = this.#blas.reason ? [this.#blas.reason] : [];
+    let threads = "";
+    try {
+      threads = `, ${navigator.hardwareConcurrency} hardware threads`;
+    } catch { /* navigator may be absent in some embeddings */ }
+    return {
+      name: "cpu",
+      device: `${Deno.build.arch}${threads}`,
+      gemm: this.#blas.description,
+      notes,
+    };
+  }
+
+  /** True when GEMM runs on OpenBLAS (false: the TypeScript fallback). */
+  get usesOpenBlas(): boolean {
+    return this.#blas.reason === undefined;
+  }
+
+  memory(): MemoryInfo {
+    return {
+      liveBuffers: this.#liveBuffers,
+      liveBytes: this.#liveBytes,
+      peakBytes: this.#peakBytes,
+    };
+  }
+
+  resetPeak(): void {
+    this.#peakBytes = this.#liveBytes;
+  }
+
+  #track(data: Float32Array | Int32Array): CpuStorage {
+    this.#liveBuffers++;
+    this.#liveBytes += data.byteLength;
+    if (this.#liveBytes > this.#peakBytes) this.#peakBytes = this.#liveBytes;
+    return new CpuStorage(this, data);
+  }
+
+  alloc(dtype: DType, length: number): Storage {
+    if (!Number.isInteger(length) || length < 0) {
+      throw new RangeError(`cannot allocate ${length} elements`);
+    }
+    return this.#track(dtype === "float32" ? new Float32Array(length) : new Int32Array(length));
+  }
+
+  free(storage: Storage): void {
+    const s = this.#own(storage);
+    if (s.freed) return;
+    this.#liveBuffers--;
+    this.#liveBytes -= s.data.byteLength;
+    s.release();
+  }
+
+  upload(data: Float32Array | Int32Array): Storage {
+    return this.#track(data.slice());
+  }
+
+  download(storage: Storage): Float32Array | Int32Array {
+    return this.#own(storage).data.slice();
+  }
+
+  copy(src: Storage, dst: Storage, length: number, srcOffset = 0, dstOffset = 0): void {
+    const s = this.#own(src).data;
+    this.#own(dst).data.set(s.subarray(srcOffset, srcOffset + length), dstOffset);
+  }
+
+  fill(dst: Storage, value: number): void {
+    this.#own(dst).data.fill(value);
+  }
+
+  synchronize(): void {}
+
+  gemm(g: GemmArgs): void {
+    const a = this.#f32(g.a), b = this.#f32(g.b), c = this.#f32(g.c);
+    if (g.m === 0 || g.n === 0) return;
+    this.#blas.sgemm(
+      g.transA,
+      g.transB,
+      g.m,
+      g.n,
+      g.k,
+      g.alpha,
+      g.aOffset ? a.subarray(g.aOffset) : a,
+      g.lda,
+      g.bOffset ? b.subarray(g.bOffset) : b,
+      g.ldb,
+      g.beta,
+      g.cOffset ? c.subarray(g.cOffset) : c,
+      g.ldc,
+    );
+  }
+
+  unary(op: UnaryOp, x: Storage, out: Storage, length: number): void {
+    unaryKernel(op, this.#f32(x), this.#f32(out), length);
+  }
+
+  unaryBackward(
+    op: UnaryOp,
+    x: Storage,
+    y: Storage,
+    dy: Storage,
+    dx: Storage,
+    length: number,
+  ): void {
+    unaryBackwardKernel(op, this.#f32(x), this.#f32(y), this.#f32(dy), this.#f32(dx), length);
+  }
+
+  binary(
+    op: BinaryOp,
+    a: Storage,
+    b: Storage,
+    out: Storage,
+    rows: number,
+    cols: number,
+    broadcast: Broadcast,
+  ): void {
+    binaryKernel(op, this.#f32(a), this.#f32(b), this.#f32(out), rows, cols, broadcast);
+  }
+
+  axpby(alpha: number, x: Storage, beta: number, y: Storage, length: number): void {
+    const xs = this.#f32(x), ys = this.#f32(y);
+    for (let i = 0; i < length; i++) ys[i] = alpha * xs[i] + beta * ys[i];
+  }
+
+  affine(x: Storage, out: Storage, alpha: number, beta: number, length: number): void {
+    const xs = this.#f32(x), o = this.#f32(out);
+    for (let i = 0; i < length; i++) o[i] = alpha * xs[i] + beta;
+  }
+
+  copyCols(
+    src: Storage,
+    srcLd: number,
+    srcCol: number,
+    dst: Storage,
+    dstLd: number,
+    dstCol: number,
+    rows: number,
+    cols: number,
+    accumulate: boolean,
+  ): void {
+    const s = this.#f32(src), d = this.#f32(dst);
+    for (let r = 0; r < rows; r++) {
+      const so = r * srcLd + srcCol, dO = r * dstLd + dstCol;
+      if (accumulate) { for (let j = 0; j < cols; j++) d[dO + j] += s[so + j]; }
+      else d.set(s.subarray(so, so + cols), dO);
+    }
+  }
+
+  gatherRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
+    gatherRowsKernel(this.#f32(src), this.#i32(index), this.#f32(out), nIndex, cols);
+  }
+
+  scatterAddRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
+    scatterAddRowsKernel(this.#f32(src), this.#i32(index), this.#f32(out), nIndex, cols);
+  }
+
+  segmentReduce(
+    src: Storage,
+    offsets: Storage,
+    out: Storage,
+    nSegments: number,
+    cols: number,
+    mean: boolean,
+  ): void {
+    segmentReduceKernel(this.#f32(src), this.#i32(offsets), this.#f32(out), nSegments, cols, mean);
+  }
+
+  segmentExpand(
+    g: Storage,
+    offsets: Storage,
+    out: Storage,
+    nSegments: number,
+    cols: number,
+    mean: boolean,
+  ): void {
+    segmentExpandKernel(this.#f32(g), this.#i32(offsets), this.#f32(out), nSegments, cols, mean);
+  }
+
+  sumRows(x: Storage, out: Storage, rows: number, cols: number): void {
+    sumRowsKernel(this.#f32(x), this.#f32(out), rows, cols);
+  }
+
+  sumAll(x: Storage, out: Storage, length: number): void {
+    const xs = this.#f32(x);
+    let s = 0;
+    for (let i = 0; i < length; i++) s += xs[i];
+    this.#f32(out)[0] = s;
+  }
+
+  gate(z: Storage, out: Storage, rows: number, cols: number): void {
+    gateKernel(this.#f32(z), this.#f32(out), rows, cols);
+  }
+
+  gateBackward(z: Storage, dOut: Storage, dz: Storage, rows: number, cols: number): void {
+    gateBackwardKernel(this.#f32(z), this.#f32(dOut), this.#f32(dz), rows, cols);
+  }
+
+  columnMoments(x: Storage, mean: Storage, variance: Storage, rows: number, cols: number): void {
+    columnMomentsKernel(this.#f32(x), this.#f32(mean), this.#f32(variance), rows, cols);
+  }
+
+  batchNormForward(
+    x: Storage,
+    mean: Storage,
+    variance: Storage,
+    gamma: Storage,
+    beta: Storage,
+    out: Storage,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void {
+    batchNormForwardKernel(
+      this.#f32(x),
+      this.#f32(mean),
+      this.#f32(variance),
+      this.#f32(gamma),
+      this.#f32(beta),
+      this.#f32(out),
+      rows,
+      cols,
+      eps,
+    );
+  }
+
+  batchNormBackward(
+    x: Storage,
+    dy: Storage,
+    mean: Storage,
+    variance: Storage,
+    gamma: Storage,
+    dx: Storage,
+    dGamma: Storage,
+    dBeta: Storage,
+    rows: number,
+    cols: number,
+    eps: number,
+    batchStatistics: boolean,
+  ): void {
+    batchNormBackwardKernel(
+      this.#f32(x),
+      this.#f32(dy),
+      this.#f32(mean),
+      this.#f32(variance),
+      this.#f32(gamma),
+      this.#f32(dx),
+      this.#f32(dGamma),
+      this.#f32(dBeta),
+      rows,
+      cols,
+      eps,
+      batchStatistics,
+    );
+  }
+
+  scheduleFreeAdamWStep(
+    y: Storage,
+    z: Storage,
+    v: Storage,
+    g: Storage,
+    length: number,
+    s: ScheduleFreeScalars,
+  ): void {
+    scheduleFreeAdamWKernel(this.#f32(y), this.#f32(z), this.#f32(v), this.#f32(g), length, s);
+  }
+
+  adamWStep(
+    p: Storage,
+    m: Storage,
+    v: Storage,
+    g: Storage,
+    length: number,
+    s: AdamWScalars,
+  ): void {
+    adamWKernel(this.#f32(p), this.#f32(m), this.#f32(v), this.#f32(g), length, s);
+  }
+
+  sgdStep(p: Storage, buf: Storage, g: Storage, length: number, s: SgdScalars): void {
+    sgdKernel(this.#f32(p), this.#f32(buf), this.#f32(g), length, s);
+  }
+
+  symmetricEigen3(matrices: Storage, values: Storage, vectors: Storage, count: number): void {
+    const m64 = Float64Array.from(this.#f32(matrices).subarray(0, 9 * count));
+    const val64 = new Float64Array(3 * count), vec64 = new Float64Array(9 * count);
+    symmetricEigen3Batched(m64, count, val64, vec64);
+    this.#f32(values).set(val64);
+    this.#f32(vectors).set(vec64);
+  }
+
+  #own(storage: Storage): CpuStorage {
+    if (!(storage instanceof CpuStorage) || storage.backend !== this) {
+      throw new Error(`storage of backend "${storage.backend.name}" passed to the CPU backend`);
+    }
+    return storage;
+  }
+
+  #f32(storage: Storage): Float32Array {
+    const d = this.#own(storage).data;
+    if (!(d instanceof Float32Array)) throw new TypeError("expected float32 storage, got int32");
+    return d;
+  }
+
+  #i32(storage: Storage): Int32Array {
+    const d = this.#own(storage).data;
+    if (!(d instanceof Int32Array)) throw new TypeError("expected int32 storage, got float32");
+    return d;
+  }
+}
+
+/** Creates a CPU backend (OpenBLAS when found, else the TypeScript GEMM, as `info()` says). */
+export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
+  return new CpuBackend(options);
+}
