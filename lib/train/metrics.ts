@@ -1,0 +1,107 @@
+/**
+ * Regression metrics on the original target scale (SPEC §5: R², MAE, RMSE) and the
+ * mean ± standard error summary used across seeds. All sums are float64 whatever the input.
+ * @module
+ */
+
+/** Anything indexable by position with numbers: `number[]`, `Float32Array`, `Float64Array`. */
+export type Numbers = ArrayLike<number>;
+
+function checkPair(targets: Numbers, predictions: Numbers): number {
+  if (targets.length !== predictions.length) {
+    throw new RangeError(
+      `targets (${targets.length}) and predictions (${predictions.length}) differ in length`,
+    );
+  }
+  return targets.length;
+}
+
+/** Mean absolute error `Σ|t − p| / n`; NaN for empty input. */
+export function mae(targets: Numbers, predictions: Numbers): number {
+  const n = checkPair(targets, predictions);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += Math.abs(targets[i] - predictions[i]);
+  return n === 0 ? NaN : s / n;
+}
+
+/** Root mean squared error `sqrt(Σ(t − p)² / n)`; NaN for empty input. */
+export function rmse(targets: Numbers, predictions: Numbers): number {
+  const n = checkPair(targets, predictions);
+  let s = 0;
+  for (let i = 0; i < n; i++) s += (targets[i] - predictions[i]) ** 2;
+  return n === 0 ? NaN : Math.sqrt(s / n);
+}
+
+/**
+ * Coefficient of determination `1 − SS_res / SS_tot` with `SS_tot = Σ(t − mean t)²`.
+ * Can be negative (worse than predicting the mean). NaN when the targets are constant
+ * (SS_tot = 0; scikit-learn would force 1 or 0 there, we prefer an honest "undefined") or
+ * empty.
+ */
+export function r2(targets: Numbers, predictions: Numbers): number {
+  const n = checkPair(targets, predictions);
+  if (n === 0) return NaN;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += targets[i];
+  mean /= n;
+  let ssRes = 0;
+  let ssTot = 0;
+  for (let i = 0; i < n; i++) {
+    ssRes += (targets[i] - predictions[i]) ** 2;
+    ssTot += (targets[i] - mean) ** 2;
+  }
+  return ssTot === 0 ? NaN : 1 - ssRes / ssTot;
+}
+
+/** The three test metrics of the paper's tables, plus the sample count. */
+export interface RegressionMetrics {
+  mae: number;
+  rmse: number;
+  r2: number;
+  n: number;
+}
+
+/** MAE, RMSE and R² in one call. */
+export function regressionMetrics(targets: Numbers, predictions: Numbers): RegressionMetrics {
+  return {
+    mae: mae(targets, predictions),
+    rmse: rmse(targets, predictions),
+    r2: r2(targets, predictions),
+    n: checkPair(targets, predictions),
+  };
+}
+
+/** Mean and standard error of a set of values (e.g. one metric over seeds). */
+export interface MeanStdErr {
+  mean: number;
+  /** Sample standard deviation (n − 1) / sqrt(n); NaN when n < 2 (undefined, not 0). */
+  stderr: number;
+  n: number;
+}
+
+/**
+ * Mean ± standard error, `stderr = s / sqrt(n)` with the sample standard deviation `s`
+ * (divisor n − 1), as the paper reports over 5 seeds. With one value the spread is unknown,
+ * so `stderr` is NaN rather than a misleading 0; with none, `mean` is NaN too.
+ */
+export function meanStdErr(values: Numbers): MeanStdErr {
+  const n = values.length;
+  if (n === 0) return { mean: NaN, stderr: NaN, n };
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += values[i];
+  mean /= n;
+  if (n < 2) return { mean, stderr: NaN, n };
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (values[i] - mean) ** 2;
+  return { mean, stderr: Math.sqrt(ss / (n - 1)) / Math.sqrt(n), n };
+}
+
+/**
+ * Formats `mean ± stderr` with `digits` decimals, e.g. `"0.085 ± 0.002"`. A NaN stderr
+ * (a single seed) prints the mean alone; a NaN mean prints `"n/a"`.
+ */
+export function formatMeanStdErr(m: { mean: number; stderr: number }, digits = 3): string {
+  if (!Number.isFinite(m.mean)) return Number.isNaN(m.mean) ? "n/a" : String(m.mean);
+  const mean = m.mean.toFixed(digits);
+  return Number.isNaN(m.stderr) ? mean : `${mean} ± ${m.stderr.toFixed(digits)}`;
+}
