@@ -1,0 +1,383 @@
+/**
+ * Reverse-mode differentiation: a topological walk from a scalar back to the leaves, with one
+ * exhaustive `switch` over the op kinds (candle's `backprop.rs`).
+ *
+ * Gradients of intermediates are freed as soon as they have been propagated, so the peak
+ * memory of a backward pass is about one layer's worth of gradients above the forward's.
+ * @module
+ */
+
+import type { Backend, Broadcast, Storage } from "../backend/backend.ts";
+import type { Op } from "../tensor/op.ts";
+import { opInputs } from "../tensor/op.ts";
+import { noGrad } from "../tensor/scope.ts";
+import { type Shape, shapeSize, Tensor } from "../tensor/tensor.ts";
+
+/** Tensors reachable from `root` through recorded ops, inputs before users. */
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length > 0) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (visited.has(t)) continue;
+    visited.add(t);
+    stack.push([t, true]);
+    if (t.op) {
+      for (const input of opInputs(t.op)) {
+        if (input.requiresGrad && !visited.has(input)) stack.push([input, false]);
+      }
+    }
+  }
+  return order;
+}
+
+/** Backpropagates from a one-element tensor; accumulates into `.grad` of leaves. */
+export function backward(root: Tensor): void {
+  if (root.size !== 1) {
+    throw new RangeError(`backward() needs a one-element tensor, got [${root.shape.join(", ")}]`);
+  }
+  if (!root.requiresGrad) {
+    throw new Error(
+      "backward(): this tensor does not depend on any parameter (or was computed under noGrad)",
+    );
+  }
+  const backend = root.backend;
+  const order = topologicalOrder(root);
+  const grads = new Map<Tensor, Tensor>();
+  noGrad(() => {
+    const seed = new Tensor(backend, backend.alloc("float32", 1), root.shape);
+    backend.fill(seed.storage, 1);
+    grads.set(root, seed);
+    for (let i = order.length - 1; i >= 0; i--) {
+      const node = order[i];
+      const g = grads.get(node);
+      if (!g) continue;
+      grads.delete(node);
+      if (node.op === null) {
+        accumulateLeaf(node, g);
+      } else {
+        for (const [input, gInput] of inputGradients(node, node.op, g)) {
+          if (!input.requiresGrad) {
+            gInput.dispose();
+            continue;
+          }
+          const prev = grads.get(input);
+          if (prev) {
+            backend.axpby(1, gInput.storage, 1, prev.storage, prev.size);
+            gInput.dispose();
+          } else {
+            grads.set(input, gInput);
+          }
+        }
+      }
+      g.dispose();
+    }
+  });
+}
+
+function accumulateLeaf(leaf: Tensor, g: Tensor): void {
+  const b = leaf.backend;
+  if (leaf.grad === null || leaf.grad.disposed) {
+    const storage = b.alloc("float32", leaf.size);
+    b.copy(g.storage, storage, leaf.size);
+    leaf.grad = new Tensor(b, storage, leaf.shape, { tracked: false });
+  } else {
+    b.axpby(1, g.storage, 1, leaf.grad.storage, leaf.size);
+  }
+}
+
+function make(b: Backend, shape: Shape): Tensor {
+  return new Tensor(b, b.alloc("float32", shapeSize(shape)), shape);
+}
+
+/** `op(a)·op(b)` into a new `[m, n]` tensor. */
+function mm(b: Backend, a: Tensor, x: Tensor, tA: boolean, tB: boolean): Tensor {
+  const [m, k] = tA ? [a.cols, a.rows] : [a.rows, a.cols];
+  const n = tB ? x.rows : x.cols;
+  const out = make(b, [m, n]);
+  b.gemm({
+    transA: tA,
+    transB: tB,
+    m,
+    n,
+    k,
+    alpha: 1,
+    beta: 0,
+    a: a.storage,
+    lda: a.cols,
+    b: x.storage,
+    ldb: x.cols,
+    c: out.storage,
+    ldc: n,
+  });
+  return out;
+}
+
+/** Sums `g` (shaped like `a`) down to the shape of a broadcast operand. */
+function reduceTo(b: Backend, g: Storage, rows: number, cols: number, like: Tensor, bc: Broadcast) {
+  const out = make(b, like.shape);
+  switch (bc) {
+    case "none":
+      b.copy(g, out.storage, rows * cols);
+      break;
+    case "row":
+      b.sumRows(g, out.storage, rows, cols);
+      break;
+    case "scalar":
+      b.sumAll(g, out.storage, rows * cols);
+      break;
+    case "col": {
+      const ones = b.alloc("float32", cols);
+      b.fill(ones, 1);
+      b.gemm({
+        transA: false,
+        transB: false,
+        m: rows,
+        n: 1,
+        k: cols,
+        alpha: 1,
+        beta: 0,
+        a: g,
+        lda: cols,
+        b: ones,
+        ldb: 1,
+        c: out.storage,
+        ldc: 1,
+      });
+      b.free(ones);
+      break;
+    }
+  }
+  return out;
+}
+
+/** The gradient of each differentiable input of `node`, given the gradient `g` of its output. */
+function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
+  const b = node.backend;
+  switch (op.kind) {
+    case "matmul": {
+      const { a, b: x, transA, transB } = op;
+      const out: [Tensor, Tensor][] = [];
+      if (a.requiresGrad) {
+        out.push([a, transA ? mm(b, x, g, transB, true) : mm(b, g, x, false, !transB)]);
+      }
+      if (x.requiresGrad) {
+        out.push([x, transB ? mm(b, g, a, true, transA) : mm(b, a, g, !transA, false)]);
+      }
+      return out;
+    }
+    case "linear": {
+      const { x, weight, bias, inputOffset } = op;
+      const rows = x.rows, k = x.cols, outF = weight.rows, inF = weight.cols;
+      const out: [Tensor, Tensor][] = [];
+      if (x.requiresGrad) {
+        const dx = make(b, x.shape);
+        b.gemm({
+          transA: false,
+          transB: false,
+          m: rows,
+          n: k,
+          k: outF,
+          alpha: 1,
+          beta: 0,
+          a: g.storage,
+          lda: outF,
+          b: weight.storage,
+          bOffset: inputOffset,
+          ldb: inF,
+          c: dx.storage,
+          ldc: k,
+        });
+        out.push([x, dx]);
+      }
+      if (weight.requiresGrad) {
+        const dw = make(b, weight.shape);
+        b.gemm({
+          transA: true,
+          transB: false,
+          m: outF,
+          n: k,
+          k: rows,
+          alpha: 1,
+          beta: 0,
+          a: g.storage,
+          lda: outF,
+          b: x.storage,
+          ldb: k,
+          c: dw.storage,
+          cOffset: inputOffset,
+          ldc: inF,
+        });
+        out.push([weight, dw]);
+      }
+      if (bias?.requiresGrad) {
+        const db = make(b, bias.shape);
+        b.sumRows(g.storage, db.storage, rows, outF);
+        out.push([bias, db]);
+      }
+      return out;
+    }
+    case "binary": {
+      const { a, b: y, broadcast } = op;
+      const rows = a.rows, cols = a.cols, n = a.size;
+      const out: [Tensor, Tensor][] = [];
+      switch (op.op) {
+        case "add":
+        case "sub": {
+          if (a.requiresGrad) {
+            const da = make(b, a.shape);
+            b.copy(g.storage, da.storage, n);
+            out.push([a, da]);
+          }
+          if (y.requiresGrad) {
+            const dy = reduceTo(b, g.storage, rows, cols, y, broadcast);
+            if (op.op === "sub") b.affine(dy.storage, dy.storage, -1, 0, dy.size);
+            out.push([y, dy]);
+          }
+          return out;
+        }
+        case "mul": {
+          if (a.requiresGrad) {
+            const da = make(b, a.shape);
+            b.binary("mul", g.storage, y.storage, da.storage, rows, cols, broadcast);
+            out.push([a, da]);
+          }
+          if (y.requiresGrad) {
+            const t = b.alloc("float32", n);
+            b.binary("mul", g.storage, a.storage, t, rows, cols, "none");
+            out.push([y, reduceTo(b, t, rows, cols, y, broadcast)]);
+            b.free(t);
+          }
+          return out;
+        }
+        case "div": {
+          if (a.requiresGrad) {
+            const da = make(b, a.shape);
+            b.binary("div", g.storage, y.storage, da.storage, rows, cols, broadcast);
+            out.push([a, da]);
+          }
+          if (y.requiresGrad) {
+            // d(a/y)/dy = −a/y²
+            const t = b.alloc("float32", n);
+            b.binary("mul", g.storage, a.storage, t, rows, cols, "none");
+            b.binary("div", t, y.storage, t, rows, cols, broadcast);
+            b.binary("div", t, y.storage, t, rows, cols, broadcast);
+            b.affine(t, t, -1, 0, n);
+            out.push([y, reduceTo(b, t, rows, cols, y, broadcast)]);
+            b.free(t);
+          }
+          return out;
+        }
+      }
+      throw new Error("unreachable");
+    }
+    case "unary": {
+      const dx = make(b, op.x.shape);
+      b.unaryBackward(op.op, op.x.storage, node.storage, g.storage, dx.storage, node.size);
+      return [[op.x, dx]];
+    }
+    case "affine": {
+      const dx = make(b, op.x.shape);
+      b.affine(g.storage, dx.storage, op.alpha, 0, g.size);
+      return [[op.x, dx]];
+    }
+    case "concatCols": {
+      const out: [Tensor, Tensor][] = [];
+      let at = 0;
+      for (const p of op.parts) {
+        if (p.requiresGrad) {
+          const dp = make(b, p.shape);
+          b.copyCols(g.storage, node.cols, at, dp.storage, p.cols, 0, p.rows, p.cols, false);
+          out.push([p, dp]);
+        }
+        at += p.cols;
+      }
+      return out;
+    }
+    case "sliceCols": {
+      const dx = make(b, op.x.shape);
+      b.copyCols(
+        g.storage,
+        node.cols,
+        0,
+        dx.storage,
+        op.x.cols,
+        op.start,
+        node.rows,
+        node.cols,
+        false,
+      );
+      return [[op.x, dx]];
+    }
+    case "gatherRows": {
+      const dx = make(b, op.x.shape);
+      b.scatterAddRows(g.storage, op.index.storage, dx.storage, op.index.size, op.x.cols);
+      return [[op.x, dx]];
+    }
+    case "scatterAddRows": {
+      const dx = make(b, op.x.shape);
+      b.gatherRows(g.storage, op.index.storage, dx.storage, op.index.size, op.x.cols);
+      return [[op.x, dx]];
+    }
+    case "segmentReduce": {
+      const dx = make(b, op.x.shape);
+      const nSeg = op.offsets.size - 1;
+      b.segmentExpand(g.storage, op.offsets.storage, dx.storage, nSeg, op.x.cols, op.mean);
+      return [[op.x, dx]];
+    }
+    case "segmentExpand": {
+      const dx = make(b, op.x.shape);
+      const nSeg = op.offsets.size - 1;
+      b.segmentReduce(g.storage, op.offsets.storage, dx.storage, nSeg, op.x.cols, false);
+      return [[op.x, dx]];
+    }
+    case "sumRows": {
+      const dx = make(b, op.x.shape);
+      b.binary("add", dx.storage, g.storage, dx.storage, op.x.rows, op.x.cols, "row");
+      return [[op.x, dx]];
+    }
+    case "sumAll": {
+      const dx = make(b, op.x.shape);
+      b.binary("add", dx.storage, g.storage, dx.storage, op.x.size, 1, "scalar");
+      return [[op.x, dx]];
+    }
+    case "gate": {
+      const dz = make(b, op.z.shape);
+      b.gateBackward(op.z.storage, g.storage, dz.storage, node.rows, node.cols);
+      return [[op.z, dz]];
+    }
+    case "batchNorm": {
+      const { x, gamma, beta } = op;
+      const dx = make(b, x.shape), dGamma = make(b, gamma.shape), dBeta = make(b, beta.shape);
+      b.batchNormBackward(
+        x.storage,
+        g.storage,
+        op.mean.storage,
+        op.variance.storage,
+        gamma.storage,
+        dx.storage,
+        dGamma.storage,
+        dBeta.storage,
+        x.rows,
+        x.cols,
+        op.eps,
+        op.batchStatistics,
+      );
+      return [[x, dx], [gamma, dGamma], [beta, dBeta]];
+    }
+    case "mseLoss": {
+      // d/dp mean((p − t)²) = 2 (p − t) / n, times the incoming scalar.
+      const { pred, target } = op;
+      const dp = make(b, pred.shape);
+      b.binary("sub", pred.storage, target.storage, dp.storage, pred.size, 1, "none");
+      b.binary("mul", dp.storage, g.storage, dp.storage, pred.size, 1, "scalar");
+      b.affine(dp.storage, dp.storage, 2 / pred.size, 0, pred.size);
+      return [[pred, dp]];
+    }
+  }
+}

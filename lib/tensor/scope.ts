@@ -1,0 +1,83 @@
+/**
+ * Memory scopes (`tidy`) and the no-grad mode.
+ *
+ * Every tensor created inside `tidy(fn)` is freed when `fn` returns, except the tensors it
+ * returns (which move to the enclosing scope) and tensors passed to `keep`. This is how a
+ * training step frees all of its intermediates (tfjs `engine.ts` works the same way).
+ * A `FinalizationRegistry` is deliberately not relied on: device memory must be freed on time.
+ * @module
+ */
+
+/** What a scope needs of a tensor. */
+export interface Disposable {
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+const scopes: Set<Disposable>[] = [];
+let gradEnabled = true;
+
+/** Registers a newly created tensor with the innermost scope (if any). */
+export function trackTensor(t: Disposable): void {
+  if (scopes.length > 0) scopes[scopes.length - 1].add(t);
+}
+
+/** Exempts `t` from every enclosing scope: the caller now owns it. Returns `t`. */
+export function keep<T extends Disposable>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+function collect(value: unknown, out: Set<Disposable>): void {
+  if (value === null || typeof value !== "object") return;
+  if ("dispose" in value && "disposed" in value) {
+    out.add(value as Disposable);
+    return;
+  }
+  if (Array.isArray(value)) { for (const v of value) collect(v, out); }
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collect(v, out);
+  }
+}
+
+/**
+ * Runs `fn` in a memory scope: tensors created inside and not returned (directly, or in an
+ * array or plain object) are disposed when it ends, also when it throws. `fn` must be
+ * synchronous: device work inside a scope cannot await.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Disposable>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+    if (result instanceof Promise) {
+      throw new Error("tidy() takes a synchronous function; await outside the scope");
+    }
+  } finally {
+    scopes.pop();
+  }
+  const returned = new Set<Disposable>();
+  collect(result, returned);
+  for (const t of scope) {
+    if (returned.has(t)) trackTensor(t);
+    else if (!t.disposed) t.dispose();
+  }
+  return result;
+}
+
+/** True unless inside `noGrad`. */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording operations for backpropagation (inference, BN re-estimation). */
+export function noGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
