@@ -106,8 +106,9 @@ function eigen3At(matrices: Float64Array, m: number, values: Float64Array, vecto
       const apq = a[3 * p + q];
       if (apq === 0) continue;
       const theta = (a[3 * q + q] - a[3 * p + p]) / (2 * apq);
-      // hypot avoids overflow of θ² when a_pq is tiny; sgn(0) = +1.
-      const t = (theta >= 0 ? 1 : -1) / (Math.abs(theta) + Math.hypot(1, theta));
+      // For |θ| > 1e150, θ² would overflow: √(θ²+1) = |θ| to double precision; sgn(0) = +1.
+      const at = Math.abs(theta);
+      const t = (theta >= 0 ? 1 : -1) / (at + (at > 1e150 ? at : Math.sqrt(theta * theta + 1)));
       const c = 1 / Math.sqrt(t * t + 1);
       const s = t * c;
       const tau = s / (1 + c);

@@ -272,8 +272,9 @@ export interface DegeneracyReport {
   latticeBases: number;
   /** Smallest relative gap seen (NaN when total = 0). */
   minRelativeGap: number;
-  /** The thresholds used. */
+  /** The degeneracy threshold used. */
   gapTolerance: number;
+  /** The exact-degeneracy threshold used. */
   exactTolerance: number;
 }
 
