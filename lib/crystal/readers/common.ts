@@ -1,0 +1,134 @@
+/**
+ * Pieces shared by the data-set readers: the loaded data-set type, reader options, the
+ * skip/strict policy and an in-memory data set over a list of entries.
+ * @module
+ */
+
+import type { Dataset, DatasetEntry, SkippedEntry, Structure } from "../types.ts";
+import type { AtomFeatureTable } from "../atom_features.ts";
+import { type ValidateOptions, validateStructure, validateTarget } from "./validate.ts";
+
+/** A {@link Dataset} as returned by the loaders, with what else the source provided. */
+export interface LoadedDataset extends Dataset {
+  /** The folder's own `atom_init.json` (CGCNN layout), to be used instead of the built-in table. */
+  readonly atomFeatures?: AtomFeatureTable;
+  /** Name of the target column/dataset that was read (e.g. `formation_energy_per_atom`). */
+  readonly target?: string;
+}
+
+/** Options every reader understands (a subset of `loadDataset`'s). */
+export interface ReaderOptions extends ValidateOptions {
+  /** Target column (CSV) or dataset under `structures/` (HDF5). */
+  target?: string;
+  /** CSV id column; default `material_id`, else the 1-based data row number. */
+  idColumn?: string;
+  /** Keep at most this many structures; reading stops once that many are loaded. */
+  limit?: number;
+  /** Throw a {@link DatasetError} on the first bad structure instead of skipping it. */
+  strict?: boolean;
+  /** CIF partial occupancy: `"error"` (default, skip the structure) or `"majority"` species. */
+  occupancy?: "error" | "majority";
+  /** HDF5 only: whether `atoms/positions` are Cartesian (Å) or fractional. Required there. */
+  positions?: "cartesian" | "fractional";
+  /** Called for every skipped structure as it happens. */
+  onSkip?: (entry: SkippedEntry) => void;
+}
+
+/** A bad structure in strict mode, or a bad source as a whole; `id` names the structure. */
+export class DatasetError extends Error {
+  /** Structure id, or `""` for a problem of the whole source. */
+  readonly id: string;
+  constructor(message: string, id = "") {
+    super(message);
+    this.name = "DatasetError";
+    this.id = id;
+  }
+}
+
+/** Collects skipped structures, or throws on the first one in strict mode. */
+export class SkipList {
+  readonly items: SkippedEntry[] = [];
+  #strict: boolean;
+  #onSkip?: (e: SkippedEntry) => void;
+  constructor(options: ReaderOptions) {
+    this.#strict = options.strict ?? false;
+    this.#onSkip = options.onSkip;
+  }
+  /** Records (or, strict, throws) that structure `id` is unusable; `reason` names file/line/what. */
+  skip(id: string, reason: string): void {
+    if (this.#strict) throw new DatasetError(`${reason} (strict mode)`, id);
+    const e = { id, reason };
+    this.items.push(e);
+    this.#onSkip?.(e);
+  }
+}
+
+/**
+ * Validates a parsed structure and its target; returns the reason it is unusable or `null`.
+ * `where` is the file (and line) prefix used in the message.
+ */
+export function checkEntry(
+  s: Structure,
+  target: number,
+  targetName: string,
+  where: string,
+  options: ValidateOptions,
+): string | null {
+  const bad = validateStructure(s, options) ?? validateTarget(target, targetName);
+  return bad === null ? null : `${where}: structure ${JSON.stringify(s.id)}: ${bad}`;
+}
+
+/** An in-memory data set over a list of entries. */
+export class ListDataset implements LoadedDataset {
+  readonly skipped: SkippedEntry[];
+  readonly source?: string;
+  readonly atomFeatures?: AtomFeatureTable;
+  readonly target?: string;
+  #entries: DatasetEntry[];
+  constructor(
+    entries: DatasetEntry[],
+    skipped: SkippedEntry[],
+    extra: { source?: string; atomFeatures?: AtomFeatureTable; target?: string } = {},
+  ) {
+    this.#entries = entries;
+    this.skipped = skipped;
+    this.source = extra.source;
+    this.atomFeatures = extra.atomFeatures;
+    this.target = extra.target;
+  }
+  get length(): number {
+    return this.#entries.length;
+  }
+  get(i: number): DatasetEntry {
+    const e = this.#entries[i];
+    if (e === undefined) throw new RangeError(`index ${i} out of range [0, ${this.length})`);
+    return e;
+  }
+}
+
+/** The message of any thrown value (h5wasm throws strings). */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Throws a clear error when `path` does not exist (or is not of the expected kind). */
+export async function requirePath(
+  path: string,
+  kind: "file" | "directory",
+  what: string,
+): Promise<Deno.FileInfo> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new DatasetError(`${what} not found: ${path}`);
+    }
+    throw new DatasetError(`cannot read ${what} ${path}: ${errorMessage(e)}`);
+  }
+  if (kind === "file" && !info.isFile) throw new DatasetError(`${what} is not a file: ${path}`);
+  if (kind === "directory" && !info.isDirectory) {
+    throw new DatasetError(`${what} is not a directory: ${path}`);
+  }
+  return info;
+}
