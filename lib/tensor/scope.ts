@@ -54,6 +54,10 @@ export function tidy<T>(fn: () => T): T {
     if (result instanceof Promise) {
       throw new Error("tidy() takes a synchronous function; await outside the scope");
     }
+  } catch (e) {
+    // Nothing is returned on a throw: every tensor of the scope is freed.
+    for (const t of scope) if (!t.disposed) t.dispose();
+    throw e;
   } finally {
     scopes.pop();
   }
