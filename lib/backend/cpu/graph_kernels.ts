@@ -3,6 +3,31 @@
  * @module
  */
 
+/** Throws a RangeError naming the bad index (out-of-range rows would be silently wrong). */
+function checkIndex(name: string, index: Int32Array, i: number, nRows: number): void {
+  const v = index[i];
+  if (!(v >= 0 && v < nRows)) {
+    throw new RangeError(`${name}: index[${i}] = ${v} is outside [0, ${nRows})`);
+  }
+}
+
+/** Throws a RangeError unless `offsets` is non-decreasing from ≥ 0 up to ≤ `nRows`. */
+function checkOffsets(name: string, offsets: Int32Array, nSegments: number, nRows: number): void {
+  if (offsets.length < nSegments + 1) {
+    throw new RangeError(`${name}: ${offsets.length} offsets for ${nSegments} segments`);
+  }
+  let prev = 0;
+  for (let s = 0; s <= nSegments; s++) {
+    const v = offsets[s];
+    if (v < prev || v > nRows) {
+      throw new RangeError(
+        `${name}: offsets[${s}] = ${v} (offsets must rise from 0 to at most ${nRows} rows)`,
+      );
+    }
+    prev = v;
+  }
+}
+
 /** `out[i, :] = src[index[i], :]`. */
 export function gatherRowsKernel(
   src: Float32Array,
@@ -11,7 +36,9 @@ export function gatherRowsKernel(
   nIndex: number,
   cols: number,
 ): void {
+  const nSrc = cols > 0 ? src.length / cols : Infinity;
   for (let i = 0; i < nIndex; i++) {
+    checkIndex("gatherRows", index, i, nSrc);
     const s = index[i] * cols;
     out.set(src.subarray(s, s + cols), i * cols);
   }
@@ -25,7 +52,9 @@ export function scatterAddRowsKernel(
   nIndex: number,
   cols: number,
 ): void {
+  const nOut = cols > 0 ? out.length / cols : Infinity;
   for (let i = 0; i < nIndex; i++) {
+    checkIndex("scatterAddRows", index, i, nOut);
     const o = index[i] * cols;
     const s = i * cols;
     for (let j = 0; j < cols; j++) out[o + j] += src[s + j];
@@ -41,6 +70,7 @@ export function segmentReduceKernel(
   cols: number,
   mean: boolean,
 ): void {
+  checkOffsets("segmentReduce", offsets, nSegments, cols > 0 ? src.length / cols : Infinity);
   const acc = new Float64Array(cols);
   for (let s = 0; s < nSegments; s++) {
     const r0 = offsets[s], r1 = offsets[s + 1];
@@ -64,6 +94,7 @@ export function segmentExpandKernel(
   cols: number,
   mean: boolean,
 ): void {
+  checkOffsets("segmentExpand", offsets, nSegments, cols > 0 ? out.length / cols : Infinity);
   for (let s = 0; s < nSegments; s++) {
     const r0 = offsets[s], r1 = offsets[s + 1];
     const row = g.subarray(s * cols, (s + 1) * cols);
