@@ -1,0 +1,282 @@
+/**
+ * Schedule-Free AdamW (Defazio et al., 2024), following the reference
+ * `adamw_schedulefree.py` of facebookresearch/schedule_free (SPEC §4). Step k = 0, 1, …:
+ *
+ *   lr_t  = lr · min(1, (k+1)/warmup)
+ *   v     = β2 v + (1−β2) g²;   denom = sqrt(v / (1 − β2^(k+1))) + eps
+ *   lrmax = max(lrmax, lr_t);   w = (k+1)^r · lrmax^weight_lr_power;   W += w;   c = w / W
+ *   ĝ     = g / denom + wd · y
+ *   y     = y + c (z − y) + lr_t (β1 (1 − c) − 1) ĝ      (z before its update)
+ *   z     = z − lr_t ĝ
+ *
+ * The host computes the scalars in float64; the backend's fused `scheduleFreeAdamWStep`
+ * updates y, z, v in one pass per parameter. Parameters hold y while training; `eval()`
+ * moves them to x = y + (1 − 1/β1)(z − y) and `train()` back (x + (1 − β1)(z − x) = y).
+ * @module
+ */
+
+import type { Backend, Storage } from "../backend/backend.ts";
+import {
+  checkKind,
+  checkParameterNames,
+  cloneStorage,
+  downloadF32,
+  dropGrads,
+  gradOf,
+  type Optimizer,
+  type OptimizerParameter,
+  type OptimizerState,
+  scalarOf,
+  uploadBuffer,
+} from "./optimizer.ts";
+
+/** Hyperparameters of {@link ScheduleFreeAdamW}; the defaults are the reference's. */
+export interface ScheduleFreeAdamWOptions {
+  /** Peak learning rate (default 0.0025). */
+  lr?: number;
+  /** (β1, β2) (default [0.9, 0.999]); β1 is the interpolation momentum. */
+  betas?: [number, number];
+  /** Added to the denominator (default 1e-8). */
+  eps?: number;
+  /** Decoupled weight decay applied at y (default 0). */
+  weightDecay?: number;
+  /** Linear warmup steps (default 0, none). */
+  warmupSteps?: number;
+  /** Polynomial weighting power of the averaging weights (default 0). */
+  r?: number;
+  /** Power of lrmax in the averaging weights (default 2). */
+  weightLrPower?: number;
+}
+
+/** Whether parameters hold y (training) or x (evaluation). */
+export type ScheduleFreeMode = "train" | "eval";
+
+interface SfState {
+  backend: Backend;
+  z: Storage;
+  v: Storage;
+}
+
+/** Schedule-Free AdamW over a list of parameters (one parameter group). */
+export class ScheduleFreeAdamW implements Optimizer {
+  /** Always `"sf-adamw"`. */
+  readonly kind = "sf-adamw" as const;
+  /** Base (peak) learning rate. */
+  lr: number;
+  /** β1. */
+  readonly beta1: number;
+  /** β2. */
+  readonly beta2: number;
+  /** eps. */
+  readonly eps: number;
+  /** Weight decay. */
+  readonly weightDecay: number;
+  /** Warmup steps. */
+  readonly warmupSteps: number;
+  /** r. */
+  readonly r: number;
+  /** weight_lr_power. */
+  readonly weightLrPower: number;
+  #k = 0;
+  #lrMax = 0;
+  #weightSum = 0;
+  #scheduledLr = 0;
+  #mode: ScheduleFreeMode = "train";
+  readonly #params: readonly OptimizerParameter[];
+  readonly #state = new Map<string, SfState>();
+
+  /**
+   * Creates the optimizer. State (z = copy of p, v = 0) is created at a parameter's first
+   * step, as in the reference, so weights loaded after construction are picked up. The
+   * optimizer starts in train mode; before any step x = y = z, so the mode is immaterial
+   * until then.
+   */
+  constructor(params: readonly OptimizerParameter[], options: ScheduleFreeAdamWOptions = {}) {
+    checkParameterNames(params);
+    this.#params = [...params];
+    this.lr = options.lr ?? 0.0025;
+    [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.warmupSteps = options.warmupSteps ?? 0;
+    this.r = options.r ?? 0;
+    this.weightLrPower = options.weightLrPower ?? 2;
+    if (!(this.lr >= 0)) throw new RangeError(`lr must be ≥ 0, got ${this.lr}`);
+    if (!(this.beta1 > 0 && this.beta1 < 1)) {
+      throw new RangeError(`β1 must be in (0, 1) for Schedule-Free, got ${this.beta1}`);
+    }
+    if (!(this.beta2 >= 0 && this.beta2 < 1)) throw new RangeError(`β2 must be in [0, 1)`);
+  }
+
+  /** Completed steps k. */
+  get stepCount(): number {
+    return this.#k;
+  }
+
+  /** lr_t of the last step (after warmup scaling), for logging. */
+  get scheduledLr(): number {
+    return this.#scheduledLr;
+  }
+
+  /** "train" (parameters hold y) or "eval" (parameters hold x). */
+  get mode(): ScheduleFreeMode {
+    return this.#mode;
+  }
+
+  /** One Schedule-Free AdamW step of every parameter with a gradient. Throws in eval mode. */
+  step(): void {
+    if (this.#mode !== "train") {
+      throw new Error("ScheduleFreeAdamW.step() in eval mode: call train() before training");
+    }
+    const k = this.#k;
+    const sched = k < this.warmupSteps ? (k + 1) / this.warmupSteps : 1;
+    const lr = this.lr * sched;
+    this.#scheduledLr = lr;
+    this.#lrMax = Math.max(this.#lrMax, lr);
+    const weight = (k + 1) ** this.r * this.#lrMax ** this.weightLrPower;
+    this.#weightSum += weight;
+    // The reference catches ZeroDivisionError (lr = 0 so far) and uses c = 0.
+    const ckp1 = this.#weightSum === 0 ? 0 : weight / this.#weightSum;
+    const scalars = {
+      lr,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      biasCorrection2: 1 - this.beta2 ** (k + 1),
+      eps: this.eps,
+      weightDecay: this.weightDecay,
+      ckp1,
+    };
+    for (const p of this.#params) {
+      const g = gradOf(p);
+      if (g === null) continue;
+      const t = p.value;
+      let s = this.#state.get(p.name);
+      if (s === undefined) {
+        const b = t.backend;
+        s = { backend: b, z: cloneStorage(b, t.storage, t.size), v: b.alloc("float32", t.size) };
+        this.#state.set(p.name, s);
+      }
+      t.backend.scheduleFreeAdamWStep(t.storage, s.z, s.v, g, t.size, scalars);
+    }
+    this.#k = k + 1;
+  }
+
+  /** Disposes every gradient and sets it to null. */
+  zeroGrad(): void {
+    dropGrads(this.#params);
+  }
+
+  /** p ← p + w (z − p) for every parameter with state, as `axpby(w, z, 1 − w, p)`. */
+  #lerpToZ(w: number): void {
+    for (const p of this.#params) {
+      const s = this.#state.get(p.name);
+      if (s === undefined) continue;
+      p.value.backend.axpby(w, s.z, 1 - w, p.value.storage, p.value.size);
+    }
+  }
+
+  /** Parameters to x: p ← p + (1 − 1/β1)(z − p). A second call is a no-op. */
+  eval(): void {
+    if (this.#mode === "eval") return;
+    this.#lerpToZ(1 - 1 / this.beta1);
+    this.#mode = "eval";
+  }
+
+  /** Parameters back to y: p ← p + (1 − β1)(z − p). A second call is a no-op. */
+  train(): void {
+    if (this.#mode === "train") return;
+    this.#lerpToZ(1 - this.beta1);
+    this.#mode = "train";
+  }
+
+  /**
+   * Host copy of the state: hyperparameters, k, lr_max, weight_sum, the mode, and z, v per
+   * parameter name. The mode tells which point (x or y) the model weights saved with it hold.
+   */
+  stateDict(): OptimizerState {
+    const tensors: Record<string, Float32Array> = {};
+    for (const p of this.#params) {
+      const s = this.#state.get(p.name);
+      if (s === undefined) continue;
+      tensors[`z/${p.name}`] = downloadF32(p.value.backend, s.z);
+      tensors[`v/${p.name}`] = downloadF32(p.value.backend, s.v);
+    }
+    return {
+      kind: this.kind,
+      scalars: {
+        lr: this.lr,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
+        weightDecay: this.weightDecay,
+        warmupSteps: this.warmupSteps,
+        r: this.r,
+        weightLrPower: this.weightLrPower,
+        k: this.#k,
+        lrMax: this.#lrMax,
+        weightSum: this.#weightSum,
+        scheduledLr: this.#scheduledLr,
+        mode: this.#mode,
+      },
+      tensors,
+    };
+  }
+
+  /**
+   * Restores counters, lr and z, v (by parameter name; a parameter absent from the state
+   * starts fresh at its next step). Other hyperparameters come from the constructor; a
+   * mismatch in β1 is an error because z and the saved weights depend on it. The mode is
+   * restored as saved: load the model weights saved with this state before calling
+   * `train()`.
+   */
+  loadStateDict(state: OptimizerState): void {
+    checkKind(state, this.kind);
+    if (scalarOf(state, "beta1") !== this.beta1) {
+      throw new Error(
+        `saved β1 ${state.scalars.beta1} differs from this optimizer's ${this.beta1}`,
+      );
+    }
+    const mode = state.scalars.mode;
+    if (mode !== "train" && mode !== "eval") throw new Error(`bad optimizer mode ${mode}`);
+    const fresh = new Map<string, SfState>();
+    try {
+      for (const p of this.#params) {
+        if (state.tensors[`z/${p.name}`] === undefined) continue;
+        const b = p.value.backend;
+        const z = uploadBuffer(b, state, "z", p.name, p.value.size);
+        let v: Storage;
+        try {
+          v = uploadBuffer(b, state, "v", p.name, p.value.size);
+        } catch (err) {
+          b.free(z);
+          throw err;
+        }
+        fresh.set(p.name, { backend: b, z, v });
+      }
+    } catch (err) {
+      this.#free(fresh);
+      throw err;
+    }
+    this.#free(this.#state);
+    for (const [k, v] of fresh) this.#state.set(k, v);
+    this.lr = scalarOf(state, "lr");
+    this.#k = scalarOf(state, "k");
+    this.#lrMax = scalarOf(state, "lrMax");
+    this.#weightSum = scalarOf(state, "weightSum");
+    this.#scheduledLr = scalarOf(state, "scheduledLr");
+    this.#mode = mode;
+  }
+
+  #free(map: Map<string, SfState>): void {
+    for (const s of map.values()) {
+      s.backend.free(s.z);
+      s.backend.free(s.v);
+    }
+    map.clear();
+  }
+
+  /** Frees z and v of every parameter. */
+  dispose(): void {
+    this.#free(this.#state);
+  }
+}
