@@ -18,6 +18,11 @@ import { SIGN_FRAME_COUNT, signOf } from "./signs.ts";
  * - `"lattice"`: the polar factor of the lattice matrix (`lattice.ts`); unique for any
  *   non-singular cell but tied to the cell basis;
  * - `"hybrid"`: PCA where the relative eigengap is ≥ the tolerance, lattice otherwise.
+ *
+ * The 8 sign patterns are applied to every base alike: for PCA the set of 8 is what is
+ * invariant; for a lattice base each signed frame is invariant on its own, so averaging over
+ * them is still exact. Limit of `"hybrid"`: a crystal whose gap sits at the tolerance may pick
+ * different sources for a rotated copy (gap roundoff ~1e-16), a discontinuity only there.
  */
 export type FrameKind = "pca" | "lattice" | "hybrid";
 
