@@ -1,0 +1,137 @@
+/**
+ * The CGCNN network (Xie & Grossman 2018), faithful to the reference `model.py`, in the
+ * fast node/edge split form: `Linear(concat(v_i, v_j, u_ij)) = W_a v_i + W_b v_j + W_u u_ij + b`
+ * where W_a, W_b, W_u are column blocks of the one `fc_full` weight, so the maths (and the
+ * state dict) is the reference's while the node parts are computed once per atom.
+ *
+ * FACGCNN uses the same network with 3 more node inputs (frame coordinates) and 3 more edge
+ * inputs (frame relative vectors); see `facgcnn.ts`.
+ * @module
+ */
+
+import type { Backend } from "../backend/backend.ts";
+import type { Rng } from "../crystal/random.ts";
+import { BatchNorm1d, Linear } from "../nn/layers.ts";
+import { Module } from "../nn/module.ts";
+import {
+  add,
+  concatCols,
+  gate,
+  gatherRows,
+  linear,
+  segmentExpand,
+  segmentMean,
+  segmentSum,
+  softplus,
+} from "../tensor/ops.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import type { DeviceInputs } from "./inputs.ts";
+
+/** Sizes of a CGCNN-style network. */
+export interface NetworkShape {
+  /** Node input length: 92 atom features (+ 3 frame coordinates for FACGCNN). */
+  nodeInputs: number;
+  /** Edge input length: 41 Gaussians (+ 3 frame vector components for FACGCNN). */
+  edgeInputs: number;
+  /** A: atom embedding length. */
+  atomFeaLen: number;
+  /** H: hidden length of the head. */
+  hFeaLen: number;
+  nConv: number;
+  /** Hidden layers of the head (n_h ≥ 1). */
+  nH: number;
+}
+
+/**
+ * One CGCNN convolution: for edge (i, j) with features u_ij,
+ * z = BN1(W [v_i ‖ v_j ‖ u_ij] + b); f, c = split(z); s_i = Σ_j σ(f) ⊙ softplus(c);
+ * v_i ← softplus(v_i + BN2(s_i)).
+ */
+export class ConvLayer extends Module {
+  readonly atomFeaLen: number;
+  /** `fc_full`: `[2A, 2A + edgeInputs]`. */
+  readonly fcFull: Linear;
+  readonly bn1: BatchNorm1d;
+  readonly bn2: BatchNorm1d;
+
+  constructor(backend: Backend, atomFeaLen: number, edgeInputs: number, rng: Rng) {
+    super(backend);
+    this.atomFeaLen = atomFeaLen;
+    this.fcFull = this.child(
+      "fc_full",
+      new Linear(backend, 2 * atomFeaLen + edgeInputs, 2 * atomFeaLen, rng),
+    );
+    this.bn1 = this.child("bn1", new BatchNorm1d(backend, 2 * atomFeaLen));
+    this.bn2 = this.child("bn2", new BatchNorm1d(backend, atomFeaLen));
+  }
+
+  /**
+   * @param v `[N, A]` atom features.
+   * @param edges `[E, F]` edge features; `edgeOffsets` `[N + 1]` CSR by centre atom, `neighbors` `[E]`.
+   * @returns `[N, A]` updated atom features.
+   */
+  forward(v: Tensor, edges: Tensor, edgeOffsets: Tensor, neighbors: Tensor): Tensor {
+    const A = this.atomFeaLen;
+    const w = this.fcFull.weight;
+    const self = linear(v, w, null, 0); // W_a v_i, [N, 2A]
+    const other = linear(v, w, null, A); // W_b v_j, [N, 2A]
+    const edge = linear(edges, w, this.fcFull.bias, 2 * A); // W_u u_ij + b, [E, 2A]
+    const z = add(
+      add(segmentExpand(self, edgeOffsets, edges.rows), gatherRows(other, neighbors)),
+      edge,
+    );
+    const messages = gate(this.bn1.forward(z)); // σ(f) ⊙ softplus(c), [E, A]
+    const summed = segmentSum(messages, edgeOffsets); // [N, A]
+    return softplus(add(v, this.bn2.forward(summed)));
+  }
+}
+
+/**
+ * The whole network: embedding → n_conv ConvLayers → mean pooling → softplus →
+ * conv_to_fc → softplus → (n_h − 1) × [fc, softplus] → fc_out.
+ */
+export class CrystalGraphNetwork extends Module {
+  readonly shape: NetworkShape;
+  readonly embedding: Linear;
+  readonly convs: ConvLayer[];
+  readonly convToFc: Linear;
+  readonly fcs: Linear[];
+  readonly fcOut: Linear;
+
+  constructor(backend: Backend, shape: NetworkShape, rng: Rng) {
+    super(backend);
+    this.shape = shape;
+    const { nodeInputs, edgeInputs, atomFeaLen: A, hFeaLen: H } = shape;
+    this.embedding = this.child("embedding", new Linear(backend, nodeInputs, A, rng));
+    this.convs = [];
+    for (let i = 0; i < shape.nConv; i++) {
+      this.convs.push(this.child(`convs.${i}`, new ConvLayer(backend, A, edgeInputs, rng)));
+    }
+    this.convToFc = this.child("conv_to_fc", new Linear(backend, A, H, rng));
+    this.fcs = [];
+    for (let i = 0; i < shape.nH - 1; i++) {
+      this.fcs.push(this.child(`fcs.${i}`, new Linear(backend, H, H, rng)));
+    }
+    this.fcOut = this.child("fc_out", new Linear(backend, H, 1, rng));
+  }
+
+  /**
+   * @param atomFeatures `[N, 92]` (gathered from the atom feature table).
+   * @param inputs the batch's device inputs (frame copies stacked).
+   * @returns `[C, 1]` predictions (standardised scale), averaged over frame copies.
+   */
+  forward(atomFeatures: Tensor, inputs: DeviceInputs): Tensor {
+    const nodeIn = inputs.coords ? concatCols([atomFeatures, inputs.coords]) : atomFeatures;
+    let v = this.embedding.forward(nodeIn);
+    for (const conv of this.convs) {
+      v = conv.forward(v, inputs.edgeFeatures, inputs.edgeOffsets, inputs.neighbors);
+    }
+    const pooled = segmentMean(v, inputs.crystalOffsets); // [k·C, A]
+    let h = softplus(this.convToFc.forward(softplus(pooled)));
+    for (const fc of this.fcs) h = softplus(fc.forward(h));
+    const out = this.fcOut.forward(h); // [k·C, 1]
+    if (inputs.copies === 1) return out;
+    // Frame averaging: mean over the k copies of each crystal.
+    return segmentMean(gatherRows(out, inputs.copyOrder!), inputs.copyOffsets!);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * `Linear` and `BatchNorm1d`, PyTorch's layouts and defaults.
+ * @module
+ */
+
+import type { Backend } from "../backend/backend.ts";
+import { Rng } from "../crystal/random.ts";
+import { batchNorm, linear } from "../tensor/ops.ts";
+import { noGrad } from "../tensor/scope.ts";
+import { Tensor } from "../tensor/tensor.ts";
+import { Module, ownedTensor } from "./module.ts";
+
+/**
+ * `y = x·Wᵀ + b` with W `[out, in]`. Initialised like PyTorch's `nn.Linear`:
+ * W, b ~ U(−1/√in, 1/√in) (kaiming-uniform with a = √5 reduces to that bound).
+ */
+export class Linear extends Module {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** `[out, in]`. */
+  readonly weight: Tensor;
+  /** `[out]` or null. */
+  readonly bias: Tensor | null;
+
+  constructor(backend: Backend, inFeatures: number, outFeatures: number, rng: Rng, bias = true) {
+    super(backend);
+    this.inFeatures = inFeatures;
+    this.outFeatures = outFeatures;
+    const bound = 1 / Math.sqrt(inFeatures);
+    const uniform = (n: number) => {
+      const a = new Float32Array(n);
+      for (let i = 0; i < n; i++) a[i] = (2 * rng.next() - 1) * bound;
+      return a;
+    };
+    this.weight = this.param(
+      "weight",
+      ownedTensor(backend, uniform(outFeatures * inFeatures), [outFeatures, inFeatures], true),
+    );
+    this.bias = bias
+      ? this.param("bias", ownedTensor(backend, uniform(outFeatures), [outFeatures], true))
+      : null;
+  }
+
+  /** `[rows, in]` → `[rows, out]`. */
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+/**
+ * Batch normalisation over rows (`BatchNorm1d` on `[rows, features]`): eps 1e-5,
+ * momentum 0.1, running variance updated with the unbiased batch variance (as PyTorch).
+ * `momentum = null` gives a cumulative average, used to re-estimate statistics.
+ */
+export class BatchNorm1d extends Module {
+  readonly features: number;
+  readonly eps: number;
+  momentum: number | null;
+  /** γ, `[features]`. */
+  readonly weight: Tensor;
+  /** β, `[features]`. */
+  readonly bias: Tensor;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  /** Batches seen since the last reset (PyTorch's `num_batches_tracked`). */
+  batchesTracked = 0;
+
+  constructor(
+    backend: Backend,
+    features: number,
+    options: { eps?: number; momentum?: number } = {},
+  ) {
+    super(backend);
+    this.features = features;
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum ?? 0.1;
+    const ones = new Float32Array(features).fill(1);
+    this.weight = this.param("weight", ownedTensor(backend, ones, [features], true));
+    this.bias = this.param(
+      "bias",
+      ownedTensor(backend, new Float32Array(features), [features], true),
+    );
+    this.runningMean = this.buffer(
+      "running_mean",
+      ownedTensor(backend, new Float32Array(features), [features], false),
+    );
+    this.runningVar = this.buffer("running_var", ownedTensor(backend, ones, [features], false));
+  }
+
+  /** Resets the running statistics to mean 0, variance 1 and the batch count to 0. */
+  resetRunningStats(): void {
+    this.backend.fill(this.runningMean.storage, 0);
+    this.backend.fill(this.runningVar.storage, 1);
+    this.batchesTracked = 0;
+  }
+
+  /** `[rows, features]` → same shape. */
+  forward(x: Tensor): Tensor {
+    if (x.cols !== this.features) {
+      throw new RangeError(`BatchNorm1d(${this.features}) got [${x.shape.join(", ")}]`);
+    }
+    if (!this.training) {
+      return batchNorm(
+        x,
+        this.weight,
+        this.bias,
+        this.runningMean,
+        this.runningVar,
+        this.eps,
+        false,
+      );
+    }
+    if (x.rows < 2) {
+      throw new RangeError("BatchNorm1d in training mode needs more than one row per batch");
+    }
+    const b = this.backend;
+    const [mean, variance] = noGrad(() => {
+      const m = new Tensor(b, b.alloc("float32", this.features), [this.features]);
+      const v = new Tensor(b, b.alloc("float32", this.features), [this.features]);
+      b.columnMoments(x.storage, m.storage, v.storage, x.rows, this.features);
+      return [m, v];
+    });
+    this.batchesTracked++;
+    const m = this.momentum ?? 1 / this.batchesTracked;
+    const unbiased = x.rows / (x.rows - 1);
+    b.axpby(m, mean.storage, 1 - m, this.runningMean.storage, this.features);
+    b.axpby(m * unbiased, variance.storage, 1 - m, this.runningVar.storage, this.features);
+    return batchNorm(x, this.weight, this.bias, mean, variance, this.eps, true);
+  }
+}
