@@ -47,13 +47,13 @@ export class AdamW implements Optimizer {
   /** Learning rate. */
   lr: number;
   /** β1. */
-  readonly beta1: number;
+  beta1: number;
   /** β2. */
-  readonly beta2: number;
+  beta2: number;
   /** eps. */
-  readonly eps: number;
+  eps: number;
   /** Weight decay. */
-  readonly weightDecay: number;
+  weightDecay: number;
   readonly #params: readonly OptimizerParameter[];
   readonly #state = new Map<string, AdamState>();
 
@@ -124,7 +124,7 @@ export class AdamW implements Optimizer {
     return { kind: this.kind, scalars, tensors };
   }
 
-  /** Restores lr, step counts and moments by parameter name. */
+  /** Restores hyperparameters (as PyTorch does), step counts and moments by parameter name. */
   loadStateDict(state: OptimizerState): void {
     checkKind(state, this.kind);
     const fresh = new Map<string, AdamState>();
@@ -150,6 +150,10 @@ export class AdamW implements Optimizer {
     freeAll(this.#state);
     for (const [k, v] of fresh) this.#state.set(k, v);
     this.lr = scalarOf(state, "lr");
+    this.beta1 = scalarOf(state, "beta1");
+    this.beta2 = scalarOf(state, "beta2");
+    this.eps = scalarOf(state, "eps");
+    this.weightDecay = scalarOf(state, "weightDecay");
   }
 
   /** Frees the moments. */

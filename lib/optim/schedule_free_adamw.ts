@@ -64,19 +64,19 @@ export class ScheduleFreeAdamW implements Optimizer {
   /** Base (peak) learning rate. */
   lr: number;
   /** β1. */
-  readonly beta1: number;
+  beta1: number;
   /** β2. */
-  readonly beta2: number;
+  beta2: number;
   /** eps. */
-  readonly eps: number;
+  eps: number;
   /** Weight decay. */
-  readonly weightDecay: number;
+  weightDecay: number;
   /** Warmup steps. */
-  readonly warmupSteps: number;
+  warmupSteps: number;
   /** r. */
-  readonly r: number;
+  r: number;
   /** weight_lr_power. */
-  readonly weightLrPower: number;
+  weightLrPower: number;
   #k = 0;
   #lrMax = 0;
   #weightSum = 0;
@@ -223,19 +223,13 @@ export class ScheduleFreeAdamW implements Optimizer {
   }
 
   /**
-   * Restores counters, lr and z, v (by parameter name; a parameter absent from the state
-   * starts fresh at its next step). Other hyperparameters come from the constructor; a
-   * mismatch in β1 is an error because z and the saved weights depend on it. The mode is
-   * restored as saved: load the model weights saved with this state before calling
-   * `train()`.
+   * Restores hyperparameters (as PyTorch's `load_state_dict` does), counters and z, v by
+   * parameter name (a parameter absent from the state starts fresh at its next step). The
+   * mode is restored as saved: load the model weights saved with this state (x when saved in
+   * eval mode) before calling `train()`.
    */
   loadStateDict(state: OptimizerState): void {
     checkKind(state, this.kind);
-    if (scalarOf(state, "beta1") !== this.beta1) {
-      throw new Error(
-        `saved β1 ${state.scalars.beta1} differs from this optimizer's ${this.beta1}`,
-      );
-    }
     const mode = state.scalars.mode;
     if (mode !== "train" && mode !== "eval") throw new Error(`bad optimizer mode ${mode}`);
     const fresh = new Map<string, SfState>();
@@ -260,6 +254,13 @@ export class ScheduleFreeAdamW implements Optimizer {
     this.#free(this.#state);
     for (const [k, v] of fresh) this.#state.set(k, v);
     this.lr = scalarOf(state, "lr");
+    this.beta1 = scalarOf(state, "beta1");
+    this.beta2 = scalarOf(state, "beta2");
+    this.eps = scalarOf(state, "eps");
+    this.weightDecay = scalarOf(state, "weightDecay");
+    this.warmupSteps = scalarOf(state, "warmupSteps");
+    this.r = scalarOf(state, "r");
+    this.weightLrPower = scalarOf(state, "weightLrPower");
     this.#k = scalarOf(state, "k");
     this.#lrMax = scalarOf(state, "lrMax");
     this.#weightSum = scalarOf(state, "weightSum");

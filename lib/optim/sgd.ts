@@ -46,9 +46,9 @@ export class SGD implements Optimizer {
   /** Learning rate. */
   lr: number;
   /** Momentum. */
-  readonly momentum: number;
+  momentum: number;
   /** Weight decay. */
-  readonly weightDecay: number;
+  weightDecay: number;
   readonly #params: readonly OptimizerParameter[];
   readonly #state = new Map<string, SgdState>();
 
@@ -112,7 +112,7 @@ export class SGD implements Optimizer {
     return { kind: this.kind, scalars, tensors };
   }
 
-  /** Restores lr, step counts and momentum buffers by parameter name. */
+  /** Restores hyperparameters (as PyTorch does), step counts and momentum buffers by name. */
   loadStateDict(state: OptimizerState): void {
     checkKind(state, this.kind);
     const fresh = new Map<string, SgdState>();
@@ -134,6 +134,8 @@ export class SGD implements Optimizer {
     freeAll(this.#state);
     for (const [k, v] of fresh) this.#state.set(k, v);
     this.lr = scalarOf(state, "lr");
+    this.momentum = scalarOf(state, "momentum");
+    this.weightDecay = scalarOf(state, "weightDecay");
   }
 
   /** Frees the momentum buffers. */
