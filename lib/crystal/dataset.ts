@@ -98,7 +98,7 @@ export async function loadDataset(
       }
       const count = Math.min(spec.count, options.limit ?? Infinity);
       const gen = syntheticCrystals({ count, seed: spec.seed });
-      ds = gen.source === undefined ? withSource(gen, source) : gen;
+      ds = gen.source === source ? gen : withSource(gen, source);
       break;
     }
     case "cgcnn":

@@ -16,6 +16,7 @@ import { type AtomFeatureTable, loadAtomInit } from "../atom_features.ts";
 import { parseCsv } from "./csv_parse.ts";
 import {
   checkEntry,
+  cifProblem,
   DatasetError,
   errorMessage,
   ListDataset,
@@ -114,7 +115,7 @@ export async function readCgcnnDir(
     try {
       structure = parseCif(text, { id, occupancy: options.occupancy });
     } catch (e) {
-      skips.skip(id, `${cifPath}: ${errorMessage(e)}`);
+      skips.skip(id, cifProblem(e, cifPath, 1, id));
       continue;
     }
     structure.id = id;

@@ -6,6 +6,7 @@
 
 import type { Dataset, DatasetEntry, SkippedEntry, Structure } from "../types.ts";
 import type { AtomFeatureTable } from "../atom_features.ts";
+import { CifError } from "../cif.ts";
 import { type ValidateOptions, validateStructure, validateTarget } from "./validate.ts";
 
 /** A {@link Dataset} as returned by the loaders, with what else the source provided. */
@@ -131,4 +132,17 @@ export async function requirePath(
     throw new DatasetError(`${what} is not a directory: ${path}`);
   }
   return info;
+}
+
+/**
+ * The skip reason for a CIF that failed to parse: `<file>:<line>: structure "<id>": <what>`.
+ * `firstLine` is the file line on which the CIF text starts (1 for a .cif file; the line of
+ * the `cif` cell for a CSV), so the CIF parser's line becomes a line of `file`.
+ */
+export function cifProblem(e: unknown, file: string, firstLine: number, id: string): string {
+  if (e instanceof CifError) {
+    const where = e.line === undefined ? file : `${file}:${firstLine + e.line - 1}`;
+    return `${where}: structure ${JSON.stringify(id)}: ${e.reason}`;
+  }
+  return `${file}: structure ${JSON.stringify(id)}: ${errorMessage(e)}`;
 }

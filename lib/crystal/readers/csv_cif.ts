@@ -14,8 +14,8 @@ import { parseCif } from "../cif.ts";
 import { type CsvRecord, readCsvFile } from "./csv_parse.ts";
 import {
   checkEntry,
+  cifProblem,
   DatasetError,
-  errorMessage,
   ListDataset,
   type LoadedDataset,
   type ReaderOptions,
@@ -129,8 +129,10 @@ export async function readCsvCif(
     try {
       structure = parseCif(f[cifCol], { id, occupancy: options.occupancy });
     } catch (e) {
-      // CIF line numbers are relative to the cell; the record's first line locates it.
-      skips.skip(id, `${where}: cif column: ${errorMessage(e)}`);
+      // CIF line numbers are relative to the cell: shift by the lines before it.
+      let first = rec.line;
+      for (let k = 0; k < cifCol; k++) first += countNewlines(f[k]);
+      skips.skip(id, cifProblem(e, path, first, id));
       continue;
     }
     structure.id = id;
@@ -145,4 +147,10 @@ export async function readCsvCif(
   if (header === null) throw new DatasetError(`${path}: file is empty (expected a header row)`);
   if (row === 0) throw new DatasetError(`${path}: header only, no data rows`);
   return new ListDataset(entries, skips.items, { source: path, target: targetName });
+}
+
+function countNewlines(s: string): number {
+  let n = 0;
+  for (let k = s.indexOf("\n"); k >= 0; k = s.indexOf("\n", k + 1)) n++;
+  return n;
 }

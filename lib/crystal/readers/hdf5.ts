@@ -362,3 +362,70 @@ function buildDataset(
     targetName,
   );
 }
+
+/** Options of {@link writeHdf5}. */
+export interface WriteHdf5Options {
+  /** Store `atoms/positions` as Cartesian Å (default) or fractional coordinates. */
+  positions?: "cartesian" | "fractional";
+  /** Name of the target dataset under `structures/` (default `energy_pa`). */
+  target?: string;
+}
+
+/**
+ * Writes structures and targets in the SPEC §6 layout (float32 cell/positions/target, int32
+ * natoms, int64 atoms_ptr `[n]` of first-atom offsets, uint8 atomic numbers). Useful to convert
+ * a data set, and for tests. Note float32 storage: coordinates keep about 7 digits.
+ */
+export async function writeHdf5(
+  path: string,
+  entries: readonly { structure: Structure; target: number }[],
+  options: WriteHdf5Options = {},
+): Promise<void> {
+  await h5wasm.ready;
+  const n = entries.length;
+  let N = 0;
+  for (const e of entries) N += e.structure.numbers.length;
+  const cell = new Float32Array(9 * n);
+  const natoms = new Int32Array(n);
+  const target = new Float32Array(n);
+  const ptr = new BigInt64Array(n);
+  const pos = new Float32Array(3 * N);
+  const zs = new Uint8Array(N);
+  let at = 0;
+  entries.forEach(({ structure: s, target: t }, i) => {
+    const count = s.numbers.length;
+    cell.set(s.lattice, 9 * i);
+    natoms[i] = count;
+    target[i] = t;
+    ptr[i] = BigInt(at);
+    const L = s.lattice, f = s.frac;
+    for (let a = 0; a < count; a++) {
+      zs[at + a] = s.numbers[a];
+      for (let c = 0; c < 3; c++) {
+        pos[3 * (at + a) + c] = options.positions === "fractional"
+          ? f[3 * a + c]
+          : f[3 * a] * L[c] + f[3 * a + 1] * L[3 + c] + f[3 * a + 2] * L[6 + c];
+      }
+    }
+    at += count;
+  });
+  const file = new h5wasm.File(path, "w");
+  if (file.file_id < 0n) throw new DatasetError(`${path}: cannot create HDF5 file`);
+  try {
+    const g = file.create_group("structures");
+    g.create_dataset({ name: "cell", data: cell, shape: [n, 3, 3], dtype: "<f" });
+    g.create_dataset({ name: "natoms", data: natoms, shape: [n], dtype: "<i" });
+    g.create_dataset({
+      name: options.target ?? DEFAULT_HDF5_TARGET,
+      data: target,
+      shape: [n],
+      dtype: "<f",
+    });
+    g.create_dataset({ name: "atoms_ptr", data: ptr, shape: [n], dtype: "<q" });
+    const a = file.create_group("atoms");
+    a.create_dataset({ name: "positions", data: pos, shape: [N, 3], dtype: "<f" });
+    a.create_dataset({ name: "atomic_number", data: zs, shape: [N], dtype: "|B" });
+  } finally {
+    file.close();
+  }
+}
