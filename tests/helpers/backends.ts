@@ -26,6 +26,10 @@ export interface BackendCase {
 
 let cached: BackendCase[] | null = null;
 
+function shorten(text: string, max = 120): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
 /** The CPU backend cases, created once per test module. */
 export function backendCases(): BackendCase[] {
   if (cached) return cached;
@@ -36,7 +40,7 @@ export function backendCases(): BackendCase[] {
     openblas.usesOpenBlas ? { label: "openblas", backend: openblas } : {
       label: "openblas",
       backend: null,
-      skipReason: `OpenBLAS not loaded: ${openblas.info().notes.join("; ")}`,
+      skipReason: `OpenBLAS not loaded: ${shorten(openblas.info().notes.join("; "))}`,
     },
     { label: "fallback", backend: fallback },
   ];
