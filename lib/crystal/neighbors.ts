@@ -144,9 +144,9 @@ export function neighborList(s: Structure, options: NeighborOptions = {}): Neigh
       throw new RangeError(`${s.id}: lattice is degenerate (height ${h[a]} Å along axis ${a})`);
     }
   }
-  const ra = radius / h[0] + 1e-9, rb = radius / h[1] + 1e-9;
-  const perPair = (2 * ra + 2) * (2 * rb + 2) * (2 * radius / h[2] + 2);
-  if (perPair > 1e8 || ra > K_OFF - 2 || rb > K_OFF - 2 || radius / h[2] > K_OFF - 2) {
+  const span = Array.from(h, (x) => radius / x); // image range per axis, each side
+  const perPair = (2 * span[0] + 2) * (2 * span[1] + 2) * (2 * span[2] + 2);
+  if (perPair > 1e8 || Math.max(...span) > K_OFF - 2) {
     throw new RangeError(
       `${s.id}: cell too small or too skewed for radius ${radius} Å (heights ${
         Array.from(h, (x) => x.toFixed(3)).join(", ")
@@ -164,30 +164,38 @@ export function neighborList(s: Structure, options: NeighborOptions = {}): Neigh
   const offsets = new Int32Array(n + 1);
   let nEdges = 0;
 
+  const slack = 2 / TIE_RESOLUTION; // candidates this far beyond the worst kept may still tie
   for (let i = 0; i < n; i++) {
     let size = 0;
+    // Search radius²: the cut-off, shrunk to the current worst kept once `cap` are kept, so
+    // that later pairs only visit images that can still enter the list.
+    let lim2 = r2;
     const xi = X[3 * i], yi = X[3 * i + 1], zi = X[3 * i + 2];
     const fi0 = f[3 * i], fi1 = f[3 * i + 1];
-    for (let j = 0; j < n; j++) {
+    // Start with j = i (its own images bound the search early), then the others in order.
+    for (let jj = 0; jj < n; jj++) {
+      const j = jj === 0 ? i : jj <= i ? jj - 1 : jj;
       const dx = X[3 * j] - xi, dy = X[3 * j + 1] - yi, dz = X[3 * j + 2] - zi;
       const da = f[3 * j] - fi0, db = f[3 * j + 1] - fi1;
       const jKey = j * K_SPAN * K_SPAN * K_SPAN;
+      const lim = Math.sqrt(lim2);
+      const ra = lim / h[0] + 1e-9, rb = lim / h[1] + 1e-9;
       const ka1 = Math.floor(ra - da);
       const kb0 = Math.ceil(-rb - db), kb1 = Math.floor(rb - db);
       for (let ka = Math.ceil(-ra - da); ka <= ka1; ka++) {
         const ux = dx + ka * ax, uy = dy + ka * ay, uz = dz + ka * az;
         for (let kb = kb0; kb <= kb1; kb++) {
           const wx = ux + kb * bx, wy = uy + kb * by, wz = uz + kb * bz;
-          // |w + kc c|² ≤ r² is a quadratic in kc: visit only the integer roots' interval.
+          // |w + kc c|² ≤ lim² is a quadratic in kc: visit only the integer roots' interval.
           const wc = wx * cx + wy * cy + wz * cz;
-          const disc = wc * wc - cc * (wx * wx + wy * wy + wz * wz - r2);
+          const disc = wc * wc - cc * (wx * wx + wy * wy + wz * wz - lim2);
           if (disc < 0) continue;
           const sq = Math.sqrt(disc);
           const kc1 = Math.floor((-wc + sq) / cc + 1e-9);
           for (let kc = Math.ceil((-wc - sq) / cc - 1e-9); kc <= kc1; kc++) {
             const vx = wx + kc * cx, vy = wy + kc * cy, vz = wz + kc * cz;
             const d2 = vx * vx + vy * vy + vz * vz;
-            if (d2 > r2) continue;
+            if (d2 > lim2) continue;
             if (i === j && ka === 0 && kb === 0 && kc === 0) continue;
             const q = Math.round(d2 * TIE_RESOLUTION);
             const t = jKey + ((ka + K_OFF) * K_SPAN + (kb + K_OFF)) * K_SPAN + (kc + K_OFF);
@@ -195,9 +203,11 @@ export function neighborList(s: Structure, options: NeighborOptions = {}): Neigh
               if (size >= heapCap) growHeap(size + 1);
               put(size, q, t, d2, j, vx, vy, vz);
               siftUp(size++);
+              if (size === cap) lim2 = Math.min(r2, hD2[0] + slack);
             } else if (q < hQ[0] || (q === hQ[0] && t < hT[0])) {
               put(0, q, t, d2, j, vx, vy, vz);
               siftDown(0, size);
+              lim2 = Math.min(r2, hD2[0] + slack);
             }
           }
         }

@@ -63,15 +63,38 @@ export function gaussianExpandInto(
       `output buffer of ${out.length} too short for ${n} rows of ${k} at offset ${offset}, stride ${stride}`,
     );
   }
-  for (let e = 0; e < n; e++) {
-    const d = distances[e];
-    const row = offset + e * stride;
-    for (let i = 0; i < k; i++) {
-      const t = d - (min + i * step);
-      out[row + i] = Math.exp(-t * t * inv);
+  const s2 = step * step * inv;
+  if (s2 > 300) { // very narrow Gaussians: the recurrence factors below would overflow
+    for (let e = 0; e < n; e++) {
+      const row = offset + e * stride;
+      for (let i = 0; i < k; i++) {
+        const t = distances[e] - (min + i * step);
+        out[row + i] = Math.exp(-t * t * inv);
+      }
     }
+    return;
+  }
+  // Two exps per edge instead of K: with c the nearest centre and u = d − μ_c,
+  // g_{c±(j+1)} = g_{c±j} · P^{±1} · Q_j, P = exp(2 u step/σ²), Q_j = exp(−(2j+1) step²/σ²).
+  if (q.length < k) q = new Float64Array(k);
+  for (let j = 0; j < k; j++) q[j] = Math.exp(-(2 * j + 1) * s2);
+  for (let e = 0; e < n; e++) {
+    const t = distances[e] - min;
+    let c = Math.round(t / step);
+    c = c < 0 ? 0 : c >= k ? k - 1 : c;
+    const u = t - c * step;
+    const row = offset + e * stride;
+    const gc = Math.exp(-u * u * inv);
+    const p = Math.exp(2 * u * step * inv), pinv = 1 / p;
+    out[row + c] = gc;
+    let g = gc;
+    for (let j = 0; c + j + 1 < k; j++) out[row + c + j + 1] = g *= p * q[j];
+    g = gc;
+    for (let j = 0; c - j - 1 >= 0; j++) out[row + c - j - 1] = g *= pinv * q[j];
   }
 }
+
+let q = new Float64Array(64); // scratch for the Q_j factors
 
 /**
  * Gaussian expansion `[nEdges, K]` (K = 41 by default) of distances `[nEdges]` in Å:

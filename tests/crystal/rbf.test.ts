@@ -46,3 +46,25 @@ Deno.test("gaussianExpandInto writes rows at an offset with a stride and checks 
   assert.deepEqual(Array.from(out.subarray(0, 5)), [-1, -1, -1, -1, -1]);
   assert.throws(() => gaussianExpandInto(d, new Float32Array(81), 0), /too short/);
 });
+
+Deno.test("matches the direct formula to float32 precision on random distances and options", () => {
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const cases = [{}, { min: 0.5, max: 6, step: 0.5, sigma: 0.3 }, { max: 5, step: 1, sigma: 0.05 }];
+  for (const opts of cases) {
+    const d = Array.from({ length: 300 }, () => -1 + 11 * rand());
+    const out = gaussianExpand(d, opts);
+    const mu = gaussianCentres(opts);
+    const sigma = (opts as { sigma?: number }).sigma ?? 0.2;
+    for (let e = 0; e < d.length; e++) {
+      for (let k = 0; k < mu.length; k++) {
+        const want = Math.fround(Math.exp(-((d[e] - mu[k]) ** 2) / sigma ** 2));
+        const got = out[e * mu.length + k];
+        assert.ok(
+          Math.abs(got - want) <= 1e-6 * want + 1e-30,
+          `d=${d[e]}, centre ${mu[k]}: ${got} vs ${want}`,
+        );
+      }
+    }
+  }
+});
