@@ -22,14 +22,19 @@ export type SafetensorsData = Float32Array | Int32Array | Float64Array | BigInt6
 
 /** One tensor: dtype, shape (row-major) and its elements. */
 export interface SafeTensor {
+  /** Element type. */
   dtype: SafetensorsDType;
+  /** Dimensions, row-major. */
   shape: number[];
+  /** The elements, in a typed array matching `dtype`. */
   data: SafetensorsData;
 }
 
 /** A decoded file: tensors by name and the `__metadata__` map (empty if absent). */
 export interface SafetensorsFile {
+  /** Tensors by name. */
   tensors: Record<string, SafeTensor>;
+  /** The `__metadata__` string map (empty if absent). */
   metadata: Record<string, string>;
 }
 

@@ -14,12 +14,10 @@ import {
   downloadF32,
   dropGrads,
   gradOf,
-  type Optimizer,
-  type OptimizerParameter,
-  type OptimizerState,
   scalarOf,
   uploadBuffer,
-} from "./optimizer.ts";
+} from "./buffers.ts";
+import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.ts";
 
 /** Hyperparameters of {@link AdamW}; the defaults are PyTorch's. */
 export interface AdamWOptions {

@@ -14,7 +14,9 @@ export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ["sf-adamw", "adamw", "
 
 /** Options shared by the three; each class's own defaults fill in what is left out. */
 export interface CreateOptimizerOptions {
+  /** Learning rate. */
   lr?: number;
+  /** Weight decay (decoupled for the AdamW variants, L2 for SGD). */
   weightDecay?: number;
   /** SGD momentum. */
   momentum?: number;

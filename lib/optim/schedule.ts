@@ -5,6 +5,7 @@
 
 /** Anything with a settable learning rate (every {@link Optimizer} qualifies). */
 export interface HasLr {
+  /** The learning rate a scheduler sets. */
   lr: number;
 }
 

@@ -23,12 +23,10 @@ import {
   downloadF32,
   dropGrads,
   gradOf,
-  type Optimizer,
-  type OptimizerParameter,
-  type OptimizerState,
   scalarOf,
   uploadBuffer,
-} from "./optimizer.ts";
+} from "./buffers.ts";
+import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.ts";
 
 /** Hyperparameters of {@link ScheduleFreeAdamW}; the defaults are the reference's. */
 export interface ScheduleFreeAdamWOptions {

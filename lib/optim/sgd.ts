@@ -16,12 +16,10 @@ import {
   downloadF32,
   dropGrads,
   gradOf,
-  type Optimizer,
-  type OptimizerParameter,
-  type OptimizerState,
   scalarOf,
   uploadBuffer,
-} from "./optimizer.ts";
+} from "./buffers.ts";
+import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.ts";
 
 /** Hyperparameters of {@link SGD}; the defaults are CGCNN's (`main.py`: lr 0.01, momentum 0.9). */
 export interface SgdOptions {

@@ -8,13 +8,17 @@ import { PLOTLY_BUNDLE } from "./bundle.ts";
 
 /** A Plotly figure: traces and layout, exactly as `Plotly.newPlot` takes them. */
 export interface PlotlyFigure {
+  /** Traces. */
   data: Record<string, unknown>[];
+  /** Layout. */
   layout: Record<string, unknown>;
 }
 
 /** One figure of a report page with its heading. */
 export interface ReportFigure {
+  /** Heading shown above the figure. */
   title: string;
+  /** The figure. */
   figure: PlotlyFigure;
 }
 

@@ -55,9 +55,13 @@ export function r2(targets: Numbers, predictions: Numbers): number {
 
 /** The three test metrics of the paper's tables, plus the sample count. */
 export interface RegressionMetrics {
+  /** Mean absolute error. */
   mae: number;
+  /** Root mean squared error. */
   rmse: number;
+  /** Coefficient of determination. */
   r2: number;
+  /** Number of values. */
   n: number;
 }
 
@@ -73,9 +77,11 @@ export function regressionMetrics(targets: Numbers, predictions: Numbers): Regre
 
 /** Mean and standard error of a set of values (e.g. one metric over seeds). */
 export interface MeanStdErr {
+  /** Arithmetic mean. */
   mean: number;
   /** Sample standard deviation (n − 1) / sqrt(n); NaN when n < 2 (undefined, not 0). */
   stderr: number;
+  /** Number of values. */
   n: number;
 }
 

@@ -8,7 +8,9 @@
 
 /** The two numbers a normaliser is, as saved in checkpoints (JSON). */
 export interface NormalizerJSON {
+  /** Mean of the training targets. */
   mean: number;
+  /** Sample standard deviation of the training targets (1 if they are constant). */
   std: number;
 }
 

@@ -11,7 +11,9 @@
 
 /** Where progress goes. `isTerminal` picks the redrawn-line mode. */
 export interface ProgressWriter {
+  /** Writes text as is (no newline added). */
   write(text: string): void;
+  /** True for an interactive terminal. */
   readonly isTerminal: boolean;
   /** Terminal width, if known (lines are cut to fit so `\r` redraws cleanly). */
   columns?: number;

@@ -11,11 +11,15 @@ import { mae, type Numbers, r2, rmse } from "./metrics.ts";
 
 /** One epoch of training history (the rows of `metrics.csv`). */
 export interface EpochRecord {
+  /** 1-based epoch number. */
   epoch: number;
   /** Mean training loss (MSE on standardised targets). */
   trainLoss: number;
+  /** Validation MAE (original units). */
   valMae: number;
+  /** Validation RMSE (original units). */
   valRmse?: number;
+  /** Validation R². */
   valR2?: number;
 }
 
@@ -122,6 +126,7 @@ export function learningCurves(history: EpochRecord[]): PlotlyFigure {
 
 /** Options of {@link parityPlot}. */
 export interface ParityOptions {
+  /** Figure title. */
   title?: string;
   /** Axis label, e.g. "formation energy (eV/atom)". */
   quantity?: string;
@@ -231,7 +236,9 @@ export function errorHistogram(
 
 /** One bar of an experiment chart: a table row's mean ± standard error for one metric. */
 export interface ExperimentRow {
+  /** Row label (model variant). */
   label: string;
+  /** Mean over seeds. */
   mean: number;
   /** Standard error; NaN (one seed) draws no error bar. */
   stderr: number;
