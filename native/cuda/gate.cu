@@ -1,35 +1,47 @@
-// The fused CGCNN gate sigmoid(f) * softplus(c) and its backward: one launch each.
+// The fused CGCNN gate sigmoid(f) * softplus(c) on z = [f | c] and its backward: one launch each.
 #include "common.cuh"
 
 namespace {
 
-__global__ void gate(const float* __restrict__ f, const float* __restrict__ c,
-                     float* __restrict__ out, long long n) {
-  FA_GRID_STRIDE(i, n) out[i] = fa::sigmoidf(f[i]) * fa::softplusf(c[i]);
+// z is [rows, 2 cols] = [f | c]; out is [rows, cols].
+__global__ void gate(const float* __restrict__ z, float* __restrict__ out, long long n, int cols) {
+  FA_GRID_STRIDE(i, n) {
+    long long r = i / cols;
+    long long j = i - r * cols;
+    const float* zr = z + r * 2 * cols;
+    out[i] = fa::sigmoidf(zr[j]) * fa::softplusf(zr[cols + j]);
+  }
 }
 
-__global__ void gate_backward(const float* __restrict__ f, const float* __restrict__ c,
-                              const float* __restrict__ dout, float* __restrict__ df,
-                              float* __restrict__ dc, long long n) {
+// dz = [df | dc]: df = dout softplus(c) s (1 - s), dc = dout s softplus'(c), s = sigmoid(f).
+__global__ void gate_backward(const float* __restrict__ z, const float* __restrict__ dout,
+                              float* __restrict__ dz, long long n, int cols) {
   FA_GRID_STRIDE(i, n) {
-    float s = fa::sigmoidf(f[i]);
+    long long r = i / cols;
+    long long j = i - r * cols;
+    const float* zr = z + r * 2 * cols;
+    float* dzr = dz + r * 2 * cols;
+    float s = fa::sigmoidf(zr[j]);
+    float c = zr[cols + j];
     float g = dout[i];
-    df[i] = g * fa::softplusf(c[i]) * s * (1.0f - s);
-    dc[i] = g * s * fa::softplus_grad(c[i]);
+    dzr[j] = g * s * (1.0f - s) * fa::softplusf(c);
+    dzr[cols + j] = g * s * fa::softplus_grad(c);
   }
 }
 
 }  // namespace
 
-FA_API int fa_gate_f32(const float* f, const float* c, float* out, int n, cudaStream_t stream) {
+FA_API int fa_gate_f32(const float* z, float* out, int rows, int cols, cudaStream_t stream) {
+  long long n = (long long)rows * cols;
   if (n <= 0) return 0;
-  gate<<<fa::grid_for(n), fa::kThreads, 0, stream>>>(f, c, out, n);
+  gate<<<fa::grid_for(n), fa::kThreads, 0, stream>>>(z, out, n, cols);
   return fa::launched();
 }
 
-FA_API int fa_gate_backward_f32(const float* f, const float* c, const float* dout, float* df,
-                                float* dc, int n, cudaStream_t stream) {
+FA_API int fa_gate_backward_f32(const float* z, const float* dout, float* dz, int rows, int cols,
+                                cudaStream_t stream) {
+  long long n = (long long)rows * cols;
   if (n <= 0) return 0;
-  gate_backward<<<fa::grid_for(n), fa::kThreads, 0, stream>>>(f, c, dout, df, dc, n);
+  gate_backward<<<fa::grid_for(n), fa::kThreads, 0, stream>>>(z, dout, dz, n, cols);
   return fa::launched();
 }

@@ -42,11 +42,10 @@ __global__ void sgd(float* __restrict__ p, float* __restrict__ buf, const float*
                     long long n, float lr, float momentum, float wd, int first_step) {
   FA_GRID_STRIDE(i, n) {
     float d = g[i] + wd * p[i];
-    if (momentum != 0.0f) {
-      d = first_step ? d : momentum * buf[i] + d;
-      buf[i] = d;
-    }
-    p[i] -= lr * d;
+    // The buffer is written even without momentum, as the CPU backend does.
+    float b = (momentum == 0.0f || first_step) ? d : momentum * buf[i] + d;
+    buf[i] = b;
+    p[i] -= lr * b;
   }
 }
 

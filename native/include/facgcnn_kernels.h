@@ -93,11 +93,11 @@ FA_API int fa_sum_all_f32(const float* x, float* out, int n, float* workspace,
                           cudaStream_t stream);
 
 /* ---- fused CGCNN gate (gate.cu) ------------------------------------------------------- */
-/* out = sigmoid(f) * softplus(c). */
-FA_API int fa_gate_f32(const float* f, const float* c, float* out, int n, cudaStream_t stream);
-/* df = dout * softplus(c) * s (1 - s), dc = dout * s * softplus'(c), s = sigmoid(f). */
-FA_API int fa_gate_backward_f32(const float* f, const float* c, const float* dout, float* df,
-                                float* dc, int n, cudaStream_t stream);
+/* z = [f | c] is [rows, 2 cols]: out[r, j] = sigmoid(z[r, j]) * softplus(z[r, cols + j]) ([rows, cols]). */
+FA_API int fa_gate_f32(const float* z, float* out, int rows, int cols, cudaStream_t stream);
+/* dz = [df | dc] ([rows, 2 cols], overwritten): df = dout softplus(c) s (1 - s), dc = dout s softplus'(c), s = sigmoid(f). */
+FA_API int fa_gate_backward_f32(const float* z, const float* dout, float* dz, int rows, int cols,
+                                cudaStream_t stream);
 
 /* ---- BatchNorm (batchnorm.cu) --------------------------------------------------------- */
 /* mean[j] and biased variance[j] of the columns of x [rows, cols] (two passes). */

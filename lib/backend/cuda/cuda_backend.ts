@@ -1,0 +1,423 @@
+/**
+ * The CUDA backend: `Backend` on one NVIDIA GPU through `Deno.dlopen` bindings to cudart,
+ * cuBLAS and the helper `libfacgcnn_kernels.so` (cuSPARSE optional, for `spmmCsr`).
+ *
+ * Storage, copies and GEMM are in {@linkcode CudaDevice} (cuda_device.ts); this file maps each
+ * remaining `Backend` op to one helper launch. Everything is enqueued on one stream; every
+ * call checks its status and throws `Error("CUDA <op>: <error string>")`.
+ * @module
+ */
+
+import type {
+  AdamWScalars,
+  Backend,
+  BinaryOp,
+  Broadcast,
+  ScheduleFreeScalars,
+  SgdScalars,
+  Storage,
+  UnaryOp,
+} from "../backend.ts";
+import { type CudaBackendOptions, CudaDevice } from "./cuda_device.ts";
+import { openCudaLibraries } from "./cuda_context.ts";
+import { CudaSparse } from "./cuda_sparse.ts";
+import { FaBinaryOp, FaBroadcast, FaUnaryOp } from "./ffi/kernels.ts";
+
+export type { CudaBackendOptions } from "./cuda_device.ts";
+
+/** `Backend` on one CUDA device. Create with {@linkcode createCudaBackend}. */
+export class CudaBackend extends CudaDevice implements Backend {
+  /** This backend (storages point back to it). */
+  protected get asBackend(): Backend {
+    return this;
+  }
+
+  // --- element-wise ----------------------------------------------------------------------
+
+  unary(op: UnaryOp, x: Storage, out: Storage, length: number): void {
+    const name = `unary ${op}`;
+    const [px, po] = this.fp(name, [x, length], [out, length]);
+    this.run(name, this.k.fa_unary_f32(FaUnaryOp[op], px, po, length, this.cuStream));
+  }
+
+  unaryBackward(
+    op: UnaryOp,
+    x: Storage,
+    y: Storage,
+    dy: Storage,
+    dx: Storage,
+    length: number,
+  ): void {
+    const name = `unaryBackward ${op}`, n = length;
+    const [px, py, pdy, pdx] = this.fp(name, [x, n], [y, n], [dy, n], [dx, n]);
+    this.run(
+      name,
+      this.k.fa_unary_backward_f32(FaUnaryOp[op], px, py, pdy, pdx, n, this.cuStream),
+    );
+  }
+
+  binary(
+    op: BinaryOp,
+    a: Storage,
+    b: Storage,
+    out: Storage,
+    rows: number,
+    cols: number,
+    broadcast: Broadcast,
+  ): void {
+    const name = `binary ${op}/${broadcast}`, n = rows * cols;
+    const bn = broadcast === "none"
+      ? n
+      : broadcast === "row"
+      ? cols
+      : broadcast === "col"
+      ? rows
+      : 1;
+    const [pa, pb, po] = this.fp(name, [a, n], [b, bn], [out, n]);
+    const code = FaBinaryOp[op], bc = FaBroadcast[broadcast];
+    this.run(name, this.k.fa_binary_f32(code, pa, pb, po, rows, cols, bc, this.cuStream));
+  }
+
+  axpby(alpha: number, x: Storage, beta: number, y: Storage, length: number): void {
+    const [px, py] = this.fp("axpby", [x, length], [y, length]);
+    this.run("axpby", this.k.fa_axpby_f32(alpha, px, beta, py, length, this.cuStream));
+  }
+
+  affine(x: Storage, out: Storage, alpha: number, beta: number, length: number): void {
+    const [px, po] = this.fp("affine", [x, length], [out, length]);
+    this.run("affine", this.k.fa_affine_f32(px, po, alpha, beta, length, this.cuStream));
+  }
+
+  copyCols(
+    src: Storage,
+    srcLd: number,
+    srcCol: number,
+    dst: Storage,
+    dstLd: number,
+    dstCol: number,
+    rows: number,
+    cols: number,
+    accumulate: boolean,
+  ): void {
+    if (srcCol + cols > srcLd || dstCol + cols > dstLd) {
+      throw new RangeError("CUDA copyCols: column block exceeds the row stride");
+    }
+    const need = (ld: number, col: number) => rows === 0 ? 0 : (rows - 1) * ld + col + cols;
+    const [ps, pd] = this.fp("copyCols", [src, need(srcLd, srcCol)], [dst, need(dstLd, dstCol)]);
+    const acc = accumulate ? 1 : 0;
+    this.run(
+      "copyCols",
+      this.k.fa_copy_cols_f32(ps, srcLd, srcCol, pd, dstLd, dstCol, rows, cols, acc, this.cuStream),
+    );
+  }
+
+  // --- graph -----------------------------------------------------------------------------
+
+  gatherRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
+    const op = "gatherRows";
+    const [ps, po] = this.fp(op, [src, 0], [out, nIndex * cols]), pi = this.i(index, nIndex, op);
+    this.run(op, this.k.fa_gather_rows_f32(ps, pi, po, nIndex, cols, this.cuStream));
+  }
+
+  /** Atomic scatter-add (the index stays on the device); `scatterAddRowsCsr` is deterministic. */
+  scatterAddRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
+    const op = "scatterAddRows";
+    const [ps, po] = this.fp(op, [src, nIndex * cols], [out, 0]), pi = this.i(index, nIndex, op);
+    this.run(op, this.k.fa_scatter_add_rows_atomic_f32(ps, pi, po, nIndex, cols, this.cuStream));
+  }
+
+  /**
+   * Deterministic scatter-add: `out[d, :] += Σ src[perm[p], :]`, p in `[offsets[d], offsets[d+1])`,
+   * with `perm`/`offsets` from `buildScatterCsr` (scatter_csr.ts), uploaded once per batch.
+   */
+  scatterAddRowsCsr(
+    src: Storage,
+    perm: Storage,
+    offsets: Storage,
+    out: Storage,
+    nDst: number,
+    cols: number,
+  ): void {
+    const op = "scatterAddRowsCsr";
+    const [ps, po] = this.fp(op, [src, 0], [out, nDst * cols]);
+    const pp = this.i(perm, 0, op), pf = this.i(offsets, nDst + 1, op);
+    this.run(op, this.k.fa_scatter_add_rows_csr_f32(ps, pp, pf, po, nDst, cols, this.cuStream));
+  }
+
+  segmentReduce(
+    src: Storage,
+    offsets: Storage,
+    out: Storage,
+    nSegments: number,
+    cols: number,
+    mean: boolean,
+  ): void {
+    const op = "segmentReduce", n = nSegments;
+    const [ps, po] = this.fp(op, [src, 0], [out, n * cols]), pf = this.i(offsets, n + 1, op);
+    const m = mean ? 1 : 0;
+    this.run(op, this.k.fa_segment_reduce_f32(ps, pf, po, n, cols, m, this.cuStream));
+  }
+
+  segmentExpand(
+    g: Storage,
+    offsets: Storage,
+    out: Storage,
+    nSegments: number,
+    cols: number,
+    mean: boolean,
+  ): void {
+    const op = "segmentExpand", n = nSegments;
+    const [pg, po] = this.fp(op, [g, n * cols], [out, 0]), pf = this.i(offsets, n + 1, op);
+    const m = mean ? 1 : 0;
+    this.run(op, this.k.fa_segment_expand_f32(pg, pf, po, n, cols, m, this.cuStream));
+  }
+
+  // --- reductions ------------------------------------------------------------------------
+
+  sumRows(x: Storage, out: Storage, rows: number, cols: number): void {
+    const [px, po] = this.fp("sumRows", [x, rows * cols], [out, cols]);
+    const ws = this.columnWorkspace(rows, cols);
+    this.run("sumRows", this.k.fa_sum_rows_f32(px, po, rows, cols, ws, this.cuStream));
+  }
+
+  sumAll(x: Storage, out: Storage, length: number): void {
+    const [px, po] = this.fp("sumAll", [x, length], [out, 1]);
+    const ws = this.workspace(this.k.fa_sum_all_workspace_floats(length));
+    this.run("sumAll", this.k.fa_sum_all_f32(px, po, length, ws, this.cuStream));
+  }
+
+  // --- fused CGCNN ops -------------------------------------------------------------------
+
+  gate(z: Storage, out: Storage, rows: number, cols: number): void {
+    const n = rows * cols;
+    const [pz, po] = this.fp("gate", [z, 2 * n], [out, n]);
+    this.run("gate", this.k.fa_gate_f32(pz, po, rows, cols, this.cuStream));
+  }
+
+  gateBackward(z: Storage, dOut: Storage, dz: Storage, rows: number, cols: number): void {
+    const op = "gateBackward", n = rows * cols;
+    const [pz, pd, pdz] = this.fp(op, [z, 2 * n], [dOut, n], [dz, 2 * n]);
+    this.run(op, this.k.fa_gate_backward_f32(pz, pd, pdz, rows, cols, this.cuStream));
+  }
+
+  columnMoments(x: Storage, mean: Storage, variance: Storage, rows: number, cols: number): void {
+    const op = "columnMoments";
+    const [px, pm, pv] = this.fp(op, [x, rows * cols], [mean, cols], [variance, cols]);
+    const ws = this.columnWorkspace(rows, cols);
+    this.run(op, this.k.fa_column_moments_f32(px, pm, pv, rows, cols, ws, this.cuStream));
+  }
+
+  batchNormForward(
+    x: Storage,
+    mean: Storage,
+    variance: Storage,
+    gamma: Storage,
+    beta: Storage,
+    out: Storage,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void {
+    const op = "batchNormForward", n = rows * cols, c = cols;
+    const p = this.fp(op, [x, n], [mean, c], [variance, c], [gamma, c], [beta, c], [out, n]);
+    const [px, pm, pv, pg, pb, po] = p;
+    this.run(
+      op,
+      this.k.fa_batchnorm_forward_f32(px, pm, pv, pg, pb, po, rows, cols, eps, this.cuStream),
+    );
+  }
+
+  batchNormBackward(
+    x: Storage,
+    dy: Storage,
+    mean: Storage,
+    variance: Storage,
+    gamma: Storage,
+    dx: Storage,
+    dGamma: Storage,
+    dBeta: Storage,
+    rows: number,
+    cols: number,
+    eps: number,
+    batchStatistics: boolean,
+  ): void {
+    const op = "batchNormBackward", n = rows * cols, c = cols;
+    const [px, pdy, pm, pv, pg, pdx, pdg, pdb] = this.fp(
+      op,
+      [x, n],
+      [dy, n],
+      [mean, c],
+      [variance, c],
+      [gamma, c],
+      [dx, n],
+      [dGamma, c],
+      [dBeta, c],
+    );
+    const ws = this.columnWorkspace(rows, cols), bs = batchStatistics ? 1 : 0;
+    this.run(
+      op,
+      this.k.fa_batchnorm_backward_f32(
+        ...[px, pdy, pm, pv, pg, pdx, pdg, pdb] as const,
+        ...[rows, cols, eps, bs, ws, this.cuStream] as const,
+      ),
+    );
+  }
+
+  // --- optimizers ------------------------------------------------------------------------
+
+  scheduleFreeAdamWStep(
+    y: Storage,
+    z: Storage,
+    v: Storage,
+    g: Storage,
+    length: number,
+    s: ScheduleFreeScalars,
+  ): void {
+    const op = "scheduleFreeAdamWStep", n = length;
+    const [py, pz, pv, pg] = this.fp(op, [y, n], [z, n], [v, n], [g, n]);
+    const k = [s.lr, s.beta1, s.beta2, s.biasCorrection2, s.eps, s.weightDecay, s.ckp1] as const;
+    this.run(op, this.k.fa_schedule_free_adamw_f32(py, pz, pv, pg, n, ...k, this.cuStream));
+  }
+
+  adamWStep(
+    p: Storage,
+    m: Storage,
+    v: Storage,
+    g: Storage,
+    length: number,
+    s: AdamWScalars,
+  ): void {
+    const op = "adamWStep", n = length;
+    const [pp, pm, pv, pg] = this.fp(op, [p, n], [m, n], [v, n], [g, n]);
+    const k = [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay] as const;
+    const bc = [s.biasCorrection1, s.biasCorrection2] as const;
+    this.run(op, this.k.fa_adamw_f32(pp, pm, pv, pg, n, ...k, ...bc, this.cuStream));
+  }
+
+  sgdStep(p: Storage, buf: Storage, g: Storage, length: number, s: SgdScalars): void {
+    const op = "sgdStep", n = length;
+    const [pp, pb, pg] = this.fp(op, [p, n], [buf, n], [g, n]);
+    const k = [s.lr, s.momentum, s.weightDecay, s.firstStep ? 1 : 0] as const;
+    this.run(op, this.k.fa_sgd_f32(pp, pb, pg, n, ...k, this.cuStream));
+  }
+
+  // --- frames, featurisation, sparse (the last three beyond the Backend interface) --------
+
+  symmetricEigen3(matrices: Storage, values: Storage, vectors: Storage, count: number): void {
+    const op = "symmetricEigen3", n = count;
+    const [pm, pw, pv] = this.fp(op, [matrices, 9 * n], [values, 3 * n], [vectors, 9 * n]);
+    this.run(op, this.k.fa_symmetric_eigen3_f32(pm, pw, pv, n, this.cuStream));
+  }
+
+  /**
+   * PCA frames of `nCrystals` crystals from `positions [atoms,3]` split by CSR `offsets [n+1]`:
+   * `centres [n,3]`, `covariance [n,9]` (Σ (x−t)(x−t)ᵀ), ascending `values [n,3]` and
+   * `vectors [n,9]` (columns, canonical signs, as `symmetricEigen3`).
+   */
+  pcaFrames(
+    positions: Storage,
+    offsets: Storage,
+    centres: Storage,
+    covariance: Storage,
+    values: Storage,
+    vectors: Storage,
+    nCrystals: number,
+  ): void {
+    const op = "pcaFrames", n = nCrystals;
+    const [px, pt, pc, pw, pv] = this.fp(
+      op,
+      [positions, 0],
+      [centres, 3 * n],
+      [covariance, 9 * n],
+      [values, 3 * n],
+      [vectors, 9 * n],
+    );
+    const pf = this.i(offsets, n + 1, op);
+    this.run(op, this.k.fa_pca_frames_f32(px, pf, pt, pc, pw, pv, n, this.cuStream));
+  }
+
+  /**
+   * Frame coordinates `out[r] = (v[r] − centre[c]) U_c S_f` for the rows of crystal c
+   * (`[rows,3]`, CSR `offsets`); `centres` null for relative vectors; `frameIndex[c]` in 0..7
+   * picks the signs (bit k set: column k negated), null for frame 0 (all +).
+   */
+  frameApply(
+    v: Storage,
+    offsets: Storage,
+    centres: Storage | null,
+    vectors: Storage,
+    frameIndex: Storage | null,
+    out: Storage,
+    nCrystals: number,
+  ): void {
+    const op = "frameApply", n = nCrystals;
+    const [pv, pu, po] = this.fp(op, [v, 0], [vectors, 9 * n], [out, 0]);
+    const pt = centres ? this.f(centres, 3 * n, op) : null;
+    const pf = this.i(offsets, n + 1, op), pk = frameIndex ? this.i(frameIndex, n, op) : null;
+    this.run(op, this.k.fa_frame_apply_f32(pv, pf, pt, pu, pk, po, n, this.cuStream));
+  }
+
+  /** `out[i,k] = exp(−(d[i] − (start + k·step))² / σ²)`; CGCNN's 41 centres 0, 0.2, …, 8, σ = 0.2. */
+  gaussianExpand(
+    d: Storage,
+    out: Storage,
+    n: number,
+    nCentres = 41,
+    start = 0,
+    step = 0.2,
+    sigma = 0.2,
+  ): void {
+    const op = "gaussianExpand";
+    const [pd, po] = this.fp(op, [d, n], [out, n * nCentres]);
+    this.run(
+      op,
+      this.k.fa_gaussian_expand_f32(pd, po, n, nCentres, start, step, sigma, this.cuStream),
+    );
+  }
+
+  /** cuSPARSE `C[m,n] = A[m,k]·B[k,n] + beta·C` (A in CSR; B, C row-major); needs cuSPARSE. */
+  spmmCsr(
+    rowOffsets: Storage,
+    colIndices: Storage,
+    values: Storage,
+    m: number,
+    k: number,
+    b: Storage,
+    c: Storage,
+    n: number,
+    beta = 0,
+  ): void {
+    if (!this.sparse) {
+      const lib = this.libs.cusparse;
+      if (!lib) throw new Error(`CUDA spmmCsr: cuSPARSE unavailable: ${this.libs.cusparseError}`);
+      this.sparse = new CudaSparse(lib, this.cuStream, (f) => this.workspace(BigInt(f)));
+    }
+    const op = "spmmCsr";
+    const [pa, pb, pc] = this.fp(op, [values, 0], [b, k * n], [c, m * n]);
+    const pr = this.i(rowOffsets, m + 1, op), pi = this.i(colIndices, values.length, op);
+    this.sparse.spmm(pr, pi, pa, values.length, m, k, pb, pc, n, beta);
+  }
+}
+
+/**
+ * Opens the CUDA libraries and creates a backend on one device.
+ * @throws Error naming the missing piece (library not found with the paths tried, no device, …).
+ */
+export function createCudaBackend(options: CudaBackendOptions = {}): CudaBackend {
+  const env = (k: string) => {
+    try {
+      return Deno.env.get(k);
+    } catch {
+      return undefined;
+    }
+  };
+  const tf32 = options.tf32 ?? env("FACGCNN_TF32") === "1";
+  const device = options.device ?? Number(env("FACGCNN_CUDA_DEVICE") ?? 0);
+  const libs = openCudaLibraries(device);
+  try {
+    return new CudaBackend(libs, { tf32, device });
+  } catch (e) {
+    libs.close();
+    throw e;
+  }
+}

@@ -1,0 +1,438 @@
+/**
+ * The CUDA backend: `Backend` on one NVIDIA GPU through `Deno.dlopen` bindings to cudart,
+ * cuBLAS and the helper `libfacgcnn_kernels.so` (cuSPARSE optional, for `spmmCsr`).
+ *
+ * Everything is enqueued on one stream, so kernel order is program order and cached device
+ * blocks can be reused at once; only `download` and `synchronize` wait. Every call checks its
+ * status and throws `Error("CUDA <op>: <error string>")`.
+ * @module
+ */
+
+import type { Backend, BackendInfo, DType, GemmArgs, MemoryInfo, Storage } from "../backend.ts";
+import { type AllocatorStats, CachingAllocator, type DeviceBlock } from "./allocator.ts";
+import type { CudaLibraries } from "./cuda_context.ts";
+import { deviceDescription } from "./cuda_context.ts";
+import type { CudaSparse } from "./cuda_sparse.ts";
+import {
+  CUBLAS_GEMM_DEFAULT,
+  CUBLAS_STATUS_NAMES,
+  CublasCompute,
+  CublasMath,
+  CublasOp,
+  CUDA_R_32F,
+} from "./ffi/cublas.ts";
+import { cudaErrorString, CudaMemcpyKind } from "./ffi/cudart.ts";
+import type { Kernels } from "./ffi/kernels.ts";
+
+/** Options of `createCudaBackend`. */
+export interface CudaBackendOptions {
+  /** Let cuBLAS use TF32 tensor cores for float32 GEMM (faster, ~1e-3 relative error). Default: `FACGCNN_TF32=1`. */
+  tf32?: boolean;
+  /** Device ordinal. Default: `FACGCNN_CUDA_DEVICE` or 0. */
+  device?: number;
+}
+
+/** Device storage: a block of the caching allocator. */
+class CudaStorage implements Storage {
+  constructor(
+    readonly dtype: DType,
+    readonly length: number,
+    readonly backend: Backend,
+    public block: DeviceBlock | null,
+    public ptr: Deno.PointerValue,
+  ) {}
+}
+
+/**
+ * Device, storage, GEMM and the checked-pointer helpers of the CUDA backend; the kernel ops
+ * live in the subclass `CudaBackend` (cuda_backend.ts).
+ */
+export abstract class CudaDevice {
+  /** Always "cuda". */
+  readonly name = "cuda" as const;
+  /** The opened libraries. */
+  protected readonly libs: CudaLibraries;
+  /** The helper's functions. */
+  protected readonly k: Kernels;
+  readonly #alloc: CachingAllocator;
+  /** The one stream everything is enqueued on. */
+  protected readonly cuStream: Deno.PointerValue;
+  readonly #blas: Deno.PointerValue;
+  readonly #tf32: boolean;
+  readonly #device: number;
+  /** cuSPARSE state, created by the first `spmmCsr`. */
+  protected sparse: CudaSparse | null = null;
+  #liveBuffers = 0;
+  #liveBytes = 0;
+  #peakBytes = 0;
+  #scratch: CudaStorage | null = null;
+  readonly #alpha = new Float32Array(1);
+  readonly #beta = new Float32Array(1);
+  // Safety net only: storages are meant to be freed explicitly (tidy scopes).
+  readonly #finalizer = new FinalizationRegistry<DeviceBlock>((b) => {
+    try {
+      this.#alloc.release(b);
+    } catch {
+      // already released by dispose()
+    }
+  });
+
+  /** Binds opened libraries; use `createCudaBackend`. */
+  constructor(libs: CudaLibraries, options: { tf32: boolean; device: number }) {
+    this.libs = libs;
+    this.k = libs.kernels;
+    this.#tf32 = options.tf32;
+    this.#device = options.device;
+    const rt = libs.cudart;
+    this.#check("cudaSetDevice", rt.cudaSetDevice(options.device));
+    const out = new BigUint64Array(1);
+    this.#check("cudaStreamCreate", rt.cudaStreamCreate(out));
+    this.cuStream = Deno.UnsafePointer.create(out[0]);
+    this.#blasCheck("cublasCreate", libs.cublas.cublasCreate_v2(out));
+    this.#blas = Deno.UnsafePointer.create(out[0]);
+    this.#blasCheck("cublasSetStream", libs.cublas.cublasSetStream_v2(this.#blas, this.cuStream));
+    const math = this.#tf32 ? CublasMath.tf32TensorOp : CublasMath.default;
+    this.#blasCheck("cublasSetMathMode", libs.cublas.cublasSetMathMode(this.#blas, math));
+    this.#alloc = new CachingAllocator({
+      malloc: (bytes) => {
+        const code = rt.cudaMalloc(out, BigInt(bytes));
+        if (code === 2) { // cudaErrorMemoryAllocation: let the allocator release its cache
+          // Reset the runtime's last error, or the next kernel launch check would report it.
+          rt.cudaGetLastError();
+          return null;
+        }
+        this.#check("cudaMalloc", code);
+        return out[0];
+      },
+      free: (ptr) => this.#check("cudaFree", rt.cudaFree(Deno.UnsafePointer.create(ptr))),
+    });
+  }
+
+  /** This object as the `Backend` it completes (storages point back to it). */
+  protected abstract get asBackend(): Backend;
+
+  /** The raw stream handle (for events and benchmarks). */
+  get stream(): Deno.PointerValue {
+    return this.cuStream;
+  }
+
+  /** Allocator counters (bucket bytes, cached bytes, device mallocs). */
+  allocatorStats(): AllocatorStats {
+    return this.#alloc.stats();
+  }
+
+  info(): BackendInfo {
+    const { cudart, paths } = this.libs;
+    const notes = [
+      `cudart ${paths.cudart}`,
+      `kernels ${paths.kernels}`,
+      this.#tf32 ? "TF32 tensor-core GEMM (opt-in): ~1e-3 relative GEMM error" : "FP32 GEMM",
+      paths.cusparse
+        ? `cusparse ${paths.cusparse}`
+        : `cuSPARSE unavailable: ${this.libs.cusparseError}`,
+    ];
+    return {
+      name: "cuda",
+      device: deviceDescription(cudart, this.#device),
+      gemm: `cuBLAS ${this.#tf32 ? "cublasGemmEx (TF32)" : "cublasSgemm_v2"} (${paths.cublas})`,
+      notes,
+    };
+  }
+
+  memory(): MemoryInfo {
+    return {
+      liveBuffers: this.#liveBuffers,
+      liveBytes: this.#liveBytes,
+      peakBytes: this.#peakBytes,
+    };
+  }
+
+  resetPeak(): void {
+    this.#peakBytes = this.#liveBytes;
+    this.#alloc.resetPeak();
+  }
+
+  // --- storage ---------------------------------------------------------------------------
+
+  alloc(dtype: DType, length: number): Storage {
+    const s = this.#allocRaw(dtype, length);
+    const bytes = BigInt(length * 4);
+    if (length > 0) {
+      this.#check(
+        "cudaMemsetAsync",
+        this.libs.cudart.cudaMemsetAsync(s.ptr, 0, bytes, this.cuStream),
+      );
+    }
+    return s;
+  }
+
+  free(storage: Storage): void {
+    const s = this.#own(storage, "free");
+    if (s.block === null) return;
+    this.#finalizer.unregister(s);
+    this.#alloc.release(s.block);
+    s.block = null;
+    s.ptr = null;
+    this.#liveBuffers--;
+    this.#liveBytes -= s.length * 4;
+  }
+
+  upload(data: Float32Array | Int32Array): Storage {
+    const s = this.#allocRaw(data instanceof Float32Array ? "float32" : "int32", data.length);
+    if (data.length > 0) {
+      const rt = this.libs.cudart;
+      const src = Deno.UnsafePointer.of(data as Float32Array<ArrayBuffer>);
+      this.#check(
+        "upload",
+        rt.cudaMemcpyAsync(
+          s.ptr,
+          src,
+          BigInt(data.byteLength),
+          CudaMemcpyKind.hostToDevice,
+          this.cuStream,
+        ),
+      );
+      // Wait so the caller may reuse `data` at once (pageable copies are staged anyway).
+      this.#check("upload", rt.cudaStreamSynchronize(this.cuStream));
+    }
+    return s;
+  }
+
+  download(storage: Storage): Float32Array | Int32Array {
+    const s = this.#own(storage, "download");
+    const out = s.dtype === "float32" ? new Float32Array(s.length) : new Int32Array(s.length);
+    if (s.length > 0) {
+      const rt = this.libs.cudart;
+      const dst = Deno.UnsafePointer.of(out as Float32Array<ArrayBuffer>);
+      this.#check(
+        "download",
+        rt.cudaMemcpyAsync(
+          dst,
+          this.#ptr(s),
+          BigInt(out.byteLength),
+          CudaMemcpyKind.deviceToHost,
+          this.cuStream,
+        ),
+      );
+    }
+    this.#check("download", this.libs.cudart.cudaStreamSynchronize(this.cuStream));
+    return out;
+  }
+
+  copy(src: Storage, dst: Storage, length: number, srcOffset = 0, dstOffset = 0): void {
+    const a = this.#need(src, srcOffset + length, "copy"),
+      b = this.#need(dst, dstOffset + length, "copy");
+    if (a.dtype !== b.dtype) throw new Error(`CUDA copy: ${a.dtype} → ${b.dtype}`);
+    if (length <= 0) return;
+    this.#check(
+      "copy",
+      this.libs.cudart.cudaMemcpyAsync(
+        this.#ptr(b, dstOffset),
+        this.#ptr(a, srcOffset),
+        BigInt(length * 4),
+        CudaMemcpyKind.deviceToDevice,
+        this.cuStream,
+      ),
+    );
+  }
+
+  fill(dst: Storage, value: number): void {
+    const d = this.#own(dst, "fill");
+    const k = this.libs.kernels;
+    if (d.dtype === "int32") {
+      if (!Number.isInteger(value)) throw new Error(`CUDA fill: ${value} into int32 storage`);
+      this.#check("fill", k.fa_fill_i32(this.#ptr(d), value, d.length, this.cuStream));
+    } else {
+      this.#check("fill", k.fa_fill_f32(this.#ptr(d), value, d.length, this.cuStream));
+    }
+  }
+
+  synchronize(): void {
+    this.#check("synchronize", this.libs.cudart.cudaStreamSynchronize(this.cuStream));
+  }
+
+  // --- dense -----------------------------------------------------------------------------
+
+  /**
+   * Row-major GEMM by cuBLAS (column-major): a row-major `[r, c]` with stride ld is the
+   * column-major `[c, r]` transpose, so C = op(A) op(B) is computed as Cᵀ = op(B)ᵀ op(A)ᵀ, i.e.
+   * cuBLAS with the operands swapped and m ↔ n; transposition flags and leading dims carry over.
+   */
+  gemm(g: GemmArgs): void {
+    const { m, n, k } = g;
+    const aRows = g.transA ? k : m, aCols = g.transA ? m : k;
+    const bRows = g.transB ? n : k, bCols = g.transB ? k : n;
+    const aOff = g.aOffset ?? 0, bOff = g.bOffset ?? 0, cOff = g.cOffset ?? 0;
+    this.#checkMatrix("A", g.a, aOff, aRows, aCols, g.lda);
+    this.#checkMatrix("B", g.b, bOff, bRows, bCols, g.ldb);
+    this.#checkMatrix("C", g.c, cOff, m, n, g.ldc);
+    if (m === 0 || n === 0) return;
+    this.#alpha[0] = g.alpha;
+    this.#beta[0] = g.beta;
+    const opA = g.transA ? CublasOp.T : CublasOp.N, opB = g.transB ? CublasOp.T : CublasOp.N;
+    const A = this.#ptr(g.a, aOff), B = this.#ptr(g.b, bOff), C = this.#ptr(g.c, cOff);
+    const blas = this.libs.cublas;
+    const status = this.#tf32
+      ? blas.cublasGemmEx(
+        this.#blas,
+        opB,
+        opA,
+        n,
+        m,
+        k,
+        this.#alpha,
+        B,
+        CUDA_R_32F,
+        g.ldb,
+        A,
+        CUDA_R_32F,
+        g.lda,
+        this.#beta,
+        C,
+        CUDA_R_32F,
+        g.ldc,
+        CublasCompute.f32FastTf32,
+        CUBLAS_GEMM_DEFAULT,
+      )
+      : blas.cublasSgemm_v2(
+        this.#blas,
+        opB,
+        opA,
+        n,
+        m,
+        k,
+        this.#alpha,
+        B,
+        g.ldb,
+        A,
+        g.lda,
+        this.#beta,
+        C,
+        g.ldc,
+      );
+    this.#blasCheck("gemm", status);
+  }
+
+  /** Frees every storage and handle and closes the libraries; the backend is unusable afterwards. */
+  dispose(): void {
+    this.sparse?.dispose();
+    this.libs.cublas.cublasDestroy_v2(this.#blas);
+    this.libs.cudart.cudaStreamSynchronize(this.cuStream);
+    this.#alloc.releaseAll();
+    this.libs.cudart.cudaStreamDestroy(this.cuStream);
+    this.libs.close();
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  #allocRaw(dtype: DType, length: number): CudaStorage {
+    if (!Number.isInteger(length) || length < 0 || length >= 2 ** 31) {
+      throw new RangeError(`CUDA alloc: bad length ${length}`);
+    }
+    const block = this.#alloc.alloc(length * 4);
+    const s = new CudaStorage(
+      dtype,
+      length,
+      this.asBackend,
+      block,
+      Deno.UnsafePointer.create(block.ptr),
+    );
+    this.#finalizer.register(s, block, s);
+    this.#liveBuffers++;
+    this.#liveBytes += length * 4;
+    this.#peakBytes = Math.max(this.#peakBytes, this.#liveBytes);
+    return s;
+  }
+
+  /** A scratch buffer of at least `floats` floats, grown on demand and kept (null when 0). */
+  protected workspace(floats: bigint): Deno.PointerValue {
+    const n = Number(floats);
+    if (n === 0) return null;
+    if (!this.#scratch || this.#scratch.length < n) {
+      if (this.#scratch) this.#alloc.release(this.#scratch.block!);
+      const block = this.#alloc.alloc(n * 4);
+      this.#scratch = new CudaStorage(
+        "float32",
+        n,
+        this.asBackend,
+        block,
+        Deno.UnsafePointer.create(block.ptr),
+      );
+    }
+    return this.#scratch.ptr;
+  }
+
+  #own(storage: Storage, op: string): CudaStorage {
+    if (!(storage instanceof CudaStorage) || storage.backend !== this.asBackend) {
+      throw new Error(`CUDA ${op}: storage belongs to another backend`);
+    }
+    if (storage.block === null) throw new Error(`CUDA ${op}: storage used after free`);
+    return storage;
+  }
+
+  /** Checked float32 pointers of storages paired with the element counts they must hold. */
+  protected fp(op: string, ...pairs: [Storage, number][]): Deno.PointerValue[] {
+    return pairs.map(([s, n]) => this.f(s, n, op));
+  }
+
+  /** Scratch for the column reductions of a `[rows, cols]` matrix. */
+  protected columnWorkspace(rows: number, cols: number): Deno.PointerValue {
+    return this.workspace(this.k.fa_column_reduce_workspace_floats(rows, cols));
+  }
+
+  /** Checked float32 storage of at least `length` elements. */
+  protected f(s: Storage, length: number, op: string): Deno.PointerValue {
+    return this.#ptr(this.#need(s, length, op, "float32"));
+  }
+
+  /** Checked int32 storage of at least `length` elements. */
+  protected i(s: Storage, length: number, op: string): Deno.PointerValue {
+    return this.#ptr(this.#need(s, length, op, "int32"));
+  }
+
+  #need(s: Storage, length: number, op: string, dtype?: DType): CudaStorage {
+    const c = this.#own(s, op);
+    if (dtype && c.dtype !== dtype) {
+      throw new Error(`CUDA ${op}: expected ${dtype} storage, got ${c.dtype}`);
+    }
+    if (c.length < length) {
+      throw new RangeError(`CUDA ${op}: storage of ${c.length} elements, need ${length}`);
+    }
+    return c;
+  }
+
+  #ptr(s: Storage, offset = 0): Deno.PointerValue {
+    const c = this.#own(s, "pointer");
+    return offset === 0 ? c.ptr : Deno.UnsafePointer.create(c.block!.ptr + BigInt(offset * 4));
+  }
+
+  #checkMatrix(
+    name: string,
+    s: Storage,
+    offset: number,
+    rows: number,
+    cols: number,
+    ld: number,
+  ): void {
+    if (ld < Math.max(1, cols)) {
+      throw new RangeError(`CUDA gemm: ld${name.toLowerCase()} ${ld} < ${cols} columns`);
+    }
+    const need = rows === 0 || cols === 0 ? 0 : offset + (rows - 1) * ld + cols;
+    this.#need(s, need, `gemm ${name}`, "float32");
+  }
+
+  /** Throws `CUDA <op>: <error>` unless `code` is cudaSuccess. */
+  protected run(op: string, code: number): void {
+    this.#check(op, code);
+  }
+
+  #check(op: string, code: number): void {
+    if (code !== 0) throw new Error(`CUDA ${op}: ${cudaErrorString(this.libs.cudart, code)}`);
+  }
+
+  #blasCheck(op: string, status: number): void {
+    if (status !== 0) {
+      throw new Error(`CUDA ${op}: ${CUBLAS_STATUS_NAMES[status] ?? "cuBLAS status"} (${status})`);
+    }
+  }
+}
