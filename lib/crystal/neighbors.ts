@@ -29,9 +29,12 @@ const TIE_RESOLUTION = 1e8;
 // Image (ka, kb, kc) packed into one number that sorts lexicographically.
 const K_OFF = 1024, K_SPAN = 2048;
 
-// Reusable scratch: a max-heap of the current best candidates of one centre atom (root = the
-// worst kept), and the growing output of the whole structure. No allocation per candidate.
+// Reusable scratch: candidate slots, a max-heap of slot indices over the current best
+// candidates of one centre atom (root = the worst kept), and the growing output of the whole
+// structure. Heap moves swap one index, not the candidate's seven numbers; nothing is
+// allocated per candidate.
 let heapCap = 0;
+let heap = new Int32Array(0);
 let hQ = new Float64Array(0); // quantized d²
 let hT = new Float64Array(0); // tie key: j · K_SPAN³ + packed image
 let hD2 = new Float64Array(0);
@@ -45,9 +48,9 @@ let oV = new Float64Array(0);
 function growHeap(n: number): void {
   const cap = Math.max(n, heapCap * 2, 16);
   const q = new Float64Array(cap), t = new Float64Array(cap), d2 = new Float64Array(cap);
-  const j = new Int32Array(cap), v = new Float64Array(3 * cap);
-  q.set(hQ), t.set(hT), d2.set(hD2), j.set(hJ), v.set(hV);
-  hQ = q, hT = t, hD2 = d2, hJ = j, hV = v, heapCap = cap;
+  const j = new Int32Array(cap), v = new Float64Array(3 * cap), hp = new Int32Array(cap);
+  q.set(hQ), t.set(hT), d2.set(hD2), j.set(hJ), v.set(hV), hp.set(heap);
+  hQ = q, hT = t, hD2 = d2, hJ = j, hV = v, heap = hp, heapCap = cap;
 }
 
 function growOut(n: number): void {
@@ -57,39 +60,34 @@ function growOut(n: number): void {
   oJ = j, oD = d, oV = v, outCap = cap;
 }
 
-/** True when heap entry a ranks after entry b (farther, or equal and larger tie key). */
+/** True when slot a ranks after slot b (farther, or equally far with a larger tie key). */
 function after(a: number, b: number): boolean {
   return hQ[a] > hQ[b] || (hQ[a] === hQ[b] && hT[a] > hT[b]);
 }
 
-function swap(a: number, b: number): void {
-  let t = hQ[a];
-  hQ[a] = hQ[b], hQ[b] = t;
-  t = hT[a], hT[a] = hT[b], hT[b] = t;
-  t = hD2[a], hD2[a] = hD2[b], hD2[b] = t;
-  t = hJ[a], hJ[a] = hJ[b], hJ[b] = t;
-  for (let c = 0; c < 3; c++) t = hV[3 * a + c], hV[3 * a + c] = hV[3 * b + c], hV[3 * b + c] = t;
-}
-
 function siftUp(i: number): void {
+  const x = heap[i];
   while (i > 0) {
     const p = (i - 1) >> 1;
-    if (!after(i, p)) return;
-    swap(i, p);
+    if (!after(x, heap[p])) break;
+    heap[i] = heap[p];
     i = p;
   }
+  heap[i] = x;
 }
 
 function siftDown(i: number, size: number): void {
+  const x = heap[i];
   for (;;) {
-    const l = 2 * i + 1, r = l + 1;
-    let m = i;
-    if (l < size && after(l, m)) m = l;
-    if (r < size && after(r, m)) m = r;
-    if (m === i) return;
-    swap(i, m);
+    const l = 2 * i + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    const m = r < size && after(heap[r], heap[l]) ? r : l;
+    if (!after(heap[m], x)) break;
+    heap[i] = heap[m];
     i = m;
   }
+  heap[i] = x;
 }
 
 function put(
@@ -202,12 +200,16 @@ export function neighborList(s: Structure, options: NeighborOptions = {}): Neigh
             if (size < cap) {
               if (size >= heapCap) growHeap(size + 1);
               put(size, q, t, d2, j, vx, vy, vz);
+              heap[size] = size;
               siftUp(size++);
-              if (size === cap) lim2 = Math.min(r2, hD2[0] + slack);
-            } else if (q < hQ[0] || (q === hQ[0] && t < hT[0])) {
-              put(0, q, t, d2, j, vx, vy, vz);
-              siftDown(0, size);
-              lim2 = Math.min(r2, hD2[0] + slack);
+              if (size === cap) lim2 = Math.min(r2, hD2[heap[0]] + slack);
+            } else {
+              const root = heap[0];
+              if (q < hQ[root] || (q === hQ[root] && t < hT[root])) {
+                put(root, q, t, d2, j, vx, vy, vz);
+                siftDown(0, size);
+                lim2 = Math.min(r2, hD2[heap[0]] + slack);
+              }
             }
           }
         }
@@ -222,15 +224,16 @@ export function neighborList(s: Structure, options: NeighborOptions = {}): Neigh
     }
     // Heap sort: repeatedly move the worst to the end, leaving the kept entries nearest first.
     for (let end = size - 1; end > 0; end--) {
-      swap(0, end);
+      const top = heap[0];
+      heap[0] = heap[end], heap[end] = top;
       siftDown(0, end);
     }
     if (nEdges + size > outCap) growOut(nEdges + size);
     for (let e = 0; e < size; e++) {
-      const o = nEdges + e;
-      oJ[o] = hJ[e];
-      oD[o] = Math.sqrt(hD2[e]);
-      oV[3 * o] = hV[3 * e], oV[3 * o + 1] = hV[3 * e + 1], oV[3 * o + 2] = hV[3 * e + 2];
+      const o = nEdges + e, k = heap[e];
+      oJ[o] = hJ[k];
+      oD[o] = Math.sqrt(hD2[k]);
+      oV[3 * o] = hV[3 * k], oV[3 * o + 1] = hV[3 * k + 1], oV[3 * o + 2] = hV[3 * k + 2];
     }
     nEdges += size;
     offsets[i + 1] = nEdges;
