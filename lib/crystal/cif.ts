@@ -16,6 +16,7 @@ export class CifError extends Error {
   readonly line: number | undefined;
   /** What is wrong, without the location. */
   readonly reason: string;
+  /** An error at `line` (undefined when not tied to a line) of the CIF named `id`. */
   constructor(id: string, line: number | undefined, reason: string) {
     super(line === undefined ? `${id}: ${reason}` : `${id} line ${line}: ${reason}`);
     this.name = "CifError";
@@ -327,6 +328,23 @@ function readSites(b: Block, t: Tokens, id: string): Site[] {
     );
   }
   if (cx.rows === 0) throw new CifError(id, b.line, "no atoms");
+  for (
+    const [name, col] of [
+      ["fract_y", cy],
+      ["fract_z", cz],
+      ["type_symbol", type],
+      ["label", label],
+      ["occupancy", occ],
+    ] as const
+  ) {
+    if (col && col.rows !== cx.rows) {
+      throw new CifError(
+        id,
+        t.line[cx.at(0)],
+        `_atom_site_${name} has ${col.rows} rows, _atom_site_fract_x ${cx.rows}`,
+      );
+    }
+  }
   const sites: Site[] = [];
   for (let r = 0; r < cx.rows; r++) {
     // The type symbol wins; the label is the fallback when it is absent or "?"/".".

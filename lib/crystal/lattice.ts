@@ -10,11 +10,17 @@ import type { Structure } from "./types.ts";
 
 /** Cell parameters: edge lengths in Å, angles in degrees (α = ∠(b, c), β = ∠(a, c), γ = ∠(a, b)). */
 export interface LatticeParameters {
+  /** |a| in Å. */
   a: number;
+  /** |b| in Å. */
   b: number;
+  /** |c| in Å. */
   c: number;
+  /** ∠(b, c) in degrees. */
   alpha: number;
+  /** ∠(a, c) in degrees. */
   beta: number;
+  /** ∠(a, b) in degrees. */
   gamma: number;
 }
 

@@ -24,7 +24,10 @@ export class Rng {
   #s3: number;
   #spare = NaN;
 
-  /** @param seed any finite number (its integer part is used); @param stream sub-sequence id. */
+  /**
+   * A generator for `seed` (any finite number; its integer part is used) and sub-sequence
+   * `stream` (default 0).
+   */
   constructor(seed: number, stream = 0) {
     if (!Number.isFinite(seed) || !Number.isFinite(stream)) {
       throw new RangeError(`Rng seed and stream must be finite numbers, got ${seed}, ${stream}`);

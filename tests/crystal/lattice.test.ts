@@ -59,7 +59,15 @@ Deno.test("latticeFromParameters: c along z, a in the xz-plane, parameters recov
 
 Deno.test("latticeFromParameters gives an exactly diagonal cubic cell", () => {
   assert.deepEqual(Array.from(latticeFromParameters(5.62, 5.62, 5.62, 90, 90, 90)), [
-    5.62, 0, 0, 0, 5.62, 0, 0, 0, 5.62,
+    5.62,
+    0,
+    0,
+    0,
+    5.62,
+    0,
+    0,
+    0,
+    5.62,
   ]);
 });
 
@@ -67,7 +75,9 @@ Deno.test("latticeVolume matches the cell-parameter formula", () => {
   for (const [a, b, c, al, be, ga] of [[4, 5, 6, 70, 95, 115], [3, 3, 8, 90, 90, 120]]) {
     const [ca, cb, cg] = [al, be, ga].map((x) => Math.cos(rad(x)));
     const expected = a * b * c * Math.sqrt(1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg);
-    assert.ok(Math.abs(latticeVolume(latticeFromParameters(a, b, c, al, be, ga)) - expected) < 1e-9);
+    assert.ok(
+      Math.abs(latticeVolume(latticeFromParameters(a, b, c, al, be, ga)) - expected) < 1e-9,
+    );
   }
 });
 
