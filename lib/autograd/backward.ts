@@ -10,7 +10,7 @@
 import type { Backend, Broadcast, Storage } from "../backend/backend.ts";
 import type { Op } from "../tensor/op.ts";
 import { opInputs } from "../tensor/op.ts";
-import { noGrad } from "../tensor/scope.ts";
+import { keep, noGrad } from "../tensor/scope.ts";
 import { type Shape, shapeSize, Tensor } from "../tensor/tensor.ts";
 
 /** Tensors reachable from `root` through recorded ops, inputs before users. */
@@ -58,37 +58,40 @@ export function backward(root: Tensor): void {
       const g = grads.get(node);
       if (!g) continue;
       grads.delete(node);
+      // A rule may hand `g` itself on to an input (add, sub) instead of copying it: then g is
+      // owned by the map or a leaf and must not be freed here.
+      let kept = false;
       if (node.op === null) {
-        accumulateLeaf(node, g);
+        kept = accumulateLeaf(node, g);
       } else {
         for (const [input, gInput] of inputGradients(node, node.op, g)) {
           if (!input.requiresGrad) {
-            gInput.dispose();
+            if (gInput !== g) gInput.dispose();
             continue;
           }
           const prev = grads.get(input);
           if (prev) {
             backend.axpby(1, gInput.storage, 1, prev.storage, prev.size);
-            gInput.dispose();
+            if (gInput !== g) gInput.dispose();
           } else {
             grads.set(input, gInput);
+            if (gInput === g) kept = true;
           }
         }
       }
-      g.dispose();
+      if (!kept) g.dispose();
     }
   });
 }
 
-function accumulateLeaf(leaf: Tensor, g: Tensor): void {
-  const b = leaf.backend;
+/** Adds `g` into `leaf.grad`; returns true when `g` itself became the gradient (moved). */
+function accumulateLeaf(leaf: Tensor, g: Tensor): boolean {
   if (leaf.grad === null || leaf.grad.disposed) {
-    const storage = b.alloc("float32", leaf.size);
-    b.copy(g.storage, storage, leaf.size);
-    leaf.grad = new Tensor(b, storage, leaf.shape, { tracked: false });
-  } else {
-    b.axpby(1, g.storage, 1, leaf.grad.storage, leaf.size);
+    leaf.grad = keep(g); // leaves own their gradient outside every scope
+    return true;
   }
+  leaf.backend.axpby(1, g.storage, 1, leaf.grad.storage, leaf.size);
+  return false;
 }
 
 function make(b: Backend, shape: Shape): Tensor {
@@ -229,13 +232,12 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
       switch (op.op) {
         case "add":
         case "sub": {
-          if (a.requiresGrad) {
-            const da = make(b, a.shape);
-            b.copy(g.storage, da.storage, n);
-            out.push([a, da]);
-          }
+          // d(a ± y)/da = g: hand g itself to a (no copy).
+          if (a.requiresGrad) out.push([a, g]);
           if (y.requiresGrad) {
-            const dy = reduceTo(b, g.storage, rows, cols, y, broadcast);
+            const dy = !a.requiresGrad && broadcast === "none" && op.op === "add"
+              ? g
+              : reduceTo(b, g.storage, rows, cols, y, broadcast);
             if (op.op === "sub") b.affine(dy.storage, dy.storage, -1, 0, dy.size);
             out.push([y, dy]);
           }

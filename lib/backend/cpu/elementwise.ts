@@ -5,20 +5,9 @@
 
 import type { BinaryOp, Broadcast, UnaryOp } from "../backend.ts";
 
-/** PyTorch's softplus threshold: above it softplus(x) = x (avoids exp overflow). */
-export const SOFTPLUS_THRESHOLD = 20;
+import { fastExp, log1pUnit, sigmoid, softplus, SOFTPLUS_THRESHOLD } from "./fast_math.ts";
 
-/** Stable softplus, `log(1 + e^x)`, identical to PyTorch's `F.softplus` (beta 1, threshold 20). */
-export function softplus(x: number): number {
-  return x > SOFTPLUS_THRESHOLD ? x : Math.log1p(Math.exp(x));
-}
-
-/** Logistic sigmoid without overflow for large |x|. */
-export function sigmoid(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
+export { sigmoid, softplus, SOFTPLUS_THRESHOLD };
 
 /** `out[i] = f(x[i])`. */
 export function unaryKernel(op: UnaryOp, x: Float32Array, out: Float32Array, n: number): void {
@@ -30,7 +19,7 @@ export function unaryKernel(op: UnaryOp, x: Float32Array, out: Float32Array, n: 
       for (let i = 0; i < n; i++) out[i] = softplus(x[i]);
       return;
     case "exp":
-      for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]);
+      for (let i = 0; i < n; i++) out[i] = fastExp(x[i]);
       return;
     case "log":
       for (let i = 0; i < n; i++) out[i] = Math.log(x[i]);
@@ -158,8 +147,12 @@ export function gateBackwardKernel(
       const s = sigmoid(z[zf + j]);
       const c = z[zc + j];
       const g = dOut[o + j];
-      dz[zf + j] = g * s * (1 - s) * softplus(c);
-      dz[zc + j] = c > SOFTPLUS_THRESHOLD ? g * s : g * s * sigmoid(c);
+      // softplus(c) and sigmoid(c) share e^−|c|.
+      const e = fastExp(-Math.abs(c));
+      const sigC = c >= 0 ? 1 / (1 + e) : e / (1 + e);
+      const sp = c > SOFTPLUS_THRESHOLD ? c : (c > 0 ? c : 0) + log1pUnit(e);
+      dz[zf + j] = g * s * (1 - s) * sp;
+      dz[zc + j] = c > SOFTPLUS_THRESHOLD ? g * s : g * s * sigC;
     }
   }
 }

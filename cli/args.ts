@@ -1,0 +1,216 @@
+/**
+ * Flag parsing shared by the commands (`node:util` `parseArgs`, strict): the model, data and
+ * training flags are declared once here so `train`, `predict` and `experiment` agree.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { DatasetFormat } from "../lib/crystal/dataset.ts";
+import type { FrameKind, FrameMode } from "../lib/frames/select.ts";
+import type { OptimizerKind } from "../lib/optim/optimizer.ts";
+import type { TrainConfig } from "../lib/train/trainer.ts";
+
+/** A bad command line: printed as one line, exit code 2. */
+export class UsageError extends Error {}
+
+type Spec = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+/** Flags of the data sources. */
+export const DATA_FLAGS = {
+  data: { type: "string" },
+  "val-data": { type: "string" },
+  "test-data": { type: "string" },
+  split: { type: "string" },
+  format: { type: "string" },
+  target: { type: "string" },
+  "id-column": { type: "string" },
+  positions: { type: "string" },
+  limit: { type: "string" },
+  "no-cache": { type: "boolean" },
+} as const satisfies Spec;
+
+/** Flags of the model and the training loop. */
+export const TRAIN_FLAGS = {
+  model: { type: "string" },
+  frames: { type: "string" },
+  "frame-kind": { type: "string" },
+  epochs: { type: "string" },
+  "batch-size": { type: "string" },
+  lr: { type: "string" },
+  optimizer: { type: "string" },
+  "weight-decay": { type: "string" },
+  "atom-fea-len": { type: "string" },
+  "h-fea-len": { type: "string" },
+  "n-conv": { type: "string" },
+  "n-h": { type: "string" },
+  device: { type: "string" },
+  seed: { type: "string" },
+  out: { type: "string" },
+  resume: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies Spec;
+
+/** Parses `args` strictly; unknown flags and missing values become a `UsageError`. */
+export function parseFlags<S extends Spec>(args: string[], spec: S) {
+  try {
+    return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** A number flag (undefined when absent); `integer` and `min` are checked. */
+export function numberFlag(
+  name: string,
+  value: string | undefined,
+  options: { integer?: boolean; min?: number; exclusiveMin?: boolean } = {},
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const low = options.min ?? -Infinity;
+  const ok = value.trim() !== "" && Number.isFinite(n) &&
+    (!options.integer || Number.isInteger(n)) &&
+    (options.exclusiveMin ? n > low : n >= low);
+  if (!ok) {
+    const what = options.integer ? "an integer" : "a number";
+    const bound = options.min !== undefined
+      ? ` ${options.exclusiveMin ? ">" : "≥"} ${options.min}`
+      : "";
+    throw new UsageError(`--${name} must be ${what}${bound}, got "${value}"`);
+  }
+  return n;
+}
+
+/** One of a fixed set of words. */
+export function choiceFlag<T extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got "${value}"`);
+  }
+  return value as T;
+}
+
+/** `--frames none|stochastic|all|k` (k = 1..8 sampled frames). */
+export function framesFlag(value: string | undefined): FrameMode | undefined {
+  if (value === undefined) return undefined;
+  if (value === "none" || value === "stochastic" || value === "all") return value;
+  const k = Number(value);
+  if (Number.isInteger(k) && k >= 1 && k <= 8) return k === 8 ? "all" : { sample: k };
+  throw new UsageError(
+    `--frames must be none, stochastic, all or a number of frames 1..8, got "${value}"`,
+  );
+}
+
+/** A comma-separated list of numbers, e.g. `--split 0.8,0.1,0.1`. */
+export function listFlag(
+  name: string,
+  value: string | undefined,
+  length?: number,
+): number[] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((p) => p.trim());
+  const nums = parts.map(Number);
+  if (
+    parts.some((p) => p === "") || nums.some((n) => !Number.isFinite(n)) ||
+    (length && nums.length !== length)
+  ) {
+    throw new UsageError(
+      `--${name} must be ${length ?? "a list of"} comma-separated numbers, got "${value}"`,
+    );
+  }
+  return nums;
+}
+
+type DataValues = {
+  [K in keyof typeof DATA_FLAGS]?: (typeof DATA_FLAGS)[K]["type"] extends "boolean" ? boolean
+    : string;
+};
+type TrainValues = {
+  [K in keyof typeof TRAIN_FLAGS]?: (typeof TRAIN_FLAGS)[K]["type"] extends "boolean" ? boolean
+    : string;
+};
+
+/** The data part of a training configuration from flags. */
+export function dataConfig(v: DataValues): Pick<
+  TrainConfig,
+  | "data"
+  | "valData"
+  | "testData"
+  | "split"
+  | "format"
+  | "target"
+  | "idColumn"
+  | "positions"
+  | "limit"
+  | "cacheDir"
+> {
+  const split = listFlag("split", v.split, 3) as [number, number, number] | undefined;
+  if (split && (split.some((f) => f < 0) || Math.abs(split[0] + split[1] + split[2] - 1) > 1e-6)) {
+    throw new UsageError(`--split fractions must be ≥ 0 and sum to 1, got "${v.split}"`);
+  }
+  return {
+    data: v.data ?? "synthetic:1000",
+    valData: v["val-data"],
+    testData: v["test-data"],
+    split,
+    format: choiceFlag<DatasetFormat>("format", v.format, [
+      "auto",
+      "cgcnn",
+      "csv",
+      "hdf5",
+      "synthetic",
+    ]),
+    target: v.target,
+    idColumn: v["id-column"],
+    positions: choiceFlag("positions", v.positions, ["cartesian", "fractional"] as const),
+    limit: numberFlag("limit", v.limit, { integer: true, min: 1 }),
+    cacheDir: v["no-cache"] ? null : undefined,
+  };
+}
+
+/** A full training configuration from flags. */
+export function trainConfig(v: DataValues & TrainValues): TrainConfig {
+  return {
+    ...dataConfig(v),
+    model: choiceFlag("model", v.model, ["cgcnn", "facgcnn"] as const),
+    frames: framesFlag(v.frames),
+    frameKind: choiceFlag<FrameKind>("frame-kind", v["frame-kind"], ["pca", "lattice", "hybrid"]),
+    epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }),
+    batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 2 }),
+    lr: numberFlag("lr", v.lr, { min: 0, exclusiveMin: true }),
+    optimizer: choiceFlag<OptimizerKind>("optimizer", v.optimizer, ["sf-adamw", "adamw", "sgd"]),
+    weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }),
+    atomFeaLen: numberFlag("atom-fea-len", v["atom-fea-len"], { integer: true, min: 1 }),
+    hFeaLen: numberFlag("h-fea-len", v["h-fea-len"], { integer: true, min: 1 }),
+    nConv: numberFlag("n-conv", v["n-conv"], { integer: true, min: 1 }),
+    nH: numberFlag("n-h", v["n-h"], { integer: true, min: 1 }),
+    device: choiceFlag("device", v.device, ["auto", "cpu", "cuda"] as const),
+    seed: numberFlag("seed", v.seed, { integer: true, min: 0 }),
+    out: v.out,
+    resume: v.resume,
+  };
+}
+
+/**
+ * Runs a command's main: a `UsageError` prints one line and exits 2, any other error prints
+ * one line (its message) and exits 1; `FACGCNN_DEBUG=1` prints the stack too.
+ */
+export async function runMain(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    let debug = false;
+    try {
+      debug = Deno.env.get("FACGCNN_DEBUG") === "1";
+    } catch { /* no env permission */ }
+    console.error(`error: ${err.message.split("\n")[0]}`);
+    if (debug) console.error(err.stack);
+    Deno.exit(err instanceof UsageError ? 2 : 1);
+  }
+}

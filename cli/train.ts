@@ -1,0 +1,66 @@
+/**
+ * `deno task train`: trains CGCNN or FACGCNN (default: FACGCNN with stochastic frames on the
+ * embedded synthetic data set) and writes a run folder. `--help` lists the flags.
+ * @module
+ */
+
+import { Progress } from "../lib/train/progress.ts";
+import { train } from "../lib/train/trainer.ts";
+import { DATA_FLAGS, parseFlags, runMain, TRAIN_FLAGS, trainConfig } from "./args.ts";
+
+const HELP = `deno task train [flags]
+
+Data:
+  --data PATH|synthetic:N   training data: CGCNN folder, CSV with a cif column, HDF5, or
+                            synthetic:N (default synthetic:1000)
+  --val-data, --test-data   separate validation / test sets (else split from --data)
+  --split 0.8,0.1,0.1       train/val/test fractions of --data
+  --format auto|cgcnn|csv|hdf5|synthetic   --target COLUMN   --id-column COLUMN
+  --positions cartesian|fractional (HDF5)   --limit N   --no-cache
+Model:
+  --model facgcnn|cgcnn     --frames stochastic|all|none|K   --frame-kind pca|lattice|hybrid
+  --atom-fea-len 128  --h-fea-len 128  --n-conv 3  --n-h 1
+Training:
+  --epochs 30  --batch-size 2048 (capped to the data)  --lr 5e-4
+  --optimizer sf-adamw|adamw|sgd  --weight-decay 0  --device auto|cpu|cuda  --seed 0
+  --out DIR (runs/<timestamp>)  --resume (continue the run in --out)  -q/--quiet
+`;
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const flags = parseFlags(Deno.args, { ...DATA_FLAGS, ...TRAIN_FLAGS });
+    if (flags.help) {
+      console.log(HELP);
+      return;
+    }
+    const config = trainConfig(flags);
+    const progress = new Progress({ mode: flags.quiet ? "silent" : "auto" });
+    const result = await train(config, {
+      onEpochStart: (epoch, epochs, batches) => progress.startEpoch(epoch, epochs, batches),
+      onBatch: (e) => progress.update(e.batch, e.loss, e.crystals),
+      onEpoch: (r, best) =>
+        progress.endEpoch({
+          "train loss": r.trainLoss.toFixed(4),
+          "val MAE": r.valMae.toFixed(4),
+          "val R²": r.valR2.toFixed(3),
+          s: r.seconds.toFixed(1),
+          ...(best ? { best: "*" } : {}),
+        }),
+      log: (line) => progress.log(line),
+    });
+    progress.finish();
+    const t = result.test;
+    console.log(
+      `best epoch ${result.bestEpoch}: val MAE ${result.bestValMae.toFixed(4)}` +
+        (t
+          ? `; test MAE ${t.mae.toFixed(4)}, RMSE ${t.rmse.toFixed(4)}, R² ${
+            t.r2.toFixed(3)
+          } (${t.n} crystals)`
+          : ""),
+    );
+    console.log(
+      `run folder: ${result.out} (report.html, metrics.csv, best.safetensors, test_results.csv)`,
+    );
+    result.model.dispose();
+  });
+}

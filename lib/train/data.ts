@@ -1,0 +1,97 @@
+/**
+ * Training data: load the sources, featurize (with the graph cache), split, and report.
+ * @module
+ */
+
+import type { AtomFeatureTable } from "../crystal/atom_features.ts";
+import type { DatasetFormat } from "../crystal/dataset.ts";
+import { loadGraphs, splitIndices, subsetGraphs } from "../crystal/featurize.ts";
+import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
+
+/** Where the data comes from and how it is read. */
+export interface DataConfig {
+  /** Training data (path or `synthetic:N`); split into train/val/test unless those are given. */
+  data: string;
+  valData?: string;
+  testData?: string;
+  /** Train/val/test fractions of `data` (default 0.8, 0.1, 0.1). */
+  split?: [number, number, number];
+  format?: DatasetFormat;
+  target?: string;
+  idColumn?: string;
+  positions?: "cartesian" | "fractional";
+  limit?: number;
+  radius?: number;
+  maxNeighbors?: number;
+  /** Graph cache folder (`.cache/graphs`); null disables it. */
+  cacheDir?: string | null;
+  /** Split seed. */
+  seed?: number;
+  quiet?: boolean;
+}
+
+/** The three graph sets of a run. */
+export interface TrainingData {
+  train: GraphSet;
+  val: GraphSet;
+  test: GraphSet;
+  skipped: SkippedEntry[];
+  atomFeatures?: AtomFeatureTable;
+}
+
+/**
+ * Loads and splits the data. Fractions for the parts given as separate files are dropped and
+ * the rest renormalised (e.g. `--test-data` with the default split gives train/val 8:1).
+ */
+export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
+  const opts = {
+    format: c.format,
+    target: c.target,
+    idColumn: c.idColumn,
+    positions: c.positions,
+    limit: c.limit,
+    radius: c.radius,
+    maxNeighbors: c.maxNeighbors,
+    cacheDir: c.cacheDir,
+    quiet: c.quiet,
+  };
+  const main = await loadGraphs(c.data, opts);
+  const skipped = [...main.skipped];
+  const other = async (source: string | undefined) => {
+    if (!source) return null;
+    const r = await loadGraphs(source, opts);
+    skipped.push(...r.skipped);
+    return r.graphs;
+  };
+  const valGiven = await other(c.valData);
+  const testGiven = await other(c.testData);
+  const [fTrain, fVal, fTest] = c.split ?? [0.8, 0.1, 0.1];
+  if (![fTrain, fVal, fTest].every((f) => f >= 0) || Math.abs(fTrain + fVal + fTest - 1) > 1e-6) {
+    throw new RangeError(`split must be three fractions ≥ 0 that sum to 1, got ${c.split}`);
+  }
+  const parts = [fTrain, valGiven ? 0 : fVal, testGiven ? 0 : fTest];
+  const total = parts.reduce((a, b) => a + b, 0);
+  const [trainIdx, valIdx, testIdx] = splitIndices(
+    main.graphs.count,
+    parts.map((p) => p / total),
+    c.seed ?? 0,
+  );
+  const data: TrainingData = {
+    train: subsetGraphs(main.graphs, trainIdx),
+    val: valGiven ?? subsetGraphs(main.graphs, valIdx),
+    test: testGiven ?? subsetGraphs(main.graphs, testIdx),
+    skipped,
+    atomFeatures: main.atomFeatures,
+  };
+  if (data.train.count < 2) {
+    throw new RangeError(
+      `${c.data}: only ${data.train.count} training structure(s) after the split; need at least 2`,
+    );
+  }
+  if (data.val.count < 1) {
+    throw new RangeError(
+      `no validation structures: give --val-data or a split with a validation share`,
+    );
+  }
+  return data;
+}
