@@ -186,35 +186,41 @@ function build(
  * Used as the cache key input when featurizing a data set object (any source, synthetic too).
  */
 export async function datasetDigest(dataset: Dataset): Promise<string> {
-  // Hash in chunks (then a hash of the chunk hashes) so memory stays bounded.
-  const enc = new TextEncoder();
+  // All numbers go into one Float64Array (atomic numbers are exact in f64), ids into one
+  // string; hashed per chunk of ~8 MB, then a hash of the chunk hashes: bounded memory and
+  // no per-structure allocation.
   const chunkHashes: string[] = [];
-  let parts: Uint8Array[] = [];
-  let bytes = 0;
+  let buf = new Float64Array(1 << 16);
+  let used = 0;
+  let ids: string[] = [];
   const flush = async () => {
-    const all = new Uint8Array(bytes);
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
-    }
-    chunkHashes.push(await sha256Hex(all));
-    parts = [];
-    bytes = 0;
+    const bytes = new Uint8Array(buf.buffer, 0, used * 8);
+    const idBytes = new TextEncoder().encode(ids.join("\u0000"));
+    chunkHashes.push(`${await sha256Hex(bytes)}:${await sha256Hex(idBytes)}`);
+    used = 0;
+    ids = [];
   };
   for (let i = 0; i < dataset.length; i++) {
     const { id, structure: s, target } = dataset.get(i);
-    const head = new Float64Array([target, s.numbers.length]);
-    const add = (a: Uint8Array) => {
-      parts.push(a);
-      bytes += a.length;
-    };
-    add(enc.encode(`${id}\u0000`));
-    add(new Uint8Array(head.buffer));
-    add(new Uint8Array(Float64Array.from(s.lattice).buffer));
-    add(new Uint8Array(Float64Array.from(s.frac).buffer));
-    add(new Uint8Array(Int32Array.from(s.numbers).buffer));
-    if (bytes > 8 << 20) await flush();
+    const n = s.numbers.length;
+    const need = 11 + 4 * n;
+    if (used + need > buf.length) {
+      if (used > 0 && used * 8 >= 8 << 20) await flush();
+      if (used + need > buf.length) {
+        const next = new Float64Array(Math.max(2 * buf.length, used + need));
+        next.set(buf.subarray(0, used));
+        buf = next;
+      }
+    }
+    ids.push(id);
+    buf[used++] = target;
+    buf[used++] = n;
+    buf.set(s.lattice, used);
+    used += 9;
+    buf.set(s.frac, used);
+    used += s.frac.length;
+    buf.set(s.numbers, used);
+    used += n;
   }
   await flush();
   return sha256Hex(`dataset n=${dataset.length}\n${chunkHashes.join("\n")}`);
