@@ -24,16 +24,21 @@ export const DEFAULT_BASE_URL = "https://raw.githubusercontent.com/txie-93/cdvae
 
 /** One file of a known data set; `size`/`sha256` only when actually known. */
 export interface KnownFile {
+  /** File name under `<base>/<dataset>/`. */
   name: string;
+  /** Size in bytes, only when known. */
   size?: number;
+  /** SHA-256 (hex), only when known. */
   sha256?: string;
 }
 
 /** A data set `fetch-data` knows. */
 export interface KnownDataset {
+  /** One line for `--list`. */
   description: string;
   /** The target column to train on (pass as `target` to `loadDataset`). */
   target: string;
+  /** The files to download. */
   files: KnownFile[];
 }
 
@@ -60,6 +65,7 @@ export const KNOWN_DATASETS: Readonly<Record<string, KnownDataset>> = {
 
 /** A download that failed; the message says what to do. */
 export class DownloadError extends Error {
+  /** A failure; `message` says what failed and what to do. */
   constructor(message: string) {
     super(message);
     this.name = "DownloadError";
@@ -82,7 +88,9 @@ export interface DownloadOptions {
 
 /** What {@link downloadFile} did. */
 export interface DownloadResult {
+  /** The final file. */
   path: string;
+  /** Its size in bytes. */
   bytes: number;
   /** `"present"`: already there; `"resumed"`: continued a `.part`; `"downloaded"`: from zero. */
   how: "present" | "resumed" | "downloaded";
@@ -302,9 +310,11 @@ export interface FetchOptions {
   baseUrl?: string;
   /** Output root; files go to `<outDir>/<name>/`. Default `data`. */
   outDir?: string;
+  /** Download again even when the files exist. */
   force?: boolean;
   /** Extra attempts after a broken connection (each resumes). Default 3. */
   retries?: number;
+  /** Progress and status messages (default: stderr). */
   log?: (message: string) => void;
 }
 

@@ -48,6 +48,7 @@ export interface FeaturizeOptions {
 
 /** Result of {@link featurize}: the graphs and the structures it had to leave out. */
 export interface FeaturizeResult {
+  /** The concatenated graphs of the usable structures, in data-set order. */
   graphs: GraphSet;
   /** Structures whose neighbour list failed (e.g. an isolated atom) or whose target is not finite. */
   skipped: SkippedEntry[];

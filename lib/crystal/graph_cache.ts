@@ -38,7 +38,9 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** A cache file that exists but cannot be used (truncated, corrupted, other version). */
 export class GraphCacheError extends Error {
+  /** The cache file. */
   readonly path: string;
+  /** Cache file `path` cannot be used because of `what`. */
   constructor(path: string, what: string) {
     super(`${path}: unusable graph cache: ${what}`);
     this.name = "GraphCacheError";
@@ -48,7 +50,9 @@ export class GraphCacheError extends Error {
 
 /** What a cache file holds: the graphs and the structures skipped while building them. */
 export interface CachedGraphs {
+  /** The cached graph set (views onto the file buffer). */
   graphs: GraphSet;
+  /** Structures skipped when the cache was built. */
   skipped: SkippedEntry[];
 }
 

@@ -39,6 +39,7 @@ export interface ReaderOptions extends ValidateOptions {
 export class DatasetError extends Error {
   /** Structure id, or `""` for a problem of the whole source. */
   readonly id: string;
+  /** An error with `message` (naming the file) about structure `id` ("" for the whole source). */
   constructor(message: string, id = "") {
     super(message);
     this.name = "DatasetError";
@@ -48,9 +49,11 @@ export class DatasetError extends Error {
 
 /** Collects skipped structures, or throws on the first one in strict mode. */
 export class SkipList {
+  /** The skipped structures so far, in load order. */
   readonly items: SkippedEntry[] = [];
   #strict: boolean;
   #onSkip?: (e: SkippedEntry) => void;
+  /** Uses `strict` and `onSkip` of the reader options. */
   constructor(options: ReaderOptions) {
     this.#strict = options.strict ?? false;
     this.#onSkip = options.onSkip;
@@ -86,6 +89,7 @@ export class ListDataset implements LoadedDataset {
   readonly atomFeatures?: AtomFeatureTable;
   readonly target?: string;
   #entries: DatasetEntry[];
+  /** Wraps `entries` (kept by reference) with the skipped list and source details. */
   constructor(
     entries: DatasetEntry[],
     skipped: SkippedEntry[],
@@ -97,9 +101,11 @@ export class ListDataset implements LoadedDataset {
     this.atomFeatures = extra.atomFeatures;
     this.target = extra.target;
   }
+  /** Number of entries. */
   get length(): number {
     return this.#entries.length;
   }
+  /** Entry `i` (0-based); throws RangeError outside `[0, length)`. */
   get(i: number): DatasetEntry {
     const e = this.#entries[i];
     if (e === undefined) throw new RangeError(`index ${i} out of range [0, ${this.length})`);

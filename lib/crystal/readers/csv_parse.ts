@@ -15,6 +15,7 @@ export class CsvError extends Error {
   readonly file: string;
   /** 1-based line where the problem is. */
   readonly line: number;
+  /** An error at `file`:`line` (1-based) saying `what` is wrong. */
   constructor(file: string, line: number, what: string) {
     super(`${file}:${line}: ${what}`);
     this.name = "CsvError";
@@ -25,7 +26,9 @@ export class CsvError extends Error {
 
 /** One CSV record: its fields and the 1-based line on which it starts. */
 export interface CsvRecord {
+  /** The unquoted field values. */
   fields: string[];
+  /** 1-based line on which the record starts. */
   line: number;
 }
 
@@ -57,7 +60,7 @@ export class CsvParser {
   #quoteLine = 1;
   #first = true;
 
-  /** @param file name used in error messages. */
+  /** A parser for one input; `file` names it in error messages. */
   constructor(file: string) {
     this.#file = file;
   }
