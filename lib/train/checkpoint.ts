@@ -73,7 +73,13 @@ export async function loadCheckpoint(
   path: string,
   options: LoadCheckpointOptions = {},
 ): Promise<LoadedCheckpoint> {
-  const file = await readSafetensors(path);
+  let file;
+  try {
+    file = await readSafetensors(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`checkpoint ${path} not found`);
+    throw e;
+  }
   const meta = file.metadata ?? {};
   if (meta.format !== CHECKPOINT_FORMAT) {
     throw new Error(

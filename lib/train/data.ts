@@ -25,7 +25,9 @@ export interface DataConfig {
   maxNeighbors?: number;
   /** Graph cache folder (`.cache/graphs`); null disables it. */
   cacheDir?: string | null;
-  /** Split seed. */
+  /** Split seed (default: `seed`). */
+  splitSeed?: number;
+  /** Run seed; also the split seed unless `splitSeed` is given. */
   seed?: number;
   quiet?: boolean;
 }

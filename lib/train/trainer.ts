@@ -82,7 +82,7 @@ export interface TrainHooks {
       crystals: number;
     },
   ) => void;
-  onEpoch?: (record: EpochRecord, best: boolean) => void;
+  onEpoch?: (record: EpochRecord, best: boolean) => void | Promise<void>;
   log?: (line: string) => void;
 }
 
@@ -371,7 +371,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       await saveOptimizerState(`${out}/last.optim.safetensors`, optimizer.stateDict());
       await writeRunFiles.state(out, state);
       await writeRunFiles.metrics(out, state.history);
-      hooks.onEpoch?.(record, best);
+      await hooks.onEpoch?.(record, best);
     }
   } finally {
     optimizer.dispose();

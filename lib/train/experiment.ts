@@ -1,0 +1,235 @@
+/**
+ * The paper's experiment (Tables 1 and 2): CGCNN, FACGCNN and FACGCNN without frame averaging
+ * at several epoch budgets, over several seeds, each evaluated on the test set as is and with
+ * every test crystal randomly rotated and translated; FACGCNN also with all 8 frames.
+ * Mean ± standard error over seeds of R², MAE and RMSE.
+ *
+ * One training run of max(epochs) per variant and seed serves every budget: the learning
+ * rate schedule does not depend on the total epoch count (constant for SF-AdamW, fixed
+ * milestones otherwise) and runs are deterministic, so the first E epochs of a long run are
+ * the E-epoch run; the model selected for budget E is the best-validation checkpoint within
+ * those epochs (saved as `best_e<E>.safetensors`).
+ * @module
+ */
+
+import { randomlyTransformGraphs } from "../crystal/transform.ts";
+import type { GraphSet } from "../crystal/types.ts";
+import type { FrameMode } from "../frames/select.ts";
+import { writeFileAtomic, writeTextAtomic } from "../io/atomic.ts";
+import type { Model } from "../models/model.ts";
+import { loadCheckpoint } from "./checkpoint.ts";
+import { formatMeanStdErr, type MeanStdErr, meanStdErr, regressionMetrics } from "./metrics.ts";
+import { experimentChart, writeReport } from "./report.ts";
+import { train, type TrainConfig, type TrainHooks } from "./trainer.ts";
+
+/** The three trained variants of the paper. */
+export type ExperimentVariant = "cgcnn" | "facgcnn" | "facgcnn-nofa";
+
+/** What `deno task experiment` runs. */
+export interface ExperimentConfig extends TrainConfig {
+  /** Number of seeds (5): seeds 0..n−1 (model initialisation and frame draws; the split is fixed). */
+  seeds?: number;
+  /** Epoch budgets ([100, 200, 300]). */
+  epochsList?: number[];
+  variants?: ExperimentVariant[];
+  /** Output folder (`runs/experiment-<timestamp>`). */
+  out?: string;
+}
+
+/** One table row: a variant, budget and evaluation setting, with per-seed and summary metrics. */
+export interface ExperimentRow {
+  label: string;
+  variant: ExperimentVariant;
+  epochs: number;
+  rotated: boolean;
+  evalFrames: FrameMode;
+  perSeed: { seed: number; r2: number; mae: number; rmse: number }[];
+  r2: MeanStdErr;
+  mae: MeanStdErr;
+  rmse: MeanStdErr;
+}
+
+/** The experiment's result (also written to `results.json`). */
+export interface ExperimentResult {
+  out: string;
+  rows: ExperimentRow[];
+}
+
+const VARIANT_LABEL: Record<ExperimentVariant, string> = {
+  cgcnn: "CGCNN",
+  facgcnn: "FACGCNN",
+  "facgcnn-nofa": "FACGCNN w/o FA",
+};
+
+function variantConfig(v: ExperimentVariant): Pick<TrainConfig, "model" | "frames"> {
+  if (v === "cgcnn") return { model: "cgcnn" };
+  return { model: "facgcnn", frames: v === "facgcnn" ? "stochastic" : "none" };
+}
+
+/** Evaluation settings of a variant: [rotated, eval frames, label suffix]. */
+function evaluations(v: ExperimentVariant): [boolean, FrameMode | undefined, string][] {
+  const out: [boolean, FrameMode | undefined, string][] = [
+    [false, undefined, ""],
+    [true, undefined, " + random rotation"],
+  ];
+  if (v === "facgcnn") {
+    out.push([false, "all", ", 8-frame eval"], [true, "all", ", 8-frame eval + random rotation"]);
+  }
+  return out;
+}
+
+function evaluateOn(model: Model, graphs: GraphSet, frames: FrameMode | undefined, seed: number) {
+  model.reseedFrames(seed, 9);
+  return regressionMetrics(graphs.targets, model.predictGraphs(graphs, { frames }));
+}
+
+/** Runs the experiment; writes `results.json`, `results.md`, `results.html` and the run folders. */
+export async function runExperiment(
+  config: ExperimentConfig,
+  hooks: TrainHooks = {},
+): Promise<ExperimentResult> {
+  const out = config.out ??
+    `runs/experiment-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
+  const seeds = config.seeds ?? 5;
+  const budgets = [...new Set(config.epochsList ?? [100, 200, 300])].sort((a, b) => a - b);
+  if (!Number.isInteger(seeds) || seeds < 1) {
+    throw new RangeError(`seeds must be a positive integer, got ${seeds}`);
+  }
+  if (budgets.length === 0 || budgets.some((e) => !Number.isInteger(e) || e < 1)) {
+    throw new RangeError(`epochs must be positive integers, got ${config.epochsList}`);
+  }
+  const variants = config.variants ?? ["cgcnn", "facgcnn", "facgcnn-nofa"];
+  const log = hooks.log ?? ((l: string) => console.error(l));
+  await Deno.mkdir(out, { recursive: true });
+
+  const rows = new Map<string, ExperimentRow>();
+  for (const variant of variants) {
+    for (let seed = 0; seed < seeds; seed++) {
+      const runDir = `${out}/runs/${variant}-seed${seed}`;
+      log(
+        `== ${VARIANT_LABEL[variant]}, seed ${seed} (${
+          budgets[budgets.length - 1]
+        } epochs) → ${runDir}`,
+      );
+      const result = await train({
+        ...config,
+        ...variantConfig(variant),
+        seed,
+        splitSeed: config.splitSeed ?? 0,
+        epochs: budgets[budgets.length - 1],
+        out: runDir,
+        resume: false,
+      }, {
+        ...hooks,
+        onEpoch: async (record, best) => {
+          await hooks.onEpoch?.(record, best);
+          if (budgets.includes(record.epoch)) {
+            await writeFileAtomic(
+              `${runDir}/best_e${record.epoch}.safetensors`,
+              await Deno.readFile(`${runDir}/best.safetensors`),
+            );
+          }
+        },
+      });
+      const test = result.data.test;
+      result.model.dispose();
+      if (test.count === 0) {
+        throw new RangeError(
+          "the experiment needs a test set (--test-data or a split with a test share)",
+        );
+      }
+      const rotated = randomlyTransformGraphs(test, 1000 + seed);
+      for (const epochs of budgets) {
+        const { model } = await loadCheckpoint(`${runDir}/best_e${epochs}.safetensors`, {
+          backend: result.model.backend,
+        });
+        try {
+          for (const [isRotated, frames, suffix] of evaluations(variant)) {
+            const label = `${VARIANT_LABEL[variant]}${suffix} (${epochs} epochs)`;
+            const m = evaluateOn(model, isRotated ? rotated : test, frames, seed);
+            let row = rows.get(label);
+            if (!row) {
+              row = {
+                label,
+                variant,
+                epochs,
+                rotated: isRotated,
+                evalFrames: frames ?? (variant === "facgcnn" ? "stochastic" : "none"),
+                perSeed: [],
+                r2: meanStdErr([]),
+                mae: meanStdErr([]),
+                rmse: meanStdErr([]),
+              };
+              rows.set(label, row);
+            }
+            row.perSeed.push({ seed, r2: m.r2, mae: m.mae, rmse: m.rmse });
+          }
+        } finally {
+          model.dispose();
+        }
+      }
+    }
+  }
+  const result: ExperimentResult = { out, rows: [...rows.values()] };
+  for (const row of result.rows) {
+    row.r2 = meanStdErr(row.perSeed.map((s) => s.r2));
+    row.mae = meanStdErr(row.perSeed.map((s) => s.mae));
+    row.rmse = meanStdErr(row.perSeed.map((s) => s.rmse));
+  }
+  await writeTextAtomic(
+    `${out}/results.json`,
+    JSON.stringify({ config, ...result }, null, 2) + "\n",
+  );
+  await writeTextAtomic(`${out}/results.md`, resultsMarkdown(result, config));
+  await writeReport(`${out}/results.html`, [
+    {
+      title: "Test MAE",
+      figure: experimentChart(result.rows.map((r) => ({ label: r.label, ...r.mae })), {
+        metric: "MAE",
+      }),
+    },
+    {
+      title: "Test RMSE",
+      figure: experimentChart(result.rows.map((r) => ({ label: r.label, ...r.rmse })), {
+        metric: "RMSE",
+      }),
+    },
+    {
+      title: "Test R²",
+      figure: experimentChart(result.rows.map((r) => ({ label: r.label, ...r.r2 })), {
+        metric: "R²",
+      }),
+    },
+  ], { title: `Experiment ${out}` });
+  return result;
+}
+
+/** The results table in Markdown (mean ± standard error over seeds). */
+export function resultsMarkdown(result: ExperimentResult, config: ExperimentConfig): string {
+  const lines = [
+    `# Experiment results`,
+    ``,
+    `Data: ${config.data}${config.testData ? ` (test: ${config.testData})` : ""}; seeds: ${
+      config.seeds ?? 5
+    }; ` +
+    `mean ± standard error over seeds; model selected by lowest validation MAE within each epoch budget.`,
+    ``,
+    `| Model | Epochs | Test rotated | Eval frames | R² | MAE | RMSE |`,
+    `|---|---|---|---|---|---|---|`,
+  ];
+  for (const r of result.rows) {
+    const frames = r.variant === "cgcnn"
+      ? "–"
+      : typeof r.evalFrames === "object"
+      ? `${r.evalFrames.sample}`
+      : r.evalFrames;
+    const name = r.label.replace(/ \(\d+ epochs\)$/, "");
+    lines.push(
+      `| ${name} | ${r.epochs} | ${r.rotated ? "yes" : "no"} | ${frames} | ${
+        formatMeanStdErr(r.r2)
+      } | ` +
+        `${formatMeanStdErr(r.mae)} | ${formatMeanStdErr(r.rmse)} |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
