@@ -269,6 +269,8 @@ function parseOperation(expr: string): Float64Array | undefined {
 }
 
 const OPERATION_TAGS = ["_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz"];
+// Parsed operations by their text: data sets repeat the same few hundred space groups.
+const OPERATION_CACHE = new Map<string, Float64Array>();
 const IDENTITY = Float64Array.of(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0);
 
 function operations(b: Block, t: Tokens, id: string): Float64Array[] {
@@ -278,7 +280,14 @@ function operations(b: Block, t: Tokens, id: string): Float64Array[] {
     const ops: Float64Array[] = [];
     for (let r = 0; r < col.rows; r++) {
       const k = col.at(r);
-      const op = parseOperation(t.text[k]);
+      let op = OPERATION_CACHE.get(t.text[k]);
+      if (!op) {
+        op = parseOperation(t.text[k]);
+        if (op) {
+          if (OPERATION_CACHE.size >= 20000) OPERATION_CACHE.clear();
+          OPERATION_CACHE.set(t.text[k], op);
+        }
+      }
       if (!op) throw new CifError(id, t.line[k], `cannot parse symmetry operation "${t.text[k]}"`);
       ops.push(op);
     }
