@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Backend } from "./backend.ts";
+import type { Backend, BackendInfo } from "./backend.ts";
 import { createCpuBackend } from "./cpu/cpu_backend.ts";
 
 /** Which device to run on. */
@@ -36,4 +36,9 @@ export function selectBackend(device: DeviceChoice): Backend {
   const info = b.info();
   announce(`device: cpu (${info.gemm})`);
   return b;
+}
+
+/** What the default backend (`selectBackend("auto")`) is: device, GEMM library and notes. */
+export function backendInfo(): BackendInfo {
+  return selectBackend("auto").info();
 }
