@@ -84,6 +84,8 @@ export interface DownloadOptions {
   force?: boolean;
   /** Progress and status messages (default: stderr). */
   log?: (message: string) => void;
+  /** Give up when no response headers arrive within this many ms (default 30,000). */
+  timeoutMs?: number;
 }
 
 /** What {@link downloadFile} did. */
@@ -205,10 +207,20 @@ export async function downloadFile(
   const headers: Record<string, string> = {};
   if (have > 0) headers["Range"] = `bytes=${have}-`;
   let res: Response;
+  // A black-holed network never refuses the connection: give up waiting for the response
+  // headers after `timeoutMs` (the body itself may take as long as it needs).
+  const abort = new AbortController();
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timer = setTimeout(
+    () => abort.abort(new Error(`no response in ${timeoutMs} ms`)),
+    timeoutMs,
+  );
   try {
-    res = await fetch(url, { headers });
+    res = await fetch(url, { headers, signal: abort.signal });
   } catch (e) {
-    throw unreachable(url, e);
+    throw unreachable(url, abort.signal.aborted ? abort.signal.reason : e);
+  } finally {
+    clearTimeout(timer);
   }
   if (res.status === 416 && have > 0) {
     // Our partial file is not a prefix the server recognises: start again.

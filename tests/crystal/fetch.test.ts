@@ -279,3 +279,27 @@ Deno.test("unknown data set names the known ones", async () => {
   );
   assert.ok(["mp_20", "perov_5", "carbon_24"].every((k) => k in KNOWN_DATASETS));
 });
+
+Deno.test("a server that never answers times out with the offline message", async () => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((r) => release = r);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async () => {
+    await held;
+    return new Response("late");
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      downloadFile(`http://127.0.0.1:${server.addr.port}/f.csv`, `${dir}/f.csv`, {
+        timeoutMs: 100,
+        log: quiet,
+      }),
+      (e: Error) =>
+        /cannot reach 127\.0\.0\.1:\d+: offline\? \(no response in 100 ms\)/.test(e.message),
+    );
+  } finally {
+    release();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
