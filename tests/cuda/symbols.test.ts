@@ -46,11 +46,13 @@ function findNvcc(): string | null {
 
 const nvcc = findNvcc();
 let built: Promise<string> | null = null;
+let buildDir: string | null = null;
 
 /** Builds the helper once per run of this file; resolves to the .so path. */
 function buildOnce(): Promise<string> {
   built ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "facgcnn_native_" });
+    buildDir = dir;
     const out = await new Deno.Command("bash", {
       args: [`${root}native/build.sh`, dir],
       env: { NVCC: nvcc! },
@@ -114,6 +116,14 @@ Deno.test({
     assert.equal(k.fa_sum_all_workspace_floats(1024), 0n);
     assert.equal(k.fa_sum_all_workspace_floats(10_000_000), 1024n);
     lib.close();
+  },
+});
+
+Deno.test({
+  name: "native build: remove the temporary build folder",
+  ignore: nvcc === null,
+  fn() {
+    if (buildDir) Deno.removeSync(buildDir, { recursive: true });
   },
 });
 

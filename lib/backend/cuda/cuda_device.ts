@@ -167,8 +167,11 @@ export abstract class CudaDevice {
   }
 
   free(storage: Storage): void {
-    const s = this.#own(storage, "free");
-    if (s.block === null) return;
+    if (!(storage instanceof CudaStorage) || storage.backend !== this.asBackend) {
+      throw new Error("CUDA free: storage belongs to another backend");
+    }
+    const s = storage;
+    if (s.block === null) return; // freeing twice is a no-op
     this.#finalizer.unregister(s);
     this.#alloc.release(s.block);
     s.block = null;
