@@ -6,36 +6,55 @@
 
 import type { Backend, BackendInfo } from "./backend.ts";
 import { createCpuBackend } from "./cpu/cpu_backend.ts";
+import { createCudaBackend } from "./cuda/cuda_backend.ts";
+import { chooseDevice } from "./cuda/probe.ts";
 
 /** Which device to run on. */
 export type DeviceChoice = "auto" | "cpu" | "cuda";
 
 let cpu: Backend | null = null;
-let announced = false;
+let cuda: Backend | null = null;
+let auto: Backend | null = null;
 
 /** The process-wide CPU backend (created on first use). */
 export function cpuBackend(): Backend {
   return cpu ??= createCpuBackend();
 }
 
-function announce(line: string): void {
-  if (announced) return;
-  announced = true;
-  console.error(line);
+/** The process-wide CUDA backend; throws naming what is missing when CUDA is unusable. */
+export function cudaBackend(): Backend {
+  return cuda ??= createCudaBackend();
 }
 
-/** The backend for a device choice; throws with the reason when "cuda" is not usable. */
-export function selectBackend(device: DeviceChoice): Backend {
-  if (device !== "auto" && device !== "cpu" && device !== "cuda") {
-    throw new RangeError(`device must be "auto", "cpu" or "cuda", got ${JSON.stringify(device)}`);
-  }
-  if (device === "cuda") {
-    throw new Error("CUDA backend unavailable in this build");
-  }
-  const b = cpuBackend();
+function describe(b: Backend): string {
   const info = b.info();
-  announce(`device: cpu (${info.gemm})`);
-  return b;
+  return `${info.name} (${info.device}; ${info.gemm})`;
+}
+
+/**
+ * The backend for a device choice. `"auto"` probes CUDA once per process and prints the choice
+ * with its reason ("CUDA unavailable: libcublas.so not found …; using CPU").
+ */
+export function selectBackend(device: DeviceChoice): Backend {
+  switch (device) {
+    case "cpu":
+      return cpuBackend();
+    case "cuda":
+      return cudaBackend();
+    case "auto": {
+      if (auto) return auto;
+      let silent = false;
+      try {
+        silent = Deno.env.get("FACGCNN_QUIET") === "1";
+      } catch { /* no env permission */ }
+      const choice = chooseDevice();
+      auto = choice.device === "cuda" ? cudaBackend() : cpuBackend();
+      if (!silent) console.error(`device: ${describe(auto)} — ${choice.message}`);
+      return auto;
+    }
+    default:
+      throw new RangeError(`device must be "auto", "cpu" or "cuda", got ${JSON.stringify(device)}`);
+  }
 }
 
 /** What the default backend (`selectBackend("auto")`) is: device, GEMM library and notes. */
