@@ -17,6 +17,7 @@ import { BatchNorm1d } from "../nn/layers.ts";
 import { createOptimizer } from "../optim/create.ts";
 import type { Optimizer, OptimizerKind } from "../optim/optimizer.ts";
 import { ConstantLR, type LRScheduler, MultiStepLR } from "../optim/schedule.ts";
+import { readSafetensors } from "../io/safetensors.ts";
 import { loadOptimizerState, saveOptimizerState } from "../optim/state_io.ts";
 import { mseLoss, tensor } from "../tensor/ops.ts";
 import { noGrad, tidy } from "../tensor/scope.ts";
@@ -25,6 +26,7 @@ import { type DataConfig, loadTrainingData, type TrainingData } from "./data.ts"
 import { type RegressionMetrics, regressionMetrics } from "./metrics.ts";
 import { Normalizer } from "./normalizer.ts";
 import { writeRunFiles } from "./run_files.ts";
+import { withTrainingDisplay } from "../display/hook.ts";
 
 /** Everything a training run takes; defaults are the paper's where it gives them. */
 export interface TrainConfig extends DataConfig {
@@ -232,6 +234,52 @@ interface RunState {
   history: EpochRecord[];
 }
 
+/** The checkpoint files staged as `<name>.next.safetensors` before each commit. */
+const PENDING = ["best", "last", "last.optim"] as const;
+type PendingName = (typeof PENDING)[number];
+
+function pending(out: string, name: PendingName): string {
+  return `${out}/${name}.next.safetensors`;
+}
+
+async function movePending(out: string, name: PendingName): Promise<void> {
+  try {
+    await Deno.rename(pending(out, name), `${out}/${name}.safetensors`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+async function stagedEpoch(path: string): Promise<number | null> {
+  try {
+    return Number((await readSafetensors(path)).metadata?.epoch);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+/**
+ * Finishes or discards the staged checkpoints of an interrupted epoch. Per epoch the trainer
+ * writes `best.next` (if best), `last.next`, `last.optim.next`, then `state.json` (the commit
+ * point), then renames them into place. A staged file is kept (renamed) when its epoch was
+ * committed, else removed: `best.next` by its epoch vs `state.bestEpoch`, `last.next` by its
+ * epoch vs `state.epochsDone`, and `last.optim.next` goes with `last.next` (when `last.next`
+ * is already gone, the optimizer file is a committed leftover of the renames).
+ */
+async function recoverPending(out: string, state: RunState): Promise<void> {
+  const settle = async (name: PendingName, keep: boolean) => {
+    if (keep) await movePending(out, name);
+    else await Deno.remove(pending(out, name)).catch(() => {});
+  };
+  const best = await stagedEpoch(pending(out, "best"));
+  if (best !== null) await settle("best", best === state.bestEpoch && best > 0);
+  const last = await stagedEpoch(pending(out, "last"));
+  const lastCommitted = last === null || (last === state.epochsDone && last > 0);
+  if (last !== null) await settle("last", lastCommitted);
+  await settle("last.optim", lastCommitted);
+}
+
 /** Trains a model as configured; writes everything into `config.out`. */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((line: string) => console.error(line));
@@ -300,13 +348,30 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 
   let state: RunState = { epochsDone: 0, bestEpoch: 0, bestValMae: Infinity, history: [] };
   if (c.resume) {
-    state = JSON.parse(await Deno.readTextFile(`${out}/state.json`));
-    const { model: saved } = await loadCheckpoint(`${out}/last.safetensors`, { backend });
-    model.network.loadStateDict(saved.network.stateDict());
-    saved.dispose();
-    optimizer.loadStateDict(await loadOptimizerState(`${out}/last.optim.safetensors`));
-    optimizer.train();
-    for (let e = 0; e < state.epochsDone; e++) scheduler.step();
+    try {
+      state = JSON.parse(await Deno.readTextFile(`${out}/state.json`));
+    } catch (e) {
+      // Stopped before the first epoch was committed: nothing to continue from.
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    await recoverPending(out, state);
+    if (state.epochsDone > 0) {
+      const { model: saved, info } = await loadCheckpoint(`${out}/last.safetensors`, { backend });
+      if (info.epoch !== state.epochsDone) {
+        saved.dispose();
+        model.dispose();
+        optimizer.dispose();
+        throw new Error(
+          `--resume: ${out}/last.safetensors is from epoch ${info.epoch} but state.json says ${state.epochsDone}`,
+        );
+      }
+      model.network.loadStateDict(saved.network.stateDict());
+      saved.dispose();
+      optimizer.loadStateDict(await loadOptimizerState(`${out}/last.optim.safetensors`));
+      optimizer.train();
+      for (let e = 0; e < state.epochsDone; e++) scheduler.step();
+      await writeRunFiles.metrics(out, state.history);
+    }
     log(
       `resuming ${out} after epoch ${state.epochsDone} (best epoch ${state.bestEpoch}, val MAE ${state.bestValMae})`,
     );
@@ -356,23 +421,29 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       const best = val.mae < state.bestValMae;
       state.history.push(record);
       state.epochsDone = epoch;
+      // Stage the checkpoints as *.next files, commit with state.json, then move them into
+      // place: a kill at any point leaves a consistent resume point (see `recoverPending`).
       if (best) {
         state.bestEpoch = epoch;
         state.bestValMae = val.mae;
-        await saveCheckpoint(`${out}/best.safetensors`, model, {
+        await saveCheckpoint(pending(out, "best"), model, {
           epoch,
           metrics: { mae: val.mae, rmse: val.rmse, r2: val.r2 },
         });
       }
-      await saveCheckpoint(`${out}/last.safetensors`, model, {
+      await saveCheckpoint(pending(out, "last"), model, {
         epoch,
         metrics: { mae: val.mae, rmse: val.rmse, r2: val.r2 },
       });
-      await saveOptimizerState(`${out}/last.optim.safetensors`, optimizer.stateDict());
+      await saveOptimizerState(pending(out, "last.optim"), optimizer.stateDict());
       await writeRunFiles.state(out, state);
+      for (const name of PENDING) await movePending(out, name);
       await writeRunFiles.metrics(out, state.history);
       await hooks.onEpoch?.(record, best);
     }
+  } catch (e) {
+    model.dispose();
+    throw e;
   } finally {
     optimizer.dispose();
   }
@@ -387,7 +458,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     testPredictions = t.predictions;
     await writeRunFiles.testResults(out, data.test, t.predictions);
   }
-  const result: TrainResult = {
+  const result: TrainResult = withTrainingDisplay({
     out,
     config: resolved,
     history: state.history,
@@ -397,7 +468,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     testPredictions,
     model: bestModel,
     data,
-  };
+  });
   await writeRunFiles.summary(out, result, backend);
   await writeRunFiles.report(out, result);
   return result;
