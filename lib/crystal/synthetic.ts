@@ -35,6 +35,7 @@ import { neighborList } from "./neighbors.ts";
 import { Rng } from "./random.ts";
 import { atomicNumber } from "./symbols.ts";
 import type { Dataset, DatasetEntry, Structure } from "./types.ts";
+import { withDisplay } from "../display/hook.ts";
 
 /** Per-element constants: [symbol, χ (electronegativity-like), r (Å, covalent-like)]. */
 const ELEMENTS: readonly [string, number, number][] = [
@@ -350,7 +351,7 @@ function generate(seed: number, index: number): DatasetEntry {
     frac: Float64Array.from(c.frac),
     numbers: Int32Array.from(c.numbers),
   };
-  return { id, structure, target: syntheticEnergy(structure) };
+  return { id, structure: withDisplay(structure), target: syntheticEnergy(structure) };
 }
 
 /**
