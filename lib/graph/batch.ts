@@ -1,19 +1,24 @@
 /**
  * `collate`: cuts a batch of crystals out of a featurized `GraphSet` into one disconnected
  * graph (atom offsets, CSR edges with global neighbour indices, crystal segments).
- * Host arrays only; one pass of typed-array copies, no per-edge objects.
+ * Host arrays only: `subsetGraphs` copies the crystals, then neighbour indices are made global.
  * @module
  */
 
+import { subsetGraphs } from "../crystal/featurize.ts";
 import type { GraphSet } from "../crystal/types.ts";
 
 /** A batch of crystals as one graph (host arrays). */
 export interface GraphBatch {
+  /** Crystals in the batch. */
   nCrystals: number;
+  /** Atoms in the batch. */
   nAtoms: number;
+  /** Edges in the batch. */
   nEdges: number;
   /** Indices of the crystals in the source `GraphSet`. */
   sourceIndices: Int32Array;
+  /** `[nCrystals]` identifiers. */
   ids: string[];
   /** `[nCrystals]` targets (original scale). */
   targets: Float64Array;
@@ -37,52 +42,29 @@ export interface GraphBatch {
 
 /** Builds the batch of crystals `indices` (in that order) from `graphs`. */
 export function collate(graphs: GraphSet, indices: ArrayLike<number>): GraphBatch {
-  const nCrystals = indices.length;
-  let nAtoms = 0, nEdges = 0;
-  for (let i = 0; i < nCrystals; i++) {
-    const c = indices[i];
-    if (!(c >= 0 && c < graphs.count)) {
-      throw new RangeError(`collate: crystal index ${c} outside 0..${graphs.count - 1}`);
-    }
-    const a0 = graphs.atomOffsets[c], a1 = graphs.atomOffsets[c + 1];
-    nAtoms += a1 - a0;
-    nEdges += graphs.edgeOffsets[a1] - graphs.edgeOffsets[a0];
+  const sub = subsetGraphs(graphs, indices);
+  // Neighbour indices are local to their crystal in a GraphSet; in a batch they index the
+  // batch's atoms.
+  const neighbors = sub.neighbors;
+  for (let c = 0; c < sub.count; c++) {
+    const base = sub.atomOffsets[c];
+    const e1 = sub.edgeOffsets[sub.atomOffsets[c + 1]];
+    for (let e = sub.edgeOffsets[base]; e < e1; e++) neighbors[e] += base;
   }
-  const b: GraphBatch = {
-    nCrystals,
-    nAtoms,
-    nEdges,
+  return {
+    nCrystals: sub.count,
+    nAtoms: sub.numbers.length,
+    nEdges: neighbors.length,
     sourceIndices: Int32Array.from(indices),
-    ids: new Array(nCrystals),
-    targets: new Float64Array(nCrystals),
-    crystalOffsets: new Int32Array(nCrystals + 1),
-    numbers: new Int32Array(nAtoms),
-    positions: new Float64Array(3 * nAtoms),
-    lattices: new Float64Array(9 * nCrystals),
-    edgeOffsets: new Int32Array(nAtoms + 1),
-    neighbors: new Int32Array(nEdges),
-    distances: new Float32Array(nEdges),
-    vectors: new Float32Array(3 * nEdges),
+    ids: sub.ids,
+    targets: sub.targets,
+    crystalOffsets: sub.atomOffsets,
+    numbers: sub.numbers,
+    positions: sub.positions,
+    lattices: sub.lattices,
+    edgeOffsets: sub.edgeOffsets,
+    neighbors,
+    distances: sub.distances,
+    vectors: sub.vectors,
   };
-  let atomAt = 0, edgeAt = 0;
-  for (let i = 0; i < nCrystals; i++) {
-    const c = indices[i];
-    const a0 = graphs.atomOffsets[c], a1 = graphs.atomOffsets[c + 1];
-    const e0 = graphs.edgeOffsets[a0], e1 = graphs.edgeOffsets[a1];
-    b.ids[i] = graphs.ids[c];
-    b.targets[i] = graphs.targets[c];
-    b.lattices.set(graphs.lattices.subarray(9 * c, 9 * c + 9), 9 * i);
-    b.numbers.set(graphs.numbers.subarray(a0, a1), atomAt);
-    b.positions.set(graphs.positions.subarray(3 * a0, 3 * a1), 3 * atomAt);
-    for (let a = a0; a < a1; a++) {
-      b.edgeOffsets[atomAt + (a - a0) + 1] = edgeAt + graphs.edgeOffsets[a + 1] - e0;
-    }
-    for (let e = e0; e < e1; e++) b.neighbors[edgeAt + e - e0] = graphs.neighbors[e] + atomAt;
-    b.distances.set(graphs.distances.subarray(e0, e1), edgeAt);
-    b.vectors.set(graphs.vectors.subarray(3 * e0, 3 * e1), 3 * edgeAt);
-    atomAt += a1 - a0;
-    edgeAt += e1 - e0;
-    b.crystalOffsets[i + 1] = atomAt;
-  }
-  return b;
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { latticeVolume } from "../lattice.ts";
 import type { Structure } from "../types.ts";
 import { ELEMENT_SYMBOLS } from "../symbols.ts";
 import { type AtomFeatureTable, BUILTIN_ATOM_FEATURES } from "../atom_features.ts";
@@ -21,12 +22,6 @@ export interface ValidateOptions {
 
 /** Default overlap threshold (Å): shorter than any real bond (H–H is 0.74 Å). */
 export const DEFAULT_MIN_DISTANCE = 0.5;
-
-/** Signed volume a · (b × c) of a lattice given as 9 numbers (rows a, b, c). */
-export function latticeVolume(l: ArrayLike<number>): number {
-  return l[0] * (l[4] * l[8] - l[5] * l[7]) - l[1] * (l[3] * l[8] - l[5] * l[6]) +
-    l[2] * (l[3] * l[7] - l[4] * l[6]);
-}
 
 /** Element symbol for an atomic number, or `Z=<n>` when unknown. */
 export function symbolOf(z: number): string {
