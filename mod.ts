@@ -5,19 +5,36 @@
  * extension FACGCNN, trained on the CPU (OpenBLAS) or on NVIDIA GPUs (cuBLAS, cuSPARSE and a
  * small CUDA helper, through `Deno.dlopen`).
  *
+ * - **Data**: {@linkcode loadDataset} (CIF folders, CSV-with-CIF, HDF5, `synthetic:N`),
+ *   {@linkcode parseCif}, {@linkcode structureToCif}, {@linkcode syntheticCrystals}.
+ * - **Featurization**: {@linkcode featurize}, {@linkcode loadGraphs} (cached), neighbour lists,
+ *   Gaussian distance expansion, CGCNN atom features.
+ * - **Frames**: {@linkcode computeFrames}, {@linkcode pcaFrames}, {@linkcode latticeFrames}.
+ * - **Models**: {@linkcode createModel}, {@linkcode Model} (`predict`, `forward`).
+ * - **Training**: {@linkcode train} (what `deno task train` runs), {@linkcode runExperiment},
+ *   {@linkcode evaluate}, optimizers.
+ * - **Checkpoints**: {@linkcode saveCheckpoint}, {@linkcode loadCheckpoint}.
+ * - **Metrics and plots**: {@linkcode regressionMetrics}, {@linkcode learningCurves},
+ *   {@linkcode parityPlot}, {@linkcode renderHtml}, {@linkcode plotlyMimeBundle}.
+ * - **Jupyter** (Deno kernel): structures, training results, predictions, experiment results
+ *   and tensors display themselves; {@linkcode display} wraps anything else.
+ *
+ * Scripts: `examples/*.ts`; notebook: `examples/quickstart.ipynb`.
+ *
  * @example Train a model from a script
  * ```ts
- * import { train } from "./mod.ts";
- * const run = await train({ data: "synthetic:500", model: "facgcnn", epochs: 5, atomFeaLen: 64 });
+ * import { train } from "@facgcnn/toolkit"; // or "./mod.ts"
+ * const run = await train({ data: "synthetic:300", model: "facgcnn", epochs: 3, atomFeaLen: 32 });
  * console.log(run.test); // { mae, rmse, r2, n }
  * run.model.dispose();
  * ```
  *
  * @example Predict with a checkpoint
  * ```ts
- * import { loadCheckpoint, loadDataset } from "./mod.ts";
+ * import { loadCheckpoint, loadDataset } from "@facgcnn/toolkit";
  * const { model } = await loadCheckpoint("runs/example/best.safetensors");
  * const predictions = await model.predict(await loadDataset("my_cifs/"), { frames: "all" });
+ * model.dispose();
  * ```
  * @module
  */
@@ -31,8 +48,16 @@ export type {
   SkippedEntry,
   Structure,
 } from "./lib/crystal/types.ts";
-export { CifError, parseCif } from "./lib/crystal/cif.ts";
-export { cartesian, formula, latticeFromParameters, latticeVolume } from "./lib/crystal/lattice.ts";
+export { CifError, type CifOptions, parseCif } from "./lib/crystal/cif.ts";
+export { type CifWriteOptions, structureToCif } from "./lib/crystal/cif_write.ts";
+export {
+  cartesian,
+  formula,
+  latticeFromParameters,
+  type LatticeParameters,
+  latticeParameters,
+  latticeVolume,
+} from "./lib/crystal/lattice.ts";
 export { neighborList, type NeighborOptions } from "./lib/crystal/neighbors.ts";
 export { gaussianExpand, type GaussianOptions } from "./lib/crystal/rbf.ts";
 export {
@@ -43,12 +68,22 @@ export {
   loadAtomInit,
   parseAtomInit,
 } from "./lib/crystal/atom_features.ts";
-export { type DatasetFormat, loadDataset, type LoadDatasetOptions } from "./lib/crystal/dataset.ts";
+export {
+  DatasetError,
+  type DatasetFormat,
+  loadDataset,
+  type LoadDatasetOptions,
+  type LoadedDataset,
+} from "./lib/crystal/dataset.ts";
+export type { ReaderOptions } from "./lib/crystal/readers/common.ts";
+export type { ValidateOptions } from "./lib/crystal/readers/validate.ts";
 export { syntheticCrystals } from "./lib/crystal/synthetic.ts";
 export {
   featurize,
   type FeaturizeOptions,
+  type FeaturizeResult,
   loadGraphs,
+  type LoadGraphsResult,
   splitIndices,
   subsetGraphs,
 } from "./lib/crystal/featurize.ts";
@@ -62,12 +97,15 @@ export { Rng } from "./lib/crystal/random.ts";
 
 // --- frames ------------------------------------------------------------------------------
 export {
+  type BatchFrames,
   computeFrames,
+  type DegeneracyReport,
   degeneracyReport,
   type FrameKind,
   type FrameMode,
+  type FrameOptions,
 } from "./lib/frames/select.ts";
-export { pcaFrames } from "./lib/frames/pca.ts";
+export { type PcaFrames, pcaFrames, type PcaOptions } from "./lib/frames/pca.ts";
 export { latticeFrames } from "./lib/frames/lattice.ts";
 
 // --- models ------------------------------------------------------------------------------
@@ -79,11 +117,25 @@ export {
   type ResolvedModelConfig,
 } from "./lib/models/model.ts";
 export { collate, type GraphBatch } from "./lib/graph/batch.ts";
+export type { Parameter } from "./lib/nn/module.ts";
 
 // --- tensors and devices -------------------------------------------------------------------
-export { Tensor } from "./lib/tensor/tensor.ts";
-export { keep, noGrad, tidy } from "./lib/tensor/scope.ts";
-export type { Backend, BackendInfo, MemoryInfo } from "./lib/backend/backend.ts";
+export { type Shape, Tensor } from "./lib/tensor/tensor.ts";
+export { type Disposable, keep, noGrad, tidy } from "./lib/tensor/scope.ts";
+export type {
+  AdamWScalars,
+  Backend,
+  BackendInfo,
+  BinaryOp,
+  Broadcast,
+  DType,
+  GemmArgs,
+  MemoryInfo,
+  ScheduleFreeScalars,
+  SgdScalars,
+  Storage,
+  UnaryOp,
+} from "./lib/backend/backend.ts";
 export { backendInfo, type DeviceChoice, selectBackend } from "./lib/backend/select.ts";
 
 // --- training ------------------------------------------------------------------------------
@@ -92,31 +144,98 @@ export {
   evaluate,
   train,
   type TrainConfig,
+  type TrainHooks,
   TrainingDivergedError,
   type TrainResult,
 } from "./lib/train/trainer.ts";
+export type { DataConfig, TrainingData } from "./lib/train/data.ts";
 export {
   type ExperimentConfig,
   type ExperimentResult,
   type ExperimentRow,
+  type ExperimentVariant,
   runExperiment,
 } from "./lib/train/experiment.ts";
-export { loadCheckpoint, saveCheckpoint } from "./lib/train/checkpoint.ts";
+
+// --- checkpoints ---------------------------------------------------------------------------
 export {
+  type CheckpointInfo,
+  loadCheckpoint,
+  type LoadCheckpointOptions,
+  type LoadedCheckpoint,
+  saveCheckpoint,
+} from "./lib/train/checkpoint.ts";
+
+// --- metrics ---------------------------------------------------------------------------------
+export {
+  formatMeanStdErr,
   mae,
+  type MeanStdErr,
   meanStdErr,
+  type Numbers,
   r2,
   type RegressionMetrics,
   regressionMetrics,
   rmse,
 } from "./lib/train/metrics.ts";
-export { Normalizer } from "./lib/train/normalizer.ts";
-export { createOptimizer } from "./lib/optim/create.ts";
-export { ScheduleFreeAdamW } from "./lib/optim/schedule_free_adamw.ts";
-export { AdamW } from "./lib/optim/adamw.ts";
-export { SGD } from "./lib/optim/sgd.ts";
-export { MultiStepLR } from "./lib/optim/schedule.ts";
+export { Normalizer, type NormalizerJSON } from "./lib/train/normalizer.ts";
+
+// --- optimizers ------------------------------------------------------------------------------
+export { createOptimizer, type CreateOptimizerOptions } from "./lib/optim/create.ts";
+export type {
+  Optimizer,
+  OptimizerKind,
+  OptimizerParameter,
+  OptimizerState,
+} from "./lib/optim/optimizer.ts";
+export {
+  ScheduleFreeAdamW,
+  type ScheduleFreeAdamWOptions,
+  type ScheduleFreeMode,
+} from "./lib/optim/schedule_free_adamw.ts";
+export { AdamW, type AdamWOptions } from "./lib/optim/adamw.ts";
+export { SGD, type SgdOptions } from "./lib/optim/sgd.ts";
+export {
+  type HasLr,
+  type LRScheduler,
+  MultiStepLR,
+  type MultiStepLROptions,
+} from "./lib/optim/schedule.ts";
 
 // --- plots ------------------------------------------------------------------------------------
-export { errorHistogram, experimentChart, learningCurves, parityPlot } from "./lib/train/report.ts";
-export { plotlyMimeBundle, renderHtml } from "./lib/plot/plotly.ts";
+export {
+  type EpochRecord as HistoryPoint,
+  errorHistogram,
+  experimentChart,
+  type ExperimentRow as ChartRow,
+  learningCurves,
+  type ParityOptions,
+  parityPlot,
+} from "./lib/train/report.ts";
+export {
+  PLOTLY_MIME,
+  type PlotlyFigure,
+  plotlyMimeBundle,
+  renderHtml,
+  type ReportFigure,
+} from "./lib/plot/plotly.ts";
+
+// --- Jupyter display ---------------------------------------------------------------------------
+export {
+  display,
+  type Displayable,
+  ExperimentTable,
+  FigureView,
+  JUPYTER_DISPLAY,
+  type MimeBundle,
+  PredictionResult,
+  showExperiment,
+  showFigure,
+  showPredictions,
+  showStructure,
+  showTraining,
+  structureFigure,
+  type StructureFigureOptions,
+  StructureView,
+  withDisplay,
+} from "./lib/display/mod.ts";

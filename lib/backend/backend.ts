@@ -41,23 +41,37 @@ export type Broadcast = "none" | "row" | "col" | "scalar";
 
 /** Row-major GEMM: `C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C`. */
 export interface GemmArgs {
+  /** Use Aᵀ. */
   transA: boolean;
+  /** Use Bᵀ. */
   transB: boolean;
+  /** Rows of op(A) and C. */
   m: number;
+  /** Columns of op(B) and C. */
   n: number;
+  /** Inner dimension. */
   k: number;
+  /** Scale of the product. */
   alpha: number;
+  /** Scale of the existing C (0 overwrites). */
   beta: number;
+  /** A. */
   a: Storage;
   /** Element offset of A's first element (lets a caller use a column block of a weight). */
   aOffset?: number;
   /** Leading dimension (row stride in elements) of A as stored. */
   lda: number;
+  /** B. */
   b: Storage;
+  /** Element offset of B's first element. */
   bOffset?: number;
+  /** Leading dimension of B. */
   ldb: number;
+  /** C (written). */
   c: Storage;
+  /** Element offset of C's first element. */
   cOffset?: number;
+  /** Leading dimension of C. */
   ldc: number;
 }
 
@@ -65,11 +79,15 @@ export interface GemmArgs {
 export interface ScheduleFreeScalars {
   /** Learning rate after warmup, lr_t. */
   lr: number;
+  /** β1 (momentum interpolation). */
   beta1: number;
   /** `1 − β2^(k+1)`, the bias correction of v. */
   biasCorrection2: number;
+  /** β2. */
   beta2: number;
+  /** ε. */
   eps: number;
+  /** Decoupled weight decay. */
   weightDecay: number;
   /** Interpolation weight c = w / W. */
   ckp1: number;
@@ -77,20 +95,29 @@ export interface ScheduleFreeScalars {
 
 /** Scalars of one AdamW step (decoupled weight decay, PyTorch's `AdamW`). */
 export interface AdamWScalars {
+  /** Learning rate. */
   lr: number;
+  /** β1. */
   beta1: number;
+  /** β2. */
   beta2: number;
+  /** ε. */
   eps: number;
+  /** Decoupled weight decay. */
   weightDecay: number;
   /** `1 − β1^t` and `1 − β2^t` for step t ≥ 1. */
   biasCorrection1: number;
+  /** `1 − β2^t`. */
   biasCorrection2: number;
 }
 
 /** Scalars of one SGD step with momentum and (coupled) weight decay, PyTorch's `SGD`. */
 export interface SgdScalars {
+  /** Learning rate. */
   lr: number;
+  /** Momentum. */
   momentum: number;
+  /** Weight decay (added to the gradient). */
   weightDecay: number;
   /** True on the first step: the momentum buffer is set to the gradient, not blended. */
   firstStep: boolean;
@@ -98,6 +125,7 @@ export interface SgdScalars {
 
 /** What a backend is and which libraries it uses; printed by `backendInfo()`. */
 export interface BackendInfo {
+  /** Backend kind. */
   name: "cpu" | "cuda";
   /** Device description, e.g. "x86_64, 2 threads" or "NVIDIA H100 80GB HBM3". */
   device: string;
@@ -119,9 +147,13 @@ export interface MemoryInfo {
 
 /** The device abstraction. CPU and CUDA implement the same methods. */
 export interface Backend {
+  /** Backend kind: "cpu" or "cuda". */
   readonly name: "cpu" | "cuda";
+  /** What the backend is and uses. */
   info(): BackendInfo;
+  /** Live storage accounting. */
   memory(): MemoryInfo;
+  /** Resets `peakBytes` to the current `liveBytes`. */
   resetPeak(): void;
 
   // --- storage -------------------------------------------------------------------------
@@ -141,6 +173,7 @@ export interface Backend {
   synchronize(): void;
 
   // --- dense ---------------------------------------------------------------------------
+  /** Row-major single-precision matrix product (see {@linkcode GemmArgs}). */
   gemm(args: GemmArgs): void;
 
   // --- element-wise (float32) ----------------------------------------------------------

@@ -30,7 +30,9 @@ export interface NeighborList {
 
 /** One labelled structure of a data set. */
 export interface DatasetEntry {
+  /** Identifier of the entry (same as the structure id). */
   id: string;
+  /** The crystal. */
   structure: Structure;
   /** The regression target (e.g. formation energy, eV/atom). */
   target: number;
@@ -38,13 +40,17 @@ export interface DatasetEntry {
 
 /** A structure that a loader could not use, and why (names the file/line/id). */
 export interface SkippedEntry {
+  /** Identifier of the structure (file, row or index). */
   id: string;
+  /** Why it was skipped. */
   reason: string;
 }
 
 /** A labelled set of structures, loaded from files or generated. */
 export interface Dataset {
+  /** Number of entries. */
   readonly length: number;
+  /** Entry `i` (0-based); throws outside `0 .. length − 1`. */
   get(i: number): DatasetEntry;
   /** Structures left out while loading, each with the reason. */
   readonly skipped: SkippedEntry[];
@@ -60,7 +66,9 @@ export interface Dataset {
  * compute at batch time from `distances` and `numbers`.
  */
 export interface GraphSet {
+  /** Number of crystals. */
   count: number;
+  /** `[count]` identifiers. */
   ids: string[];
   /** `[count]` targets. */
   targets: Float64Array;
@@ -82,5 +90,6 @@ export interface GraphSet {
   vectors: Float32Array;
   /** Options the graphs were built with. */
   radius: number;
+  /** Maximum neighbours per atom the graphs were built with. */
   maxNeighbors: number;
 }

@@ -25,6 +25,7 @@ import { buildHostInputs, edgeFeatureLength, type HostInputs, uploadInputs } fro
 
 /** Options of `createModel`; omitted fields take the CGCNN reference defaults. */
 export interface ModelConfig {
+  /** Architecture: "cgcnn" (distances only) or "facgcnn" (adds frame coordinates and relative vectors). */
   kind: "cgcnn" | "facgcnn";
   /** A, atom embedding length (64; the paper uses 128). */
   atomFeaLen?: number;
@@ -46,6 +47,7 @@ export interface ModelConfig {
   device?: "auto" | "cpu" | "cuda";
   /** Neighbour radius (8 Å) and count (12) used to featurize structures for `predict`. */
   radius?: number;
+  /** Neighbour count used to featurize structures for `predict` (12). */
   maxNeighbors?: number;
   /** Atom feature table (CGCNN's 92-long one by default, or a loaded `atom_init.json`). */
   atomFeatures?: AtomFeatureTable;
@@ -53,16 +55,27 @@ export interface ModelConfig {
 
 /** A model configuration with every field set (what checkpoints store). */
 export interface ResolvedModelConfig {
+  /** Architecture. */
   kind: "cgcnn" | "facgcnn";
+  /** A, atom embedding length. */
   atomFeaLen: number;
+  /** H, hidden length of the head. */
   hFeaLen: number;
+  /** Convolution layers. */
   nConv: number;
+  /** Hidden layers of the head. */
   nH: number;
+  /** Default frame mode. */
   frames: FrameMode;
+  /** Frame base. */
   frameKind: FrameKind;
+  /** Relative eigengap under which a PCA frame counts as degenerate. */
   gapTolerance: number;
+  /** Seed of the weight initialisation and of the frame draws. */
   seed: number;
+  /** Neighbour radius (Å) used by `predict`. */
   radius: number;
+  /** Neighbour count used by `predict`. */
   maxNeighbors: number;
   /** Features per atom in the atom table. */
   atomFeatureLength: number;
@@ -128,19 +141,28 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
 
 /** A CGCNN or FACGCNN model on one backend. Dispose it to free device memory. */
 export class Model {
+  /** The resolved configuration (every field set; what checkpoints store). */
   readonly config: ResolvedModelConfig;
+  /** The backend (device) holding the weights. */
   readonly backend: Backend;
+  /**
+   * The underlying network (layers, state dict); internal.
+   * @ignore
+   */
   readonly network: CrystalGraphNetwork;
   /** The atom feature table on the device, `[maxZ + 1, atomFeatureLength]`. */
   readonly atomTable: Tensor;
+  /** The atom feature table (host copy). */
   readonly atomFeatures: AtomFeatureTable;
   /** Targets are predicted as `mean + std · output` (set from the training targets). */
   targetMean = 0;
+  /** Target scale: predictions are `targetMean + targetStd · output`. */
   targetStd = 1;
   /** Crystals with an ill-defined frame seen by the last forward passes (reset by the caller). */
   degenerateSeen = 0;
   #frameRng: Rng;
 
+  /** Builds a model on `backend` with fresh weights (use {@linkcode createModel} to select the backend). */
   constructor(config: ModelConfig, backend: Backend) {
     this.config = resolveModelConfig(config);
     this.backend = backend;
@@ -188,7 +210,10 @@ export class Model {
     this.#frameRng = new Rng(seed, stream);
   }
 
-  /** Host inputs of a batch under a frame mode (draws stochastic frames). */
+  /**
+   * Host inputs of a batch under a frame mode (draws stochastic frames); internal.
+   * @ignore
+   */
   hostInputs(batch: GraphBatch, frames: FrameMode = this.config.frames): HostInputs {
     for (let i = 0; i < batch.numbers.length; i++) {
       const z = batch.numbers[i];

@@ -10,7 +10,9 @@ import { Tensor } from "../tensor/tensor.ts";
 
 /** A named trainable tensor (a leaf that requires a gradient). */
 export interface Parameter {
+  /** Dotted name, e.g. `convs.0.fc_full.weight`. */
   name: string;
+  /** The tensor (a leaf that requires grad). */
   value: Tensor;
 }
 

@@ -10,7 +10,9 @@
 
 /** What a scope needs of a tensor. */
 export interface Disposable {
+  /** Frees the resource; idempotent. */
   dispose(): void;
+  /** True once freed. */
   readonly disposed: boolean;
 }
 

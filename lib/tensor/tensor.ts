@@ -31,15 +31,22 @@ export function shapeSize(shape: Shape): number {
 export class Tensor {
   /** Creation order; autograd uses it to break ties deterministically. */
   readonly id: number;
+  /** The backend that owns the storage. */
   readonly backend: Backend;
+  /** Shape: `[n]` or `[rows, cols]`. */
   readonly shape: Shape;
+  /** Element count. */
   readonly size: number;
+  /** Element type: "float32" or "int32". */
   readonly dtype: DType;
   /** True for parameters and for results of ops on them (while grad mode is on). */
   readonly requiresGrad: boolean;
   /** Accumulated gradient (leaves only), owned by this tensor. */
   grad: Tensor | null = null;
-  /** How this tensor was computed; null for leaves and for results under `noGrad`. */
+  /**
+   * How this tensor was computed; null for leaves and for results under `noGrad`. Internal.
+   * @ignore
+   */
   readonly op: Op | null;
   #storage: Storage | null;
 

@@ -57,12 +57,15 @@ export async function saveCheckpoint(
 
 /** A loaded checkpoint: the model and the stored facts. */
 export interface LoadedCheckpoint {
+  /** The rebuilt model (dispose it). */
   model: Model;
+  /** Stored epoch, metrics and extras. */
   info: CheckpointInfo;
 }
 
 /** Options of `loadCheckpoint`. */
 export interface LoadCheckpointOptions {
+  /** Device to load onto ("auto"). */
   device?: DeviceChoice;
   /** Use this backend instead of selecting one. */
   backend?: Backend;

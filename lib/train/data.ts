@@ -12,16 +12,25 @@ import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
 export interface DataConfig {
   /** Training data (path or `synthetic:N`); split into train/val/test unless those are given. */
   data: string;
+  /** Validation data (path); replaces the validation share of the split. */
   valData?: string;
+  /** Test data (path); replaces the test share of the split. */
   testData?: string;
   /** Train/val/test fractions of `data` (default 0.8, 0.1, 0.1). */
   split?: [number, number, number];
+  /** Source format ("auto": detected). */
   format?: DatasetFormat;
+  /** Target column (CSV) or dataset (HDF5). */
   target?: string;
+  /** CSV id column. */
   idColumn?: string;
+  /** HDF5 positions: Cartesian (Å) or fractional. */
   positions?: "cartesian" | "fractional";
+  /** Keep at most this many structures per source. */
   limit?: number;
+  /** Neighbour radius (8 Å). */
   radius?: number;
+  /** Neighbours per atom (12). */
   maxNeighbors?: number;
   /** Graph cache folder (`.cache/graphs`); null disables it. */
   cacheDir?: string | null;
@@ -29,15 +38,21 @@ export interface DataConfig {
   splitSeed?: number;
   /** Run seed; also the split seed unless `splitSeed` is given. */
   seed?: number;
+  /** No loading messages. */
   quiet?: boolean;
 }
 
 /** The three graph sets of a run. */
 export interface TrainingData {
+  /** Training graphs. */
   train: GraphSet;
+  /** Validation graphs. */
   val: GraphSet;
+  /** Test graphs (may be empty). */
   test: GraphSet;
+  /** Structures left out while loading. */
   skipped: SkippedEntry[];
+  /** Atom feature table of the source (CGCNN folder `atom_init.json`), if any. */
   atomFeatures?: AtomFeatureTable;
 }
 

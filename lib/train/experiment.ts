@@ -32,6 +32,7 @@ export interface ExperimentConfig extends TrainConfig {
   seeds?: number;
   /** Epoch budgets ([100, 200, 300]). */
   epochsList?: number[];
+  /** Variants to train (all three). */
   variants?: ExperimentVariant[];
   /** Output folder (`runs/experiment-<timestamp>`). */
   out?: string;
@@ -39,20 +40,31 @@ export interface ExperimentConfig extends TrainConfig {
 
 /** One table row: a variant, budget and evaluation setting, with per-seed and summary metrics. */
 export interface ExperimentRow {
+  /** Row label, e.g. "FACGCNN + random rotation (100 epochs)". */
   label: string;
+  /** Trained variant. */
   variant: ExperimentVariant;
+  /** Epoch budget. */
   epochs: number;
+  /** Whether the test crystals were randomly rotated and translated. */
   rotated: boolean;
+  /** Frame mode at evaluation. */
   evalFrames: FrameMode;
+  /** Metrics of each seed. */
   perSeed: { seed: number; r2: number; mae: number; rmse: number }[];
+  /** R² over seeds. */
   r2: MeanStdErr;
+  /** MAE over seeds. */
   mae: MeanStdErr;
+  /** RMSE over seeds. */
   rmse: MeanStdErr;
 }
 
 /** The experiment's result (also written to `results.json`). */
 export interface ExperimentResult {
+  /** Output folder. */
   out: string;
+  /** Table rows. */
   rows: ExperimentRow[];
 }
 

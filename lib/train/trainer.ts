@@ -30,27 +30,41 @@ import { withTrainingDisplay } from "../display/hook.ts";
 
 /** Everything a training run takes; defaults are the paper's where it gives them. */
 export interface TrainConfig extends DataConfig {
+  /** Architecture ("facgcnn"). */
   model?: "cgcnn" | "facgcnn";
+  /** Training frame mode ("stochastic", the paper's k = 1). */
   frames?: FrameMode;
+  /** Frame base ("pca"). */
   frameKind?: FrameKind;
+  /** Epochs (30). */
   epochs?: number;
   /** Crystals per step (2048, capped to the data; see `resolveBatchSize`). */
   batchSize?: number;
+  /** Learning rate (5e-4). */
   lr?: number;
+  /** Optimizer ("sf-adamw"). */
   optimizer?: OptimizerKind;
+  /** Weight decay (0). */
   weightDecay?: number;
   /** SGD momentum (0.9). */
   momentum?: number;
   /** MultiStepLR milestones for SGD/AdamW ([100]) and factor (0.1). */
   milestones?: number[];
+  /** MultiStepLR factor (0.1). */
   gamma?: number;
   /** SF-AdamW warmup steps (0). */
   warmupSteps?: number;
+  /** A, atom embedding length (128, the paper's). */
   atomFeaLen?: number;
+  /** H, hidden length of the head (128). */
   hFeaLen?: number;
+  /** Convolution layers (3). */
   nConv?: number;
+  /** Hidden layers of the head (1). */
   nH?: number;
+  /** Device: "auto" (default), "cpu" or "cuda". */
   device?: DeviceChoice;
+  /** Seed of initialisation, shuffling and frame draws (0); also the split seed by default. */
   seed?: number;
   /** Output folder (`runs/<timestamp>`). */
   out?: string;
@@ -62,18 +76,27 @@ export interface TrainConfig extends DataConfig {
 
 /** One row of `metrics.csv`. */
 export interface EpochRecord {
+  /** 1-based epoch number. */
   epoch: number;
+  /** Mean training loss (MSE on standardised targets). */
   trainLoss: number;
+  /** Validation MAE (original units). */
   valMae: number;
+  /** Validation RMSE. */
   valRmse: number;
+  /** Validation R². */
   valR2: number;
+  /** Learning rate used in this epoch. */
   lr: number;
+  /** Wall time of the epoch (s), validation included. */
   seconds: number;
 }
 
 /** Progress callbacks (the CLI draws a bar with them). */
 export interface TrainHooks {
+  /** Called before each epoch with its number, the epoch count and the batch count. */
   onEpochStart?: (epoch: number, epochs: number, batches: number) => void;
+  /** Called after each optimizer step with the batch loss (standardised MSE). */
   onBatch?: (
     e: {
       epoch: number;
@@ -84,18 +107,25 @@ export interface TrainHooks {
       crystals: number;
     },
   ) => void;
+  /** Called after each epoch (after the checkpoints are written); `best` marks a new best validation MAE. */
   onEpoch?: (record: EpochRecord, best: boolean) => void | Promise<void>;
+  /** Log lines (default: stderr). */
   log?: (line: string) => void;
 }
 
 /** What a run produced. */
 export interface TrainResult {
+  /** Run folder (config.json, metrics.csv, checkpoints, report.html). */
   out: string;
+  /** The configuration with defaults filled in. */
   config:
     & Required<Pick<TrainConfig, "model" | "epochs" | "batchSize" | "lr" | "optimizer">>
     & TrainConfig;
+  /** One record per epoch. */
   history: EpochRecord[];
+  /** Epoch of the lowest validation MAE (the returned model's). */
   bestEpoch: number;
+  /** That lowest validation MAE. */
   bestValMae: number;
   /** Test metrics of the best model (null when there is no test set). */
   test: RegressionMetrics | null;
@@ -103,6 +133,7 @@ export interface TrainResult {
   testPredictions: Float32Array | null;
   /** The best model (weights at its best epoch); the caller disposes it. */
   model: Model;
+  /** The train/val/test graph sets used. */
   data: TrainingData;
 }
 
