@@ -51,10 +51,27 @@ export const TRAIN_FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const satisfies Spec;
 
-/** Parses `args` strictly; unknown flags and missing values become a `UsageError`. */
+/**
+ * Parses `args` strictly; unknown flags and missing values become a `UsageError`. A negative
+ * number after a value flag (`--lr -1`) is taken as its value, so the flag's own check can
+ * say what is wrong with it (`parseArgs` alone calls it ambiguous).
+ */
 export function parseFlags<S extends Spec>(args: string[], spec: S) {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : null;
+    const next = args[i + 1];
+    if (
+      name !== null && spec[name]?.type === "string" && next !== undefined &&
+      /^-(\d|\.\d|Infinity)/.test(next)
+    ) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else joined.push(args[i]);
+  }
   try {
-    return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: joined, options: spec, strict: true, allowPositionals: false })
+      .values;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -4,7 +4,7 @@
  */
 
 import type { AtomFeatureTable } from "../crystal/atom_features.ts";
-import type { DatasetFormat } from "../crystal/dataset.ts";
+import { type DatasetFormat, detectFormat } from "../crystal/dataset.ts";
 import { loadGraphs, splitIndices, subsetGraphs } from "../crystal/featurize.ts";
 import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
 
@@ -72,6 +72,10 @@ export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
     cacheDir: c.cacheDir,
     quiet: c.quiet,
   };
+  // Every source must exist before any is loaded (a wrong --test-data fails at once).
+  for (const source of [c.data, c.valData, c.testData]) {
+    if (source) await detectFormat(source, c.format);
+  }
   const main = await loadGraphs(c.data, opts);
   const skipped = [...main.skipped];
   const other = async (source: string | undefined) => {
