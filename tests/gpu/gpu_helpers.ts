@@ -11,6 +11,11 @@ import type { Backend, DType, Storage } from "../../lib/backend/backend.ts";
 import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
 import { createCudaBackend, type CudaBackend } from "../../lib/backend/cuda/cuda_backend.ts";
 import { probeCuda } from "../../lib/backend/cuda/probe.ts";
+import {
+  type AllocatorStats,
+  CachingAllocator,
+  type DeviceBlock,
+} from "../../lib/backend/cuda/allocator.ts";
 
 /** The probe's answer for this process. */
 export const probe = probeCuda();
@@ -104,4 +109,142 @@ export function assertClose(
 /** Compares every array of two result lists. */
 export function assertAllClose(label: string, [gpu, cpu]: [Host[], Host[]], rtol = 1e-5) {
   gpu.forEach((g, i) => assertClose(`${label}#${i}`, g, cpu[i], rtol));
+}
+
+// --- model-level helpers (tests/gpu/model_step.test.ts) -------------------------------------
+
+/** The device side of a model test: a `Backend` with the CUDA allocator's counters. */
+export type DeviceBackend = Backend & { allocatorStats(): AllocatorStats };
+
+/**
+ * `FACGCNN_GPU_STANDIN=cpu`: run the GPU model tests without a GPU, with {@linkcode cpuStandIn}
+ * as the device. It exercises the test code itself (batches, weight copies, tolerances, the
+ * memory assertions) on a machine without CUDA; it proves nothing about the CUDA backend.
+ */
+export const standIn = Deno.env.get("FACGCNN_GPU_STANDIN") === "cpu";
+
+/** Rounds float32 values to TF32 (10-bit mantissa, round to nearest even), in place. */
+export function roundToTf32(x: Float32Array): Float32Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  for (let i = 0; i < u.length; i++) {
+    const v = u[i];
+    if ((v & 0x7f800000) === 0x7f800000) continue; // inf / NaN
+    u[i] = ((v + 0x0fff + ((v >>> 13) & 1)) & 0xffffe000) >>> 0;
+  }
+  return x;
+}
+
+/**
+ * A CPU backend dressed as the device under test: GEMM through the TypeScript fallback (another
+ * summation order than OpenBLAS, so FP32 rounding differs from the reference as a GPU's does),
+ * with `tf32` GEMM inputs rounded to TF32 as tensor cores do, and every storage also booked in
+ * a real {@linkcode CachingAllocator} over fake addresses, so `allocatorStats()` behaves as the
+ * CUDA backend's (without the CUDA backend's private kernel workspace).
+ */
+export function cpuStandIn(options: { tf32?: boolean } = {}): DeviceBackend {
+  const inner = createCpuBackend({ blasPath: "/nonexistent/libopenblas.so" });
+  let next = 0n;
+  const allocator = new CachingAllocator({
+    malloc: (bytes) => (next += BigInt(bytes) + 512n),
+    free: () => {},
+  });
+  const blocks = new WeakMap<Storage, DeviceBlock>();
+  const book = (s: Storage) => {
+    blocks.set(s, allocator.alloc(s.length * 4));
+    return s;
+  };
+  const tf32Copy = (s: Storage) =>
+    inner.upload(roundToTf32(Float32Array.from(inner.download(s) as Float32Array)));
+  const overrides: Partial<DeviceBackend> = {
+    alloc: (dtype, length) => book(inner.alloc(dtype, length)),
+    upload: (data) => book(inner.upload(data)),
+    free: (s) => {
+      const b = blocks.get(s);
+      if (b) allocator.release(b);
+      blocks.delete(s);
+      inner.free(s);
+    },
+    allocatorStats: () => allocator.stats(),
+    resetPeak: () => {
+      inner.resetPeak();
+      allocator.resetPeak();
+    },
+    gemm: (args) => {
+      if (!options.tf32) return inner.gemm(args);
+      const a = tf32Copy(args.a), b = tf32Copy(args.b);
+      try {
+        inner.gemm({ ...args, a, b });
+      } finally {
+        inner.free(a);
+        inner.free(b);
+      }
+    },
+  };
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop in overrides) return overrides[prop as keyof DeviceBackend];
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  }) as unknown as DeviceBackend;
+}
+
+/** How far a device tensor is from the reference, in the norm the model tests use. */
+export interface Deviation {
+  /** max_i |device_i − reference_i|. */
+  maxAbs: number;
+  /** The scale it is judged against: max(max_i |reference_i|, floor). */
+  scale: number;
+  /** `maxAbs / scale`. */
+  rel: number;
+  /** Index of the largest difference. */
+  at: number;
+}
+
+/**
+ * The per-tensor max norm: `max|Δ| / max(max|reference|, floor)`. With `slack` (per element,
+ * ≥ 0) the difference of element i counts as `max(0, |Δ_i| − slack_i)`: used where an update
+ * is only as well defined as its inputs allow.
+ */
+export function deviation(
+  device: ArrayLike<number>,
+  reference: ArrayLike<number>,
+  floor = 0,
+  slack?: ArrayLike<number>,
+): Deviation {
+  if (device.length !== reference.length) {
+    throw new RangeError(`deviation: ${device.length} vs ${reference.length} elements`);
+  }
+  let maxAbs = 0, maxRef = 0, at = -1;
+  for (let i = 0; i < reference.length; i++) {
+    maxRef = Math.max(maxRef, Math.abs(reference[i]));
+    let d = Math.abs(device[i] - reference[i]);
+    if (Number.isNaN(d)) d = Infinity;
+    if (slack) d = Math.max(0, d - slack[i]);
+    if (d > maxAbs || at < 0) maxAbs = d, at = i;
+  }
+  const scale = Math.max(maxRef, floor);
+  return { maxAbs, scale, rel: scale > 0 ? maxAbs / scale : maxAbs, at };
+}
+
+/** Asserts `deviation(...).rel ≤ rtol` and returns the deviation (for the report line). */
+export function assertDeviation(
+  label: string,
+  device: ArrayLike<number>,
+  reference: ArrayLike<number>,
+  rtol: number,
+  floor = 0,
+  slack?: ArrayLike<number>,
+): Deviation {
+  const d = deviation(device, reference, floor, slack);
+  if (!(d.rel <= rtol)) {
+    assert.fail(
+      `${label}: max|Δ|/scale = ${d.rel.toExponential(2)} > ${rtol} (max|Δ| ${
+        d.maxAbs.toExponential(2)
+      } at [${d.at}]: device ${device[d.at]} vs reference ${reference[d.at]}; scale ${
+        d.scale.toExponential(2)
+      })`,
+    );
+  }
+  return d;
 }
