@@ -95,7 +95,7 @@ export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
   const [trainIdx, valIdx, testIdx] = splitIndices(
     main.graphs.count,
     parts.map((p) => p / total),
-    c.seed ?? 0,
+    c.splitSeed ?? c.seed ?? 0,
   );
   const data: TrainingData = {
     train: subsetGraphs(main.graphs, trainIdx),
