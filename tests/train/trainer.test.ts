@@ -44,6 +44,8 @@ Deno.test("trainer: same seed gives identical metrics and weights; another seed 
     assert.deepEqual(await metricsWithoutSeconds(b), ma, "metrics.csv to the last digit");
     for (const f of ["best.safetensors", "last.safetensors"]) {
       assertSameTensors(await tensorsOf(`${a}/${f}`), await tensorsOf(`${b}/${f}`), f);
+      // Metadata (config, scaling, epoch, metrics) too: the files are byte-identical.
+      assert.deepEqual(await Deno.readFile(`${b}/${f}`), await Deno.readFile(`${a}/${f}`), f);
     }
     assertSameTensors(
       await tensorsOf(`${a}/last.optim.safetensors`),
