@@ -159,6 +159,7 @@ Deno.test("trainer: resume continues exactly (2 + 1 epochs equals 3 epochs)", as
 
 Deno.test("trainer: an interrupted CLI run (SIGKILL mid-epoch) resumes without loss", async () => {
   const [dir, cleanup] = await tempDir("kill");
+  let child: Deno.ChildProcess | null = null;
   try {
     const out = `${dir}/killed`;
     const epochs = 6;
@@ -182,7 +183,7 @@ Deno.test("trainer: an interrupted CLI run (SIGKILL mid-epoch) resumes without l
       "4",
       "-q",
     ];
-    const child = new Deno.Command(Deno.execPath(), {
+    child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "cli/train.ts", ...flags, "--out", out],
       cwd: ROOT,
       stdout: "null",
@@ -237,6 +238,11 @@ Deno.test("trainer: an interrupted CLI run (SIGKILL mid-epoch) resumes without l
       assertSameTensors(await tensorsOf(`${out}/${f}`), await tensorsOf(`${ref}/${f}`), f);
     }
   } finally {
+    // Never leave the training subprocess running (e.g. when an assertion failed early).
+    try {
+      child?.kill("SIGKILL");
+      await child?.status;
+    } catch { /* already ended */ }
     await cleanup();
   }
 });
