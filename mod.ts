@@ -228,6 +228,8 @@ export {
   FigureView,
   JUPYTER_DISPLAY,
   type MimeBundle,
+  PlotlyLibrary,
+  plotlyLibrary,
   PredictionResult,
   showExperiment,
   showFigure,

@@ -36,6 +36,12 @@ export {
   trainingSummary,
 } from "./results.ts";
 export { tensorBundle, tensorPreview } from "./tensor.ts";
+export {
+  figureBundle,
+  PlotlyLibrary,
+  plotlyLibrary,
+  standaloneFigureBundle,
+} from "./plotly_view.ts";
 
 import { showStructure } from "./structure.ts";
 import { showExperiment, showFigure, showPredictions, showTraining } from "./results.ts";

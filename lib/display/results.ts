@@ -4,7 +4,8 @@
  * @module
  */
 
-import { escapeHtml, type PlotlyFigure, plotlyMimeBundle } from "../plot/plotly.ts";
+import { escapeHtml, type PlotlyFigure } from "../plot/plotly.ts";
+import { figureBundle } from "./plotly_view.ts";
 import type { ExperimentResult } from "../train/experiment.ts";
 import {
   formatMeanStdErr,
@@ -22,7 +23,7 @@ function formatMetrics(m: RegressionMetrics): string {
   }, n = ${m.n}`;
 }
 
-/** A Plotly figure that displays itself in the Deno kernel (offline: the bundle is embedded). */
+/** A Plotly figure that displays itself in the Deno kernel (see {@linkcode figureBundle}). */
 export class FigureView {
   /** The figure. */
   readonly figure: PlotlyFigure;
@@ -40,9 +41,9 @@ export class FigureView {
     return this.text;
   }
 
-  /** Jupyter MIME bundle: Plotly JSON, HTML with the embedded bundle, plain text. */
+  /** Jupyter MIME bundle: Plotly JSON, HTML drawing it (see `plotlyLibrary`), plain text. */
   [JUPYTER_DISPLAY](): MimeBundle {
-    return { ...plotlyMimeBundle(this.figure), "text/plain": this.text };
+    return figureBundle(this.figure, this.text);
   }
 }
 

@@ -8,7 +8,8 @@ import { COVALENT_RADIUS } from "../crystal/elements.ts";
 import { cartesian, formula, latticeParameters, latticeVolume } from "../crystal/lattice.ts";
 import { elementSymbol } from "../crystal/symbols.ts";
 import type { Structure } from "../crystal/types.ts";
-import { escapeHtml, type PlotlyFigure, plotlyMimeBundle } from "../plot/plotly.ts";
+import { escapeHtml, type PlotlyFigure } from "../plot/plotly.ts";
+import { figureBundle } from "./plotly_view.ts";
 import { JUPYTER_DISPLAY, type MimeBundle } from "./hook.ts";
 
 // Jmol-like colours of common elements; others get a colour derived from Z.
@@ -151,15 +152,15 @@ export function structureFigure(s: Structure, options: StructureFigureOptions = 
 
 /**
  * The Jupyter bundle of a structure: the Plotly figure (`application/vnd.plotly.v1+json`),
- * HTML with the formula line above the embedded offline plot, and the summary as text.
+ * HTML with the formula line above the plot (drawn with the page's Plotly.js, see
+ * `plotlyLibrary`), and the summary as text.
  */
 export function structureBundle(s: Structure): MimeBundle {
-  const bundle = plotlyMimeBundle(structureFigure(s));
   const summary = structureSummary(s);
+  const bundle = figureBundle(structureFigure(s), summary);
   return {
     ...bundle,
     "text/html": `<p><code>${escapeHtml(summary)}</code></p>\n${bundle["text/html"]}`,
-    "text/plain": summary,
   };
 }
 

@@ -9,11 +9,13 @@ import {
   experimentBundle,
   JUPYTER_DISPLAY,
   type MimeBundle,
+  plotlyLibrary,
   showExperiment,
   showFigure,
   showPredictions,
   showStructure,
   showTraining,
+  standaloneFigureBundle,
   structureFigure,
   withDisplay,
 } from "../../lib/display/mod.ts";
@@ -39,8 +41,8 @@ async function bundleOf(value: unknown): Promise<MimeBundle> {
 function plotlyOf(bundle: MimeBundle): PlotlyFigure {
   assert.ok(PLOTLY_MIME in bundle, "Plotly MIME entry");
   const html = bundle["text/html"] as string;
-  assert.ok(html.includes("plotly.js v"), "the Plotly bundle is embedded (offline)");
   assert.ok(html.includes("Plotly.newPlot"));
+  assert.ok(html.length < 100_000, "small output: the bundle comes from plotlyLibrary()");
   // The Plotly entry is JSON-safe (what the kernel sends).
   return JSON.parse(JSON.stringify(bundle[PLOTLY_MIME]));
 }
@@ -213,4 +215,15 @@ Deno.test("displays never touch Deno.jupyter (harmless outside the kernel)", asy
     assert.ok(!code.some((l) => l.includes("Deno.jupyter")), `${e.name} uses Deno.jupyter`);
   }
   assert.ok(PLOTLY_MIME in await bundleOf(withDisplay({ ...NACL })));
+});
+
+Deno.test("plotlyLibrary embeds the bundle once; standalone bundles embed it too", async () => {
+  const lib = await bundleOf(plotlyLibrary());
+  assert.ok((lib["text/html"] as string).includes("plotly.js v4"));
+  assert.ok((lib["text/html"] as string).length > 1_000_000);
+  assert.match(lib["text/plain"] as string, /^Plotly\.js \d+\.\d+\.\d+ \(embedded, offline\)$/);
+  const fig: PlotlyFigure = { data: [{ type: "bar", x: ["a"], y: [1] }], layout: {} };
+  const b = standaloneFigureBundle(fig, "t");
+  assert.ok((b["text/html"] as string).includes("plotly.js v4"));
+  assert.deepEqual(b[PLOTLY_MIME], fig);
 });

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Executes examples/quickstart.ipynb headless in the Deno kernel (a failing cell fails), checks
+# that its outputs hold the Plotly MIME bundles, and runs the example scripts.
+# Needs: deno, jupyter-nbconvert, python3-nbclient, jupyter-client (Debian packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v jupyter-nbconvert >/dev/null 2>&1; then
+  echo "jupyter-nbconvert not found (apt-get install jupyter-nbconvert python3-nbclient jupyter-client)"
+  exit 1
+fi
+
+# Kernel spec for the current user (non-interactive; --force overwrites an older one).
+deno jupyter --install --force 2>&1 | grep -v '"deno jupyter" is unstable' || true
+jupyter kernelspec list 2>/dev/null | grep -qw deno || { echo "Deno kernel not installed"; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+executed="$tmp/quickstart.executed.ipynb"
+
+echo "== executing examples/quickstart.ipynb"
+start=$(date +%s)
+# nbconvert exits non-zero when a cell raises; cwd is the notebook's folder (imports ../mod.ts).
+status=0
+jupyter nbconvert --to notebook --execute examples/quickstart.ipynb --output "$executed" \
+  --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=deno >"$tmp/nbconvert.log" 2>&1 ||
+  status=$?
+grep -v '"deno jupyter" is unstable' "$tmp/nbconvert.log" || true
+[ "$status" -eq 0 ] || { echo "notebook execution failed (exit $status)"; exit 1; }
+echo "notebook executed in $(($(date +%s) - start)) s"
+
+python3 - "$executed" <<'PY'
+import json, sys
+nb = json.load(open(sys.argv[1]))
+mime = "application/vnd.plotly.v1+json"
+errors, figures, traces = [], 0, set()
+for cell in nb["cells"]:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            errors.append(f'{out.get("ename")}: {out.get("evalue")}')
+        fig = out.get("data", {}).get(mime)
+        if fig is not None:
+            figures += 1
+            traces.update(t.get("type") for t in fig.get("data", []))
+if errors:
+    sys.exit("errors in outputs: " + "; ".join(errors))
+print(f"{figures} Plotly outputs ({mime}), trace types: {sorted(t for t in traces if t)}")
+# The structure view (scatter3d), learning curves (scatter) and parity plots (scattergl).
+need = {"scatter3d", "scatter", "scattergl"}
+if figures < 4 or not need <= traces:
+    sys.exit(f"expected at least 4 Plotly outputs with {sorted(need)} traces")
+PY
+
+for script in examples/*.ts; do
+  echo "== $script"
+  start=$(date +%s)
+  deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys "$script"
+  echo "$script: $(($(date +%s) - start)) s"
+done
+echo "notebook and examples: ok"
