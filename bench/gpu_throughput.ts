@@ -145,7 +145,7 @@ function parseFlags() {
   if (values.help) {
     console.log(
       "deno task bench:gpu [--quick] [--cpu] [--no-peer] [--tf32] [--python python3] " +
-        "[--peer-args '...']",
+        "[--peer-args='...']",
     );
     Deno.exit(0);
   }
