@@ -1,8 +1,9 @@
 /**
  * Run one test body on every available backend (candle's `test_device!`).
  *
- * The CPU backend comes in two flavours that must agree: GEMM through OpenBLAS and GEMM
- * through the TypeScript fallback. `forEachBackend` registers one `Deno.test` per flavour;
+ * The CPU backend comes in two flavours that must agree: OpenBLAS GEMM with the native CPU
+ * kernels when they are built, and the all-TypeScript configuration (fallback GEMM and
+ * TypeScript kernels). `forEachBackend` registers one `Deno.test` per flavour;
  * when OpenBLAS cannot be loaded (absent, hidden by `FACGCNN_BLAS`, or no `--allow-ffi`) its
  * case is registered as ignored with the reason in the test name.
  * @module
@@ -34,7 +35,7 @@ function shorten(text: string, max = 120): string {
 export function backendCases(): BackendCase[] {
   if (cached) return cached;
   const openblas = createCpuBackend();
-  const fallback = createCpuBackend({ blasPath: MISSING_BLAS });
+  const fallback = createCpuBackend({ blasPath: MISSING_BLAS, nativeKernels: false });
   if (fallback.usesOpenBlas) throw new Error(`${MISSING_BLAS} unexpectedly loaded`);
   cached = [
     openblas.usesOpenBlas ? { label: "openblas", backend: openblas } : {

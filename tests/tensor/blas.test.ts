@@ -53,7 +53,7 @@ Deno.test({
   fn() {
     const info = openblasCase.backend!.info();
     assert.match(info.gemm, /OpenBLAS cblas_sgemm/);
-    assert.deepEqual(info.notes, []);
+    assert.ok(!info.notes.some((n) => /no CBLAS|fallback/i.test(n)), info.notes.join("; "));
   },
 });
 

@@ -27,6 +27,8 @@ import {
   unaryKernel,
 } from "./elementwise.ts";
 import {
+  checkIndices,
+  checkOffsets,
   gatherRowsKernel,
   scatterAddRowsKernel,
   segmentExpandKernel,
@@ -39,6 +41,7 @@ import {
   columnMomentsKernel,
 } from "./batch_norm.ts";
 import { adamWKernel, scheduleFreeAdamWKernel, sgdKernel } from "./optim_kernels.ts";
+import { type CpuKernelChoice, loadCpuKernels } from "./native_kernels.ts";
 import { symmetricEigen3Batched } from "../../frames/eigen3.ts";
 
 /** CPU storage: owns one typed array until freed. */
@@ -76,22 +79,34 @@ export class CpuStorage implements Storage {
 export interface CpuBackendOptions {
   /** CBLAS library path; defaults to `FACGCNN_BLAS`, then the usual OpenBLAS sonames. */
   blasPath?: string;
+  /**
+   * Native CPU kernel library path, or `false` for the TypeScript kernels only; defaults to
+   * `FACGCNN_CPU_KERNELS`, then `build/native/libfacgcnn_cpu.so`.
+   */
+  nativeKernels?: string | false;
 }
+
+const UNARY_NATIVE: Partial<Record<UnaryOp, number>> = { sigmoid: 0, softplus: 1 };
+const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+const BROADCAST_CODE: Record<Broadcast, number> = { none: 0, row: 1, col: 2, scalar: 3 };
 
 /** The CPU implementation of `Backend`. */
 export class CpuBackend implements Backend {
   readonly name = "cpu" as const;
   readonly #blas: BlasChoice;
+  readonly #native: CpuKernelChoice;
   #liveBuffers = 0;
   #liveBytes = 0;
   #peakBytes = 0;
 
   constructor(options: CpuBackendOptions = {}) {
     this.#blas = loadBlas(options.blasPath);
+    this.#native = loadCpuKernels(options.nativeKernels);
   }
 
   info(): BackendInfo {
-    const notes = this.#blas.reason ? [this.#blas.reason] : [];
+    const notes = [`element-wise and graph ops: ${this.#native.description}`];
+    if (this.#blas.reason) notes.push(this.#blas.reason);
     let threads = "";
     try {
       threads = `, ${navigator.hardwareConcurrency} hardware threads`;
@@ -102,6 +117,11 @@ export class CpuBackend implements Backend {
       gemm: this.#blas.description,
       notes,
     };
+  }
+
+  /** True when the element-wise and graph ops run in the native CPU kernels. */
+  get usesNativeKernels(): boolean {
+    return this.#native.kernels !== null;
   }
 
   /** True when GEMM runs on OpenBLAS (false: the TypeScript fallback). */
@@ -183,6 +203,8 @@ export class CpuBackend implements Backend {
   }
 
   unary(op: UnaryOp, x: Storage, out: Storage, length: number): void {
+    const k = this.#native.kernels, code = UNARY_NATIVE[op];
+    if (k && code !== undefined) return k.fc_unary(code, this.#f32(x), this.#f32(out), length);
     unaryKernel(op, this.#f32(x), this.#f32(out), length);
   }
 
@@ -194,7 +216,10 @@ export class CpuBackend implements Backend {
     dx: Storage,
     length: number,
   ): void {
-    unaryBackwardKernel(op, this.#f32(x), this.#f32(y), this.#f32(dy), this.#f32(dx), length);
+    const k = this.#native.kernels, code = UNARY_NATIVE[op];
+    const [xs, ys, dys, dxs] = [this.#f32(x), this.#f32(y), this.#f32(dy), this.#f32(dx)];
+    if (k && code !== undefined) return k.fc_unary_backward(code, xs, ys, dys, dxs, length);
+    unaryBackwardKernel(op, xs, ys, dys, dxs, length);
   }
 
   binary(
@@ -206,7 +231,12 @@ export class CpuBackend implements Backend {
     cols: number,
     broadcast: Broadcast,
   ): void {
-    binaryKernel(op, this.#f32(a), this.#f32(b), this.#f32(out), rows, cols, broadcast);
+    const k = this.#native.kernels;
+    const [as, bs, os] = [this.#f32(a), this.#f32(b), this.#f32(out)];
+    if (k && rows * cols >= 4096) {
+      return k.fc_binary(BINARY_CODE[op], BROADCAST_CODE[broadcast], as, bs, os, rows, cols);
+    }
+    binaryKernel(op, as, bs, os, rows, cols, broadcast);
   }
 
   axpby(alpha: number, x: Storage, beta: number, y: Storage, length: number): void {
@@ -239,11 +269,19 @@ export class CpuBackend implements Backend {
   }
 
   gatherRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
-    gatherRowsKernel(this.#f32(src), this.#i32(index), this.#f32(out), nIndex, cols);
+    const k = this.#native.kernels;
+    const [s, i, o] = [this.#f32(src), this.#i32(index), this.#f32(out)];
+    if (!k) return gatherRowsKernel(s, i, o, nIndex, cols);
+    checkIndices("gatherRows", i, nIndex, cols > 0 ? s.length / cols : Infinity);
+    k.fc_gather_rows(s, i, o, nIndex, cols);
   }
 
   scatterAddRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
-    scatterAddRowsKernel(this.#f32(src), this.#i32(index), this.#f32(out), nIndex, cols);
+    const k = this.#native.kernels;
+    const [s, i, o] = [this.#f32(src), this.#i32(index), this.#f32(out)];
+    if (!k) return scatterAddRowsKernel(s, i, o, nIndex, cols);
+    checkIndices("scatterAddRows", i, nIndex, cols > 0 ? o.length / cols : Infinity);
+    k.fc_scatter_add_rows(s, i, o, nIndex, cols);
   }
 
   segmentReduce(
@@ -254,7 +292,11 @@ export class CpuBackend implements Backend {
     cols: number,
     mean: boolean,
   ): void {
-    segmentReduceKernel(this.#f32(src), this.#i32(offsets), this.#f32(out), nSegments, cols, mean);
+    const k = this.#native.kernels;
+    const [s, off, o] = [this.#f32(src), this.#i32(offsets), this.#f32(out)];
+    if (!k) return segmentReduceKernel(s, off, o, nSegments, cols, mean);
+    checkOffsets("segmentReduce", off, nSegments, cols > 0 ? s.length / cols : Infinity);
+    k.fc_segment_reduce(s, off, o, nSegments, cols, mean ? 1 : 0);
   }
 
   segmentExpand(
@@ -265,7 +307,11 @@ export class CpuBackend implements Backend {
     cols: number,
     mean: boolean,
   ): void {
-    segmentExpandKernel(this.#f32(g), this.#i32(offsets), this.#f32(out), nSegments, cols, mean);
+    const k = this.#native.kernels;
+    const [gs, off, o] = [this.#f32(g), this.#i32(offsets), this.#f32(out)];
+    if (!k) return segmentExpandKernel(gs, off, o, nSegments, cols, mean);
+    checkOffsets("segmentExpand", off, nSegments, cols > 0 ? o.length / cols : Infinity);
+    k.fc_segment_expand(gs, off, o, nSegments, cols, mean ? 1 : 0);
   }
 
   sumRows(x: Storage, out: Storage, rows: number, cols: number): void {
@@ -280,15 +326,22 @@ export class CpuBackend implements Backend {
   }
 
   gate(z: Storage, out: Storage, rows: number, cols: number): void {
+    const k = this.#native.kernels;
+    if (k) return k.fc_gate(this.#f32(z), this.#f32(out), rows, cols);
     gateKernel(this.#f32(z), this.#f32(out), rows, cols);
   }
 
   gateBackward(z: Storage, dOut: Storage, dz: Storage, rows: number, cols: number): void {
+    const k = this.#native.kernels;
+    if (k) return k.fc_gate_backward(this.#f32(z), this.#f32(dOut), this.#f32(dz), rows, cols);
     gateBackwardKernel(this.#f32(z), this.#f32(dOut), this.#f32(dz), rows, cols);
   }
 
   columnMoments(x: Storage, mean: Storage, variance: Storage, rows: number, cols: number): void {
-    columnMomentsKernel(this.#f32(x), this.#f32(mean), this.#f32(variance), rows, cols);
+    const k = this.#native.kernels;
+    const [xs, m, v] = [this.#f32(x), this.#f32(mean), this.#f32(variance)];
+    if (k) return k.fc_column_moments(xs, m, v, rows, cols);
+    columnMomentsKernel(xs, m, v, rows, cols);
   }
 
   batchNormForward(
@@ -302,17 +355,17 @@ export class CpuBackend implements Backend {
     cols: number,
     eps: number,
   ): void {
-    batchNormForwardKernel(
-      this.#f32(x),
-      this.#f32(mean),
-      this.#f32(variance),
-      this.#f32(gamma),
-      this.#f32(beta),
-      this.#f32(out),
-      rows,
-      cols,
-      eps,
-    );
+    const args = [x, mean, variance, gamma, beta, out].map((t) => this.#f32(t)) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
+    const k = this.#native.kernels;
+    if (k) return k.fc_batch_norm_forward(...args, rows, cols, eps);
+    batchNormForwardKernel(...args, rows, cols, eps);
   }
 
   batchNormBackward(
@@ -329,20 +382,19 @@ export class CpuBackend implements Backend {
     eps: number,
     batchStatistics: boolean,
   ): void {
-    batchNormBackwardKernel(
-      this.#f32(x),
-      this.#f32(dy),
-      this.#f32(mean),
-      this.#f32(variance),
-      this.#f32(gamma),
-      this.#f32(dx),
-      this.#f32(dGamma),
-      this.#f32(dBeta),
-      rows,
-      cols,
-      eps,
-      batchStatistics,
-    );
+    const a = [x, dy, mean, variance, gamma, dx, dGamma, dBeta].map((t) => this.#f32(t)) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
+    const k = this.#native.kernels;
+    if (k) return k.fc_batch_norm_backward(...a, rows, cols, eps, batchStatistics ? 1 : 0);
+    batchNormBackwardKernel(...a, rows, cols, eps, batchStatistics);
   }
 
   scheduleFreeAdamWStep(

@@ -4,7 +4,7 @@
  */
 
 /** Throws a RangeError naming the bad index (out-of-range rows would be silently wrong). */
-function checkIndex(name: string, index: Int32Array, i: number, nRows: number): void {
+export function checkIndex(name: string, index: Int32Array, i: number, nRows: number): void {
   const v = index[i];
   if (!(v >= 0 && v < nRows)) {
     throw new RangeError(`${name}: index[${i}] = ${v} is outside [0, ${nRows})`);
@@ -12,7 +12,12 @@ function checkIndex(name: string, index: Int32Array, i: number, nRows: number): 
 }
 
 /** Throws a RangeError unless `offsets` is non-decreasing from ≥ 0 up to ≤ `nRows`. */
-function checkOffsets(name: string, offsets: Int32Array, nSegments: number, nRows: number): void {
+export function checkOffsets(
+  name: string,
+  offsets: Int32Array,
+  nSegments: number,
+  nRows: number,
+): void {
   if (offsets.length < nSegments + 1) {
     throw new RangeError(`${name}: ${offsets.length} offsets for ${nSegments} segments`);
   }
@@ -26,6 +31,12 @@ function checkOffsets(name: string, offsets: Int32Array, nSegments: number, nRow
     }
     prev = v;
   }
+}
+
+/** Checks every index of `index[0..n)` against `nRows` (before a native kernel trusts them). */
+export function checkIndices(name: string, index: Int32Array, n: number, nRows: number): void {
+  if (index.length < n) throw new RangeError(`${name}: ${index.length} indices, ${n} needed`);
+  for (let i = 0; i < n; i++) checkIndex(name, index, i, nRows);
 }
 
 /** `out[i, :] = src[index[i], :]`. */

@@ -1,0 +1,203 @@
+/**
+ * The native CPU kernels (native/cpu/facgcnn_cpu.c) against the TypeScript kernels, op by op,
+ * on random inputs. The library is built into a temporary folder when a C compiler exists.
+ */
+import assert from "node:assert/strict";
+import type { Backend, BinaryOp, Broadcast, Storage } from "../../lib/backend/backend.ts";
+import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
+
+async function buildLibrary(): Promise<string | null> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await new Deno.Command("bash", {
+      args: ["native/build_cpu.sh", dir],
+      stderr: "piped",
+      stdout: "piped",
+    })
+      .output();
+    return out.success ? `${dir}/libfacgcnn_cpu.so` : null;
+  } catch {
+    return null;
+  }
+}
+
+const path = await buildLibrary();
+const ignore = path === null;
+const native = path ? createCpuBackend({ nativeKernels: path }) : null;
+const ts = createCpuBackend({ nativeKernels: false });
+
+let seed = 12345;
+function rand(n: number, scale = 4): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    a[i] = (seed / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return a;
+}
+
+/** Runs `op` on both backends with the same inputs; compares every output storage. */
+function same(
+  name: string,
+  inputs: (Float32Array | Int32Array)[],
+  outputs: number[],
+  op: (b: Backend, ins: Storage[], outs: Storage[]) => void,
+  tol = 2e-6,
+) {
+  const run = (b: Backend) => {
+    const ins = inputs.map((a) => b.upload(a));
+    const outs = outputs.map((n) => b.alloc("float32", n));
+    op(b, ins, outs);
+    return outs.map((o) => b.download(o) as Float32Array);
+  };
+  const [a, e] = [run(native!), run(ts)];
+  for (let k = 0; k < a.length; k++) {
+    let scale = 0;
+    for (const v of e[k]) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < a[k].length; i++) {
+      const d = Math.abs(a[k][i] - e[k][i]);
+      if (!(d <= tol * Math.max(1, Math.abs(e[k][i])) + 1e-7 * scale)) {
+        assert.fail(`${name} output ${k} [${i}]: native ${a[k][i]} vs TypeScript ${e[k][i]}`);
+      }
+    }
+  }
+}
+
+const R = 333, C = 40;
+
+Deno.test({
+  name: "native CPU kernels are loaded from a fresh build",
+  ignore,
+  fn() {
+    assert.ok(native!.usesNativeKernels, native!.info().notes.join("; "));
+    assert.match(native!.info().notes[0], /native C kernels/);
+    assert.match(ts.info().notes[0], /TypeScript kernels/);
+  },
+});
+
+Deno.test({
+  name: "native gate and gate backward equal the TypeScript kernels",
+  ignore,
+  fn() {
+    const z = rand(R * 2 * C, 25); // beyond the softplus threshold too
+    same("gate", [z], [R * C], (b, [zs], [o]) => b.gate(zs, o, R, C));
+    same(
+      "gateBackward",
+      [z, rand(R * C)],
+      [2 * R * C],
+      (b, [zs, g], [o]) => b.gateBackward(zs, g, o, R, C),
+    );
+  },
+});
+
+Deno.test({
+  name: "native sigmoid/softplus forward and backward equal the TypeScript kernels",
+  ignore,
+  fn() {
+    const x = rand(5000, 30);
+    for (const op of ["sigmoid", "softplus"] as const) {
+      same(op, [x], [5000], (b, [xs], [o]) => b.unary(op, xs, o, 5000));
+      same(`${op}'`, [x, rand(5000), rand(5000)], [5000], (b, [xs, ys, g], [o]) => {
+        b.unary(op, xs, ys, 5000);
+        b.unaryBackward(op, xs, ys, g, o, 5000);
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "native binary ops equal the TypeScript kernels in every broadcast",
+  ignore,
+  fn() {
+    const rows = 200, cols = 37; // ≥ 4096 elements: the native path
+    for (const op of ["add", "sub", "mul", "div"] as BinaryOp[]) {
+      for (
+        const [bc, n] of [["none", rows * cols], ["row", cols], ["col", rows], ["scalar", 1]] as [
+          Broadcast,
+          number,
+        ][]
+      ) {
+        same(
+          `${op}/${bc}`,
+          [rand(rows * cols), rand(n).map((v) => v + 5)],
+          [rows * cols],
+          (b, [a, y], [o]) => b.binary(op, a, y, o, rows, cols, bc),
+        );
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "native batch-norm statistics, forward and backward equal the TypeScript kernels",
+  ignore,
+  fn() {
+    const x = rand(R * C).map((v, i) => v + (i % C)); // per-column offsets
+    same("columnMoments", [x], [C, C], (b, [xs], [m, v]) => b.columnMoments(xs, m, v, R, C), 1e-5);
+    const mean = rand(C),
+      variance = rand(C).map((v) => v * v + 0.5),
+      gamma = rand(C),
+      beta = rand(C);
+    same(
+      "bnForward",
+      [x, mean, variance, gamma, beta],
+      [R * C],
+      (b, [xs, m, v, g, be], [o]) => b.batchNormForward(xs, m, v, g, be, o, R, C, 1e-5),
+    );
+    for (const stats of [true, false]) {
+      same(
+        `bnBackward(${stats})`,
+        [x, rand(R * C), mean, variance, gamma],
+        [R * C, C, C],
+        (b, [xs, dy, m, v, g], [dx, dg, db]) =>
+          b.batchNormBackward(xs, dy, m, v, g, dx, dg, db, R, C, 1e-5, stats),
+        2e-5,
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "native graph ops equal the TypeScript kernels and reject bad indices",
+  ignore,
+  fn() {
+    const index = new Int32Array(500).map((_, i) => (i * 7919) % R);
+    same(
+      "gatherRows",
+      [rand(R * C), index],
+      [500 * C],
+      (b, [s, i], [o]) => b.gatherRows(s, i, o, 500, C),
+    );
+    same(
+      "scatterAddRows",
+      [rand(500 * C), index],
+      [R * C],
+      (b, [s, i], [o]) => b.scatterAddRows(s, i, o, 500, C),
+    );
+    const offsets = new Int32Array([0, 3, 3, 90, 200, 333]);
+    for (const mean of [false, true]) {
+      same(
+        "segmentReduce",
+        [rand(R * C), offsets],
+        [5 * C],
+        (b, [s, off], [o]) => b.segmentReduce(s, off, o, 5, C, mean),
+      );
+      same(
+        "segmentExpand",
+        [rand(5 * C), offsets],
+        [R * C],
+        (b, [g, off], [o]) => b.segmentExpand(g, off, o, 5, C, mean),
+      );
+    }
+    const b = native!;
+    const src = b.upload(rand(4 * C)), out = b.alloc("float32", 2 * C);
+    assert.throws(
+      () => b.gatherRows(src, b.upload(new Int32Array([0, 4])), out, 2, C),
+      /index\[1\] = 4/,
+    );
+    assert.throws(
+      () => b.segmentReduce(src, b.upload(new Int32Array([0, 3, 2])), out, 2, C, false),
+      /offsets/,
+    );
+  },
+});
