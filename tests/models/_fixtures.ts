@@ -17,8 +17,11 @@ export const CGCNN_SAMPLE = new URL("../../../shared/reference/cgcnn-sample", im
   .pathname;
 
 /** Featurizes a data set without the cache and without output. */
-export async function graphsOf(dataset: Dataset): Promise<GraphSet> {
-  const { graphs } = await featurize(dataset, { cacheDir: null, quiet: true });
+export async function graphsOf(
+  dataset: Dataset,
+  options: { radius?: number; maxNeighbors?: number } = {},
+): Promise<GraphSet> {
+  const { graphs } = await featurize(dataset, { ...options, cacheDir: null, quiet: true });
   return graphs;
 }
 
