@@ -13,10 +13,29 @@
  * @module
  */
 
-/** Element types a tensor can hold: float32 values, int32 indices. */
+/**
+ * Element types a tensor can hold: float32 values, int32 indices.
+ *
+ * @example
+ * ```ts
+ * import { type DType, selectBackend } from "@facgcnn/toolkit";
+ * const dtype: DType = selectBackend("cpu").alloc("int32", 4).dtype; // "int32"
+ * ```
+ */
 export type DType = "float32" | "int32";
 
-/** Opaque storage owned by one backend. Only that backend reads its internals. */
+/**
+ * Opaque storage owned by one backend. Only that backend reads its internals.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, type Storage } from "@facgcnn/toolkit";
+ * const be = selectBackend("cpu");
+ * const s: Storage = be.alloc("float32", 8);
+ * console.log(s.length, s.dtype); // 8 "float32"
+ * be.free(s);
+ * ```
+ */
 export interface Storage {
   /** Element type. */
   readonly dtype: DType;
@@ -26,20 +45,53 @@ export interface Storage {
   readonly backend: Backend;
 }
 
-/** Element-wise functions with a backward rule (`unaryBackward`). */
+/**
+ * Element-wise functions with a backward rule (`unaryBackward`).
+ *
+ * @example
+ * ```ts
+ * import { type UnaryOp } from "@facgcnn/toolkit";
+ * const op: UnaryOp = "softplus";
+ * ```
+ */
 export type UnaryOp = "sigmoid" | "softplus" | "exp" | "log" | "neg" | "square" | "sqrt" | "abs";
 
-/** Element-wise binary functions. */
+/**
+ * Element-wise binary functions.
+ *
+ * @example
+ * ```ts
+ * import { type BinaryOp } from "@facgcnn/toolkit";
+ * const op: BinaryOp = "mul";
+ * ```
+ */
 export type BinaryOp = "add" | "sub" | "mul" | "div";
 
 /**
  * How the right operand of a binary op is shaped relative to the left `[rows, cols]`:
  * `"none"` the same shape, `"row"` one row `[cols]` repeated for every row, `"col"` one
  * column `[rows]` repeated for every column, `"scalar"` one element.
+ *
+ * @example
+ * ```ts
+ * import { type Broadcast } from "@facgcnn/toolkit";
+ * const b: Broadcast = "row"; // the second operand is one row, repeated
+ * ```
  */
 export type Broadcast = "none" | "row" | "col" | "scalar";
 
-/** Row-major GEMM: `C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C`. */
+/**
+ * Row-major GEMM: `C[m,n] = alpha · op(A)[m,k] · op(B)[k,n] + beta · C`.
+ *
+ * @example
+ * ```ts
+ * import { type GemmArgs, selectBackend } from "@facgcnn/toolkit";
+ * const be = selectBackend("cpu");
+ * const [a, b, c] = [be.upload(new Float32Array([1, 2, 3, 4])), be.upload(new Float32Array([1, 0, 0, 1])), be.alloc("float32", 4)];
+ * const args: GemmArgs = { transA: false, transB: false, m: 2, n: 2, k: 2, alpha: 1, beta: 0, a, lda: 2, b, ldb: 2, c, ldc: 2 };
+ * be.gemm(args); // c = a · b = a
+ * ```
+ */
 export interface GemmArgs {
   /** Use Aᵀ. */
   transA: boolean;
@@ -75,7 +127,15 @@ export interface GemmArgs {
   ldc: number;
 }
 
-/** Scalars of one Schedule-Free AdamW step (SPEC §4), computed on the host. */
+/**
+ * Scalars of one Schedule-Free AdamW step (SPEC §4), computed on the host.
+ *
+ * @example
+ * ```ts
+ * import { type ScheduleFreeScalars } from "@facgcnn/toolkit";
+ * const s: ScheduleFreeScalars = { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, biasCorrection2: 0.001, ckp1: 1 };
+ * ```
+ */
 export interface ScheduleFreeScalars {
   /** Learning rate after warmup, lr_t. */
   lr: number;
@@ -93,7 +153,15 @@ export interface ScheduleFreeScalars {
   ckp1: number;
 }
 
-/** Scalars of one AdamW step (decoupled weight decay, PyTorch's `AdamW`). */
+/**
+ * Scalars of one AdamW step (decoupled weight decay, PyTorch's `AdamW`).
+ *
+ * @example
+ * ```ts
+ * import { type AdamWScalars } from "@facgcnn/toolkit";
+ * const s: AdamWScalars = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, biasCorrection1: 0.1, biasCorrection2: 0.001 };
+ * ```
+ */
 export interface AdamWScalars {
   /** Learning rate. */
   lr: number;
@@ -111,7 +179,15 @@ export interface AdamWScalars {
   biasCorrection2: number;
 }
 
-/** Scalars of one SGD step with momentum and (coupled) weight decay, PyTorch's `SGD`. */
+/**
+ * Scalars of one SGD step with momentum and (coupled) weight decay, PyTorch's `SGD`.
+ *
+ * @example
+ * ```ts
+ * import { type SgdScalars } from "@facgcnn/toolkit";
+ * const s: SgdScalars = { lr: 0.01, momentum: 0.9, weightDecay: 0, firstStep: true };
+ * ```
+ */
 export interface SgdScalars {
   /** Learning rate. */
   lr: number;
@@ -123,7 +199,16 @@ export interface SgdScalars {
   firstStep: boolean;
 }
 
-/** What a backend is and which libraries it uses; printed by `backendInfo()`. */
+/**
+ * What a backend is and which libraries it uses; printed by `backendInfo()`.
+ *
+ * @example
+ * ```ts
+ * import { backendInfo } from "@facgcnn/toolkit";
+ * const { name, device, gemm } = backendInfo();
+ * console.log(name, device, gemm);
+ * ```
+ */
 export interface BackendInfo {
   /** Backend kind. */
   name: "cpu" | "cuda";
@@ -135,7 +220,16 @@ export interface BackendInfo {
   notes: string[];
 }
 
-/** Live storage accounting, for leak checks and memory reports. */
+/**
+ * Live storage accounting, for leak checks and memory reports.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "@facgcnn/toolkit";
+ * const { liveBuffers, liveBytes, peakBytes } = selectBackend("cpu").memory();
+ * console.log(liveBuffers, liveBytes, peakBytes);
+ * ```
+ */
 export interface MemoryInfo {
   /** Storages allocated and not yet freed. */
   liveBuffers: number;
@@ -145,7 +239,18 @@ export interface MemoryInfo {
   peakBytes: number;
 }
 
-/** The device abstraction. CPU and CUDA implement the same methods. */
+/**
+ * The device abstraction. CPU and CUDA implement the same methods.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "@facgcnn/toolkit";
+ * const backend = selectBackend("cpu");
+ * const s = backend.upload(new Float32Array([1, 2, 3]));
+ * console.log(backend.download(s)); // Float32Array [1, 2, 3]
+ * backend.free(s);
+ * ```
+ */
 export interface Backend {
   /** Backend kind: "cpu" or "cuda". */
   readonly name: "cpu" | "cuda";

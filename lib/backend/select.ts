@@ -9,7 +9,17 @@ import { createCpuBackend } from "./cpu/cpu_backend.ts";
 import { createCudaBackend } from "./cuda/cuda_backend.ts";
 import { chooseDevice } from "./cuda/probe.ts";
 
-/** Which device to run on. */
+/**
+ * Which device to run on.
+ *
+ * @example
+ * ```ts
+ * import { createModel, type DeviceChoice } from "@facgcnn/toolkit";
+ * const device: DeviceChoice = Deno.env.get("DEVICE") === "gpu" ? "cuda" : "auto";
+ * const model = createModel({ kind: "facgcnn", device });
+ * model.dispose();
+ * ```
+ */
 export type DeviceChoice = "auto" | "cpu" | "cuda";
 
 let cpu: Backend | null = null;
@@ -34,6 +44,13 @@ function describe(b: Backend): string {
 /**
  * The backend for a device choice. `"auto"` probes CUDA once per process and prints the choice
  * with its reason ("CUDA unavailable: libcublas.so not found …; using CPU").
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "@facgcnn/toolkit";
+ * const backend = selectBackend("auto"); // CUDA when usable, else CPU (says why on stderr)
+ * console.log(backend.name);
+ * ```
  */
 export function selectBackend(device: DeviceChoice): Backend {
   switch (device) {
@@ -57,7 +74,15 @@ export function selectBackend(device: DeviceChoice): Backend {
   }
 }
 
-/** What the default backend (`selectBackend("auto")`) is: device, GEMM library and notes. */
+/**
+ * What the default backend (`selectBackend("auto")`) is: device, GEMM library and notes.
+ *
+ * @example
+ * ```ts
+ * import { backendInfo } from "@facgcnn/toolkit";
+ * console.log(backendInfo()); // { name: "cpu", device: "x86_64, …", gemm: "OpenBLAS …", notes: [] }
+ * ```
+ */
 export function backendInfo(): BackendInfo {
   return selectBackend("auto").info();
 }

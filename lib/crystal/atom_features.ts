@@ -22,7 +22,16 @@
 import { type ElementFacts, elementFacts } from "./elements.ts";
 import { elementSymbol } from "./symbols.ts";
 
-/** A per-element feature table: one row of `length` numbers per atomic number 0..maxZ. */
+/**
+ * A per-element feature table: one row of `length` numbers per atomic number 0..maxZ.
+ *
+ * @example
+ * ```ts
+ * import { type AtomFeatureTable, BUILTIN_ATOM_FEATURES } from "@facgcnn/toolkit";
+ * const table: AtomFeatureTable = BUILTIN_ATOM_FEATURES;
+ * console.log(table.length, table.maxZ, table.has(26)); // 92 100 true
+ * ```
+ */
 export interface AtomFeatureTable {
   /** Features per atom (92 for the built-in CGCNN table). */
   readonly length: number;
@@ -168,6 +177,13 @@ let builtin: AtomFeatureTable | undefined;
 /**
  * The default table: CGCNN's 92 features for Z = 1..100 from the built-in element facts
  * (built on first access, then shared; do not modify its rows).
+ *
+ * @example
+ * ```ts
+ * import { BUILTIN_ATOM_FEATURES, createModel } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "cgcnn", atomFeatures: BUILTIN_ATOM_FEATURES, device: "cpu" });
+ * model.dispose();
+ * ```
  */
 export const BUILTIN_ATOM_FEATURES: AtomFeatureTable = {
   get length() {
@@ -190,6 +206,13 @@ export const BUILTIN_ATOM_FEATURES: AtomFeatureTable = {
 /**
  * The whole table as `[(maxZ + 1), length]` (row z = atomic number z; row 0 and unsupported
  * rows zero), for gathering on a device. Returns the table's own array (do not modify).
+ *
+ * @example
+ * ```ts
+ * import { atomFeatureTable } from "@facgcnn/toolkit";
+ * const rows = atomFeatureTable(); // [(maxZ + 1) × 92], row z = element z
+ * console.log(rows.length);
+ * ```
  */
 export function atomFeatureTable(table: AtomFeatureTable = BUILTIN_ATOM_FEATURES): Float32Array {
   return table.rows;
@@ -206,6 +229,13 @@ function symbolOrUnknown(z: number): string {
 /**
  * Features of each atom: `[nAtoms, table.length]`, row i = table row of `numbers[i]`.
  * Throws an Error naming the atomic number and symbol of the first atom the table lacks.
+ *
+ * @example
+ * ```ts
+ * import { atomFeatures } from "@facgcnn/toolkit";
+ * const x = atomFeatures(new Int32Array([11, 17])); // [2 × 92] one-hot CGCNN features of Na, Cl
+ * console.log(x.length); // 184
+ * ```
  */
 export function atomFeatures(
   numbers: Int32Array,
@@ -230,6 +260,13 @@ export function atomFeatures(
 /**
  * Parses an `atom_init.json` text: an object whose keys are atomic numbers ("1", "2", …) and
  * whose values are equal-length arrays of finite numbers. `source` names the file in errors.
+ *
+ * @example
+ * ```ts
+ * import { parseAtomInit } from "@facgcnn/toolkit";
+ * const table = parseAtomInit(JSON.stringify({ "1": [0, 1], "8": [1, 0] }));
+ * console.log(table.length, table.has(8)); // 2 true
+ * ```
  */
 export function parseAtomInit(jsonText: string, source = "atom_init.json"): AtomFeatureTable {
   let data: unknown;
@@ -284,7 +321,16 @@ export function parseAtomInit(jsonText: string, source = "atom_init.json"): Atom
   return makeTable(length, maxZ, rows, present, source);
 }
 
-/** Reads and parses a user's `atom_init.json` (see {@link parseAtomInit}); needs read access. */
+/**
+ * Reads and parses a user's `atom_init.json` (see {@link parseAtomInit}); needs read access.
+ *
+ * @example
+ * ```ts
+ * import { createModel, loadAtomInit } from "@facgcnn/toolkit";
+ * const atomFeatures = await loadAtomInit("data/my_set/atom_init.json");
+ * const model = createModel({ kind: "facgcnn", atomFeatures });
+ * ```
+ */
 export async function loadAtomInit(path: string): Promise<AtomFeatureTable> {
   let text: string;
   try {

@@ -9,7 +9,19 @@ import { atomicNumber } from "./symbols.ts";
 import type { Structure } from "./types.ts";
 import { withDisplay } from "../display/hook.ts";
 
-/** A CIF that cannot be turned into a structure. `message` = "<id> line <n>: <reason>". */
+/**
+ * A CIF that cannot be turned into a structure. `message` = "<id> line <n>: <reason>".
+ *
+ * @example
+ * ```ts
+ * import { CifError, parseCif } from "@facgcnn/toolkit";
+ * try {
+ *   parseCif("data_x\n", { id: "x.cif" });
+ * } catch (e) {
+ *   if (e instanceof CifError) console.log(e.message); // "x.cif line 1: no atoms …"
+ * }
+ * ```
+ */
 export class CifError extends Error {
   /** File name or structure id given to the parser. */
   readonly id: string;
@@ -27,7 +39,16 @@ export class CifError extends Error {
   }
 }
 
-/** Options of {@linkcode parseCif}. */
+/**
+ * Options of {@linkcode parseCif}.
+ *
+ * @example
+ * ```ts
+ * import { type CifOptions, parseCif } from "@facgcnn/toolkit";
+ * const options: CifOptions = { id: "mp-1", occupancy: "majority" };
+ * const s = parseCif(await Deno.readTextFile("mp-1.cif"), options);
+ * ```
+ */
 export interface CifOptions {
   /** Name used in errors and as `Structure.id` (default: the data block name). */
   id?: string;
@@ -416,6 +437,13 @@ function majority(sites: Site[], tol: number): Site[] {
  * truncated loops/strings, non-numeric or unknown coordinates, unknown element symbols,
  * partial occupancy (unless `occupancy: "majority"`), atoms closer than `minDistance`, and
  * no atoms.
+ *
+ * @example
+ * ```ts
+ * import { formula, parseCif } from "@facgcnn/toolkit";
+ * const s = parseCif(await Deno.readTextFile("NaCl.cif"));
+ * console.log(formula(s), s.numbers.length);
+ * ```
  */
 export function parseCif(text: string, options: CifOptions = {}): Structure {
   let id = options.id ?? "cif";

@@ -24,10 +24,28 @@ import {
 
 export { DatasetError, type LoadedDataset } from "./readers/common.ts";
 
-/** Data-source formats; `"auto"` picks one from the source string. */
+/**
+ * Data-source formats; `"auto"` picks one from the source string.
+ *
+ * @example
+ * ```ts
+ * import { type DatasetFormat, loadDataset } from "@facgcnn/toolkit";
+ * const format: DatasetFormat = "csv";
+ * const data = await loadDataset("train.csv", { format, target: "band_gap" });
+ * ```
+ */
 export type DatasetFormat = "auto" | "cgcnn" | "csv" | "hdf5" | "synthetic";
 
-/** Options of {@link loadDataset}. */
+/**
+ * Options of {@link loadDataset}.
+ *
+ * @example
+ * ```ts
+ * import { loadDataset, type LoadDatasetOptions } from "@facgcnn/toolkit";
+ * const options: LoadDatasetOptions = { target: "formation_energy_per_atom", limit: 1000, quiet: true };
+ * const data = await loadDataset("mp_20/train.csv", options);
+ * ```
+ */
 export interface LoadDatasetOptions extends ReaderOptions {
   /** Default `"auto"`: `synthetic:` prefix, a folder → cgcnn, `.csv` → csv, `.h5`/`.hdf5` → hdf5. */
   format?: DatasetFormat;
@@ -81,6 +99,14 @@ export async function detectFormat(
  *   `atomFeatures` when a CGCNN folder has its own `atom_init.json`.
  * @throws DatasetError when the source as a whole is unusable, or on the first bad structure
  *   with `strict: true`.
+ *
+ * @example
+ * ```ts
+ * import { loadDataset } from "@facgcnn/toolkit";
+ * const data = await loadDataset("synthetic:100"); // or a CGCNN folder, a CSV-with-CIF, an HDF5 file
+ * const { id, structure, target } = data.get(0);
+ * console.log(data.length, id, structure.numbers.length, target);
+ * ```
  */
 export async function loadDataset(
   source: string,

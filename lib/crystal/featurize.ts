@@ -29,7 +29,16 @@ import {
   writeGraphCache,
 } from "./graph_cache.ts";
 
-/** Options of {@link featurize}. */
+/**
+ * Options of {@link featurize}.
+ *
+ * @example
+ * ```ts
+ * import { featurize, type FeaturizeOptions, loadDataset } from "@facgcnn/toolkit";
+ * const options: FeaturizeOptions = { radius: 6, maxNeighbors: 8, cacheDir: null };
+ * const { graphs } = await featurize(await loadDataset("synthetic:20"), options);
+ * ```
+ */
 export interface FeaturizeOptions {
   /** Neighbour cut-off (Å), default 8. */
   radius?: number;
@@ -46,7 +55,16 @@ export interface FeaturizeOptions {
   quiet?: boolean;
 }
 
-/** Result of {@link featurize}: the graphs and the structures it had to leave out. */
+/**
+ * Result of {@link featurize}: the graphs and the structures it had to leave out.
+ *
+ * @example
+ * ```ts
+ * import { featurize, type FeaturizeResult, loadDataset } from "@facgcnn/toolkit";
+ * const result: FeaturizeResult = await featurize(await loadDataset("synthetic:20"), { cacheDir: null });
+ * console.log(result.graphs.count);
+ * ```
+ */
 export interface FeaturizeResult {
   /** The concatenated graphs of the usable structures, in data-set order. */
   graphs: GraphSet;
@@ -260,6 +278,13 @@ async function tryWriteCache(
  * With a cache folder (default `.cache/graphs`; `null` disables), the key is the SHA-256 of
  * the data set's content ({@link datasetDigest}) and the options; a hit returns the cached
  * arrays, a corrupted cache file is rebuilt with a warning.
+ *
+ * @example
+ * ```ts
+ * import { featurize, loadDataset } from "@facgcnn/toolkit";
+ * const { graphs, skipped } = await featurize(await loadDataset("synthetic:50"), { cacheDir: null });
+ * console.log(graphs.count, graphs.neighbors.length, skipped.length);
+ * ```
  */
 export async function featurize(
   dataset: Dataset,
@@ -286,7 +311,16 @@ export async function featurize(
   return { ...built, fromCache: false };
 }
 
-/** Result of {@link loadGraphs}. */
+/**
+ * Result of {@link loadGraphs}.
+ *
+ * @example
+ * ```ts
+ * import { loadGraphs, type LoadGraphsResult } from "@facgcnn/toolkit";
+ * const r: LoadGraphsResult = await loadGraphs("synthetic:50", { cacheDir: null });
+ * console.log(r.graphs.count, r.atomFeatures === undefined);
+ * ```
+ */
 export interface LoadGraphsResult extends FeaturizeResult {
   /** Where the data came from. */
   source: string;
@@ -329,6 +363,13 @@ export async function sourceDigest(
  * cache hit skips parsing as well as the neighbour search. For `synthetic:N` the structures
  * are generated (fast) and keyed on their content. The result's `skipped` holds the loader's
  * and the featurizer's skipped structures.
+ *
+ * @example
+ * ```ts
+ * import { loadGraphs } from "@facgcnn/toolkit";
+ * const { graphs, skipped } = await loadGraphs("synthetic:200"); // featurized once, then read from .cache/graphs
+ * console.log(graphs.count, skipped.length);
+ * ```
  */
 export async function loadGraphs(
   source: string,
@@ -396,6 +437,15 @@ export async function loadGraphs(
 /**
  * A graph set of the crystals `indices` (in that order), with fresh compact arrays: atom and
  * edge offsets rebased, neighbour indices unchanged (they are local to their crystal).
+ *
+ * @example
+ * ```ts
+ * import { loadGraphs, splitIndices, subsetGraphs } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:100", { cacheDir: null });
+ * const [trainIdx] = splitIndices(graphs.count, [0.9, 0.1, 0], 0);
+ * const train = subsetGraphs(graphs, trainIdx);
+ * console.log(train.count); // 90
+ * ```
  */
 export function subsetGraphs(graphs: GraphSet, indices: ArrayLike<number>): GraphSet {
   const m = indices.length;
@@ -451,6 +501,13 @@ export function subsetGraphs(graphs: GraphSet, indices: ArrayLike<number>): Grap
  * A seeded random split of `0..n-1` into parts with the given fractions (default
  * `[0.8, 0.1, 0.1]` → train/val/test). Sizes: floor(f·n) for all parts but the last, which
  * takes the rest; indices within each part are sorted ascending. Deterministic for a seed.
+ *
+ * @example
+ * ```ts
+ * import { splitIndices } from "@facgcnn/toolkit";
+ * const [train, val, test] = splitIndices(100, [0.8, 0.1, 0.1], 0);
+ * console.log(train.length, val.length, test.length); // 80 10 10
+ * ```
  */
 export function splitIndices(
   n: number,

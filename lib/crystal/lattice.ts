@@ -8,7 +8,16 @@
 import { elementSymbol } from "./symbols.ts";
 import type { Structure } from "./types.ts";
 
-/** Cell parameters: edge lengths in Å, angles in degrees (α = ∠(b, c), β = ∠(a, c), γ = ∠(a, b)). */
+/**
+ * Cell parameters: edge lengths in Å, angles in degrees (α = ∠(b, c), β = ∠(a, c), γ = ∠(a, b)).
+ *
+ * @example
+ * ```ts
+ * import { type LatticeParameters, latticeFromParameters, latticeParameters } from "@facgcnn/toolkit";
+ * const p: LatticeParameters = latticeParameters(latticeFromParameters(3, 4, 5, 90, 90, 120));
+ * console.log(p.a, p.gamma); // 3 120
+ * ```
+ */
 export interface LatticeParameters {
   /** |a| in Å. */
   a: number;
@@ -46,6 +55,13 @@ function sinDeg(x: number): number {
  * exactly 0 (also 60°, 120°) and sin γ* as √(1 − cos²γ*), so right-angled cells are exactly
  * orthogonal. Angles in degrees. Impossible angle triples give a zero-volume lattice (caught by
  * {@linkcode validateLattice}), not NaN.
+ *
+ * @example
+ * ```ts
+ * import { latticeFromParameters } from "@facgcnn/toolkit";
+ * const L = latticeFromParameters(5.64, 5.64, 5.64, 90, 90, 90); // rows a, b, c (Å)
+ * console.log(L[0], L[4], L[8]); // 5.64 5.64 5.64
+ * ```
  */
 export function latticeFromParameters(
   a: number,
@@ -74,7 +90,16 @@ export function latticeFromParameters(
   );
 }
 
-/** Cell parameters (lengths in Å, angles in degrees) of a lattice `[9]`. */
+/**
+ * Cell parameters (lengths in Å, angles in degrees) of a lattice `[9]`.
+ *
+ * @example
+ * ```ts
+ * import { latticeParameters, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const { a, b, c, alpha, beta, gamma } = latticeParameters(s.lattice);
+ * ```
+ */
 export function latticeParameters(lattice: ArrayLike<number>): LatticeParameters {
   const l = lattice;
   const len = (i: number) => Math.hypot(l[i], l[i + 1], l[i + 2]);
@@ -89,7 +114,15 @@ export function latticeParameters(lattice: ArrayLike<number>): LatticeParameters
   return { a, b, c, alpha: ang(3, 6, b, c), beta: ang(0, 6, a, c), gamma: ang(0, 3, a, b) };
 }
 
-/** Signed volume a · (b × c) in Å³ of a lattice `[9]` (negative for a left-handed basis). */
+/**
+ * Signed volume a · (b × c) in Å³ of a lattice `[9]` (negative for a left-handed basis).
+ *
+ * @example
+ * ```ts
+ * import { latticeFromParameters, latticeVolume } from "@facgcnn/toolkit";
+ * console.log(latticeVolume(latticeFromParameters(2, 3, 4, 90, 90, 90))); // 24
+ * ```
+ */
 export function latticeVolume(lattice: ArrayLike<number>): number {
   const l = lattice;
   return l[0] * (l[4] * l[8] - l[5] * l[7]) - l[1] * (l[3] * l[8] - l[5] * l[6]) +
@@ -155,7 +188,16 @@ export function validateLattice(lattice: ArrayLike<number>, id = "structure"): v
   }
 }
 
-/** Cartesian positions `[nAtoms, 3]` in Å of a structure: X = frac · L. */
+/**
+ * Cartesian positions `[nAtoms, 3]` in Å of a structure: X = frac · L.
+ *
+ * @example
+ * ```ts
+ * import { cartesian, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const xyz = cartesian(s); // [nAtoms × 3] Å, X = frac · L
+ * ```
+ */
 export function cartesian(s: Structure): Float64Array {
   const { frac, lattice: l } = s;
   const n = frac.length / 3;
@@ -193,6 +235,13 @@ function gcd(a: number, b: number): number {
  * usually puts the cation first): the 8-atom NaCl cell gives "NaCl", a 10-atom Fe₂O₃ cell
  * "Fe2O3". `reduced` (default true) divides the counts by their greatest common divisor;
  * `reduced: false` gives the cell content ("Na4Cl4"). A count of 1 is not written.
+ *
+ * @example
+ * ```ts
+ * import { formula, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * console.log(formula(s), formula(s, { reduced: false }));
+ * ```
  */
 export function formula(s: Structure, options: { reduced?: boolean } = {}): string {
   const counts = new Map<number, number>();

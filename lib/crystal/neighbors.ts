@@ -13,7 +13,16 @@ import { cartesian, latticeHeights } from "./lattice.ts";
 import { elementSymbol } from "./symbols.ts";
 import type { NeighborList, Structure } from "./types.ts";
 
-/** Options of {@linkcode neighborList}. */
+/**
+ * Options of {@linkcode neighborList}.
+ *
+ * @example
+ * ```ts
+ * import { neighborList, type NeighborOptions, syntheticCrystals } from "@facgcnn/toolkit";
+ * const options: NeighborOptions = { radius: 6, maxNeighbors: 8 };
+ * const nl = neighborList(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure, options);
+ * ```
+ */
 export interface NeighborOptions {
   /** Cut-off radius in Å (default 8). */
   radius?: number;
@@ -121,6 +130,14 @@ function put(
  * (Float64Array, Å) and `vectors [nEdges, 3]` = x_j(image) − x_i (Float64Array, Å).
  * Throws (naming `s.id`) for an invalid lattice or an atom without neighbours, unless
  * `allowIsolated`.
+ *
+ * @example
+ * ```ts
+ * import { neighborList, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const nl = neighborList(s, { radius: 8, maxNeighbors: 12 });
+ * console.log(nl.offsets.length - 1, nl.distances[0]); // atoms, nearest distance of atom 0
+ * ```
  */
 export function neighborList(s: Structure, options: NeighborOptions = {}): NeighborList {
   const radius = options.radius ?? 8;

@@ -16,6 +16,13 @@ function splitmix32(state: number): number {
  * Deterministic random numbers: xoshiro128** seeded through splitmix32.
  * `new Rng(seed, stream)` gives independent-looking sequences for different streams of one
  * seed (e.g. one stream per crystal index, so item i does not depend on items before it).
+ *
+ * @example
+ * ```ts
+ * import { Rng } from "@facgcnn/toolkit";
+ * const rng = new Rng(42);
+ * console.log(rng.next(), rng.int(10)); // uniform [0, 1), integer in 0..9
+ * ```
  */
 export class Rng {
   #s0: number;

@@ -3,7 +3,16 @@
  * @module
  */
 
-/** Centres μ_k = min + k · step for k = 0 .. K−1, K = floor((max − min)/step) + 1; width σ. */
+/**
+ * Centres μ_k = min + k · step for k = 0 .. K−1, K = floor((max − min)/step) + 1; width σ.
+ *
+ * @example
+ * ```ts
+ * import { gaussianExpand, type GaussianOptions } from "@facgcnn/toolkit";
+ * const options: GaussianOptions = { min: 0, max: 6, step: 0.25 };
+ * const g = gaussianExpand(new Float64Array([2]), options);
+ * ```
+ */
 export interface GaussianOptions {
   /** First centre in Å (default 0). */
   min?: number;
@@ -99,6 +108,13 @@ let q = new Float64Array(64); // scratch for the Q_j factors
 /**
  * Gaussian expansion `[nEdges, K]` (K = 41 by default) of distances `[nEdges]` in Å:
  * exp(−(d − μ_k)² / σ²) with μ_k = 0, 0.2, …, 8.0 and σ = 0.2.
+ *
+ * @example
+ * ```ts
+ * import { gaussianExpand } from "@facgcnn/toolkit";
+ * const g = gaussianExpand(new Float64Array([1.5, 2.5])); // [2 × 41] Gaussians, 0..8 Å
+ * console.log(g.length); // 82
+ * ```
  */
 export function gaussianExpand(
   distances: ArrayLike<number>,

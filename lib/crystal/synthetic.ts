@@ -360,6 +360,14 @@ function generate(seed: number, index: number): DatasetEntry {
  * own random stream (so it does not depend on the other indices or on access order) and then
  * kept; `cache: false` regenerates on every call instead (for very large counts).
  * `skipped` is empty; `source` is `synthetic:<count>`.
+ *
+ * @example
+ * ```ts
+ * import { syntheticCrystals } from "@facgcnn/toolkit";
+ * const data = syntheticCrystals({ count: 1000, seed: 0 });
+ * const { id, structure, target } = data.get(0); // generated on first access, then cached
+ * console.log(id, structure.numbers.length, target);
+ * ```
  */
 export function syntheticCrystals(
   options: { count: number; seed: number; cache?: boolean },

@@ -11,6 +11,13 @@ import type { GraphSet, Structure } from "./types.ts";
  * A uniformly distributed (Haar) orthogonal 3×3 matrix, row-major: the Q of a Gaussian
  * matrix's QR decomposition with the signs fixed so that R has a positive diagonal (which
  * makes Q Haar on O(3)); proper and improper with probability 1/2 each.
+ *
+ * @example
+ * ```ts
+ * import { randomOrthogonal, Rng } from "@facgcnn/toolkit";
+ * const R = randomOrthogonal(new Rng(3)); // 9 numbers, row-major, RᵀR = I
+ * console.log(R.length); // 9
+ * ```
  */
 export function randomOrthogonal(rng: Rng): Float64Array {
   const a = Array.from({ length: 3 }, () => [rng.normal(), rng.normal(), rng.normal()]);
@@ -48,6 +55,13 @@ function rotateRows(
 /**
  * The structure rotated by R (Cartesian X → X·R: lattice rows L → L·R, fractional
  * coordinates unchanged) and translated by a fractional `shift` (atoms wrapped into the cell).
+ *
+ * @example
+ * ```ts
+ * import { randomOrthogonal, Rng, syntheticCrystals, transformStructure } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const rotated = transformStructure(s, randomOrthogonal(new Rng(1))); // no translation
+ * ```
  */
 export function transformStructure(
   s: Structure,
@@ -64,7 +78,16 @@ export function transformStructure(
   return { id: s.id, lattice, frac, numbers: s.numbers.slice() };
 }
 
-/** `structure` under a random O(3) rotation and a random translation (seeded). */
+/**
+ * `structure` under a random O(3) rotation and a random translation (seeded).
+ *
+ * @example
+ * ```ts
+ * import { randomlyTransformStructure, Rng, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const moved = randomlyTransformStructure(s, new Rng(7));
+ * ```
+ */
 export function randomlyTransformStructure(s: Structure, rng: Rng): Structure {
   return transformStructure(s, randomOrthogonal(rng), [rng.next(), rng.next(), rng.next()]);
 }
@@ -74,6 +97,13 @@ export function randomlyTransformStructure(s: Structure, rng: Rng): Structure {
  * Cartesian translation (up to 10 Å per axis): positions X·R + t, edge vectors v·R, lattices
  * L·R; distances and neighbours unchanged. Equivalent to transforming the structures and
  * featurizing again, without the neighbour search.
+ *
+ * @example
+ * ```ts
+ * import { loadGraphs, randomlyTransformGraphs } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:50", { cacheDir: null });
+ * const rotated = randomlyTransformGraphs(graphs, 1); // rotate + translate every crystal
+ * ```
  */
 export function randomlyTransformGraphs(graphs: GraphSet, seed: number): GraphSet {
   const rng = new Rng(seed, 77);

@@ -4,7 +4,21 @@
  * @module
  */
 
-/** One crystal: lattice rows a, b, c (Å), fractional coordinates, atomic numbers. */
+/**
+ * One crystal: lattice rows a, b, c (Å), fractional coordinates, atomic numbers.
+ *
+ * @example
+ * ```ts
+ * import { formula, type Structure } from "@facgcnn/toolkit";
+ * const nacl: Structure = {
+ *   id: "NaCl",
+ *   lattice: new Float64Array([5.64, 0, 0, 0, 5.64, 0, 0, 0, 5.64]),
+ *   frac: new Float64Array([0, 0, 0, 0.5, 0.5, 0.5]),
+ *   numbers: new Int32Array([11, 17]),
+ * };
+ * console.log(formula(nacl)); // "NaCl"
+ * ```
+ */
 export interface Structure {
   /** Identifier (file stem, CSV id, HDF5 index). */
   id: string;
@@ -16,7 +30,16 @@ export interface Structure {
   numbers: Int32Array;
 }
 
-/** Periodic neighbours of every atom of one structure, as CSR over centre atoms. */
+/**
+ * Periodic neighbours of every atom of one structure, as CSR over centre atoms.
+ *
+ * @example
+ * ```ts
+ * import { type NeighborList, neighborList, syntheticCrystals } from "@facgcnn/toolkit";
+ * const nl: NeighborList = neighborList(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure);
+ * const first = nl.neighbors.subarray(nl.offsets[0], nl.offsets[1]); // neighbours of atom 0
+ * ```
+ */
 export interface NeighborList {
   /** `[nAtoms + 1]`: edges of atom i are `offsets[i] .. offsets[i+1]`, nearest first. */
   offsets: Int32Array;
@@ -28,7 +51,16 @@ export interface NeighborList {
   vectors: Float32Array | Float64Array;
 }
 
-/** One labelled structure of a data set. */
+/**
+ * One labelled structure of a data set.
+ *
+ * @example
+ * ```ts
+ * import { type DatasetEntry, syntheticCrystals } from "@facgcnn/toolkit";
+ * const entry: DatasetEntry = syntheticCrystals({ count: 1, seed: 0 }).get(0);
+ * console.log(entry.id, entry.target);
+ * ```
+ */
 export interface DatasetEntry {
   /** Identifier of the entry (same as the structure id). */
   id: string;
@@ -38,7 +70,17 @@ export interface DatasetEntry {
   target: number;
 }
 
-/** A structure that a loader could not use, and why (names the file/line/id). */
+/**
+ * A structure that a loader could not use, and why (names the file/line/id).
+ *
+ * @example
+ * ```ts
+ * import { loadDataset, type SkippedEntry } from "@facgcnn/toolkit";
+ * const data = await loadDataset("my_cifs/");
+ * const skipped: SkippedEntry[] = data.skipped;
+ * for (const s of skipped) console.log(`${s.id}: ${s.reason}`);
+ * ```
+ */
 export interface SkippedEntry {
   /** Identifier of the structure (file, row or index). */
   id: string;
@@ -46,7 +88,16 @@ export interface SkippedEntry {
   reason: string;
 }
 
-/** A labelled set of structures, loaded from files or generated. */
+/**
+ * A labelled set of structures, loaded from files or generated.
+ *
+ * @example
+ * ```ts
+ * import { type Dataset, syntheticCrystals } from "@facgcnn/toolkit";
+ * const data: Dataset = syntheticCrystals({ count: 10, seed: 0 });
+ * for (let i = 0; i < data.length; i++) console.log(data.get(i).id, data.get(i).target);
+ * ```
+ */
 export interface Dataset {
   /** Number of entries. */
   readonly length: number;
@@ -64,6 +115,13 @@ export interface Dataset {
  * `edgeOffsets[a] .. edgeOffsets[a+1]`. Neighbour indices are local to their crystal.
  * Gaussian edge features and the 92-long atom features are not stored: they are cheap to
  * compute at batch time from `distances` and `numbers`.
+ *
+ * @example
+ * ```ts
+ * import { type GraphSet, loadGraphs } from "@facgcnn/toolkit";
+ * const graphs: GraphSet = (await loadGraphs("synthetic:20", { cacheDir: null })).graphs;
+ * console.log(graphs.count, graphs.atomOffsets[graphs.count]); // crystals, atoms
+ * ```
  */
 export interface GraphSet {
   /** Number of crystals. */

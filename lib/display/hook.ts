@@ -11,13 +11,44 @@ import type { Structure } from "../crystal/types.ts";
 import type { ExperimentResult } from "../train/experiment.ts";
 import type { TrainResult } from "../train/trainer.ts";
 
-/** The well-known symbol the Deno Jupyter kernel looks up: `Symbol.for("Jupyter.display")`. */
+/**
+ * The well-known symbol the Deno Jupyter kernel looks up: `Symbol.for("Jupyter.display")`.
+ *
+ * @example
+ * ```ts
+ * import { JUPYTER_DISPLAY } from "@facgcnn/toolkit";
+ * const hello = { [JUPYTER_DISPLAY]: () => ({ "text/html": "<b>hello</b>" }) };
+ * hello; // the last expression of a Deno notebook cell shows bold "hello"
+ * ```
+ */
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
 
-/** A Jupyter MIME bundle: MIME type → data (`"text/plain"`, `"text/html"`, Plotly JSON, …). */
+/**
+ * A Jupyter MIME bundle: MIME type → data (`"text/plain"`, `"text/html"`, Plotly JSON, …).
+ *
+ * @example
+ * ```ts
+ * import { type MimeBundle } from "@facgcnn/toolkit";
+ * const bundle: MimeBundle = { "text/plain": "x = 1", "text/markdown": "*x* = 1" };
+ * ```
+ */
 export type MimeBundle = Record<string, unknown>;
 
-/** Anything the Deno kernel can display richly. */
+/**
+ * Anything the Deno kernel can display richly.
+ *
+ * @example
+ * ```ts
+ * import { type Displayable, JUPYTER_DISPLAY, type MimeBundle } from "@facgcnn/toolkit";
+ * class Note implements Displayable {
+ *   constructor(readonly text: string) {}
+ *   [JUPYTER_DISPLAY](): MimeBundle {
+ *     return { "text/markdown": `**${this.text}**`, "text/plain": this.text };
+ *   }
+ * }
+ * new Note("shown in bold in a Deno notebook");
+ * ```
+ */
 export interface Displayable {
   /** Returns the MIME bundle to show (called by the Deno kernel only). */
   [JUPYTER_DISPLAY](): MimeBundle | Promise<MimeBundle>;
@@ -46,6 +77,18 @@ export function attachDisplay<T extends object>(
 /**
  * Makes a structure display itself in the Deno kernel (3-D view of atoms and unit cell with
  * its formula). Returns the same object; its type, JSON and equality are unchanged.
+ *
+ * @example
+ * ```ts
+ * import { type Structure, withDisplay } from "@facgcnn/toolkit";
+ * const s: Structure = withDisplay({
+ *   id: "Fe",
+ *   lattice: new Float64Array([2.87, 0, 0, 0, 2.87, 0, 0, 0, 2.87]),
+ *   frac: new Float64Array([0, 0, 0, 0.5, 0.5, 0.5]),
+ *   numbers: new Int32Array([26, 26]),
+ * });
+ * s; // in a Deno notebook: 3-D view of the bcc cell under "Fe: Fe (Fe2), 2 atoms, …"
+ * ```
  */
 export function withDisplay<T extends Structure>(structure: T): T {
   return attachDisplay(

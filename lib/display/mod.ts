@@ -50,6 +50,13 @@ import { showExperiment, showFigure, showPredictions, showTraining } from "./res
  * All displays in one object: `display.structure(s)`, `display.training(run)`,
  * `display.predictions(targets, predictions)`, `display.experiment(result)`,
  * `display.figure(fig)`.
+ *
+ * @example
+ * ```ts
+ * import { display, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * display.structure(s); // in a Deno notebook cell: 3-D view; elsewhere String(...) is a summary
+ * ```
  */
 export const display: {
   structure: typeof showStructure;

@@ -44,7 +44,15 @@ export function figureBundle(figure: PlotlyFigure, text: string): MimeBundle {
   return { [PLOTLY_MIME]: figure, "text/html": html, "text/plain": text };
 }
 
-/** The Plotly.js bundle as a displayable output (see {@linkcode plotlyLibrary}). */
+/**
+ * The Plotly.js bundle as a displayable output (see {@linkcode plotlyLibrary}).
+ *
+ * @example
+ * ```ts
+ * import { PlotlyLibrary } from "@facgcnn/toolkit";
+ * console.log(String(new PlotlyLibrary())); // "Plotly.js 4.1.2 (embedded, offline)"
+ * ```
+ */
 export class PlotlyLibrary {
   /** Plain text: the version loaded. */
   toString(): string {
@@ -61,6 +69,12 @@ export class PlotlyLibrary {
  * Loads Plotly.js into the notebook page, from the bundled copy (no network): display it once
  * per notebook (e.g. as the last expression of the first cell) so that the HTML fallback of
  * every later figure draws, in classic Jupyter, nbviewer and exported HTML alike.
+ *
+ * @example
+ * ```ts
+ * import { plotlyLibrary } from "@facgcnn/toolkit";
+ * plotlyLibrary(); // as the last expression of a notebook's first cell: loads Plotly.js offline
+ * ```
  */
 export function plotlyLibrary(): PlotlyLibrary {
   return new PlotlyLibrary();

@@ -23,7 +23,15 @@ function formatMetrics(m: RegressionMetrics): string {
   }, n = ${m.n}`;
 }
 
-/** A Plotly figure that displays itself in the Deno kernel (see {@linkcode figureBundle}). */
+/**
+ * A Plotly figure that displays itself in the Deno kernel (see {@linkcode figureBundle}).
+ *
+ * @example
+ * ```ts
+ * import { FigureView, parityPlot } from "@facgcnn/toolkit";
+ * new FigureView(parityPlot([1, 2, 3], [1.1, 1.9, 3.2]), "parity"); // displays the plot in a notebook
+ * ```
+ */
 export class FigureView {
   /** The figure. */
   readonly figure: PlotlyFigure;
@@ -47,7 +55,15 @@ export class FigureView {
   }
 }
 
-/** Displays any Plotly figure (e.g. from `learningCurves` or `parityPlot`). */
+/**
+ * Displays any Plotly figure (e.g. from `learningCurves` or `parityPlot`).
+ *
+ * @example
+ * ```ts
+ * import { errorHistogram, showFigure } from "@facgcnn/toolkit";
+ * showFigure(errorHistogram([1, 2, 3], [1.2, 1.9, 2.7]), "errors"); // any Plotly figure, displayed
+ * ```
+ */
 export function showFigure(figure: PlotlyFigure, text?: string): FigureView {
   return new FigureView(figure, text);
 }
@@ -65,7 +81,17 @@ export function trainingSummary(result: TrainResult | EpochRecord[]): string {
   return line;
 }
 
-/** Learning curves of a run (`train()`'s result or its `history`), displayable. */
+/**
+ * Learning curves of a run (`train()`'s result or its `history`), displayable.
+ *
+ * @example
+ * ```ts
+ * import { showTraining, train } from "@facgcnn/toolkit";
+ * const run = await train({ data: "synthetic:200", epochs: 3, atomFeaLen: 32 });
+ * showTraining(run.history); // learning curves (the result `run` itself displays them too)
+ * run.model.dispose();
+ * ```
+ */
 export function showTraining(result: TrainResult | EpochRecord[]): FigureView {
   const history = Array.isArray(result) ? result : result.history;
   return new FigureView(learningCurves(history), trainingSummary(result));
@@ -76,7 +102,16 @@ export function trainingBundle(result: TrainResult | EpochRecord[]): MimeBundle 
   return showTraining(result)[JUPYTER_DISPLAY]();
 }
 
-/** Predictions next to their targets: metrics, and a parity plot when displayed. */
+/**
+ * Predictions next to their targets: metrics, and a parity plot when displayed.
+ *
+ * @example
+ * ```ts
+ * import { PredictionResult } from "@facgcnn/toolkit";
+ * const p = new PredictionResult([1, 2, 3], [1.1, 1.9, 3.2], { ids: ["a", "b", "c"] });
+ * console.log(p.metrics.mae, p.toCsv());
+ * ```
+ */
 export class PredictionResult {
   /** True values. */
   readonly targets: Numbers;
@@ -133,7 +168,19 @@ export class PredictionResult {
   }
 }
 
-/** Predictions against targets, displayed as a parity plot with R², MAE and RMSE. */
+/**
+ * Predictions against targets, displayed as a parity plot with R², MAE and RMSE.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint, loadDataset, showPredictions } from "@facgcnn/toolkit";
+ * const { model } = await loadCheckpoint("runs/example/best.safetensors");
+ * const data = await loadDataset("synthetic:100:9");
+ * const predictions = await model.predict(data, { frames: "all" });
+ * const targets = Array.from({ length: data.length }, (_, i) => data.get(i).target);
+ * showPredictions(targets, predictions, { quantity: "E (eV/atom)" }); // parity plot in a notebook
+ * ```
+ */
 export function showPredictions(
   targets: Numbers,
   predictions: Numbers,
@@ -183,7 +230,17 @@ export function experimentBundle(result: ExperimentResult): MimeBundle {
   return { "text/html": experimentHtml(result), "text/markdown": md, "text/plain": md };
 }
 
-/** An experiment result as a displayable table. */
+/**
+ * An experiment result as a displayable table.
+ *
+ * @example
+ * ```ts
+ * import { runExperiment, showExperiment } from "@facgcnn/toolkit";
+ * const result = await runExperiment({ data: "synthetic:200", seeds: 2, epochsList: [3] });
+ * showExperiment(result); // an ExperimentTable: HTML/Markdown table in a notebook
+ * console.log(String(showExperiment(result)));
+ * ```
+ */
 export class ExperimentTable {
   /** The result shown. */
   readonly result: ExperimentResult;
@@ -204,7 +261,16 @@ export class ExperimentTable {
   }
 }
 
-/** Displays an experiment's results (`runExperiment()`'s value) as a table. */
+/**
+ * Displays an experiment's results (`runExperiment()`'s value) as a table.
+ *
+ * @example
+ * ```ts
+ * import { runExperiment, showExperiment } from "@facgcnn/toolkit";
+ * const result = await runExperiment({ data: "synthetic:200", seeds: 2, epochsList: [3] });
+ * showExperiment(result); // the results table (R², MAE, RMSE as mean ± standard error)
+ * ```
+ */
 export function showExperiment(result: ExperimentResult): ExperimentTable {
   return new ExperimentTable(result);
 }

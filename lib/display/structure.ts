@@ -67,7 +67,16 @@ export function structureSummary(s: Structure): string {
     }°, V=${f(latticeVolume(s.lattice), 2)} Å³`;
 }
 
-/** Options of {@link structureFigure}. */
+/**
+ * Options of {@link structureFigure}.
+ *
+ * @example
+ * ```ts
+ * import { structureFigure, type StructureFigureOptions, syntheticCrystals } from "@facgcnn/toolkit";
+ * const options: StructureFigureOptions = { title: "no cell", cell: false };
+ * const fig = structureFigure(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure, options);
+ * ```
+ */
 export interface StructureFigureOptions {
   /** Figure title (default: id and formula). */
   title?: string;
@@ -79,6 +88,13 @@ export interface StructureFigureOptions {
  * The Plotly figure of a structure: one `scatter3d` marker trace per element (legend entry
  * with the element symbol) and one line trace with the 12 unit-cell edges. Equal axis scales
  * (`aspectmode: "data"`), so angles and distances look right.
+ *
+ * @example
+ * ```ts
+ * import { renderHtml, structureFigure, syntheticCrystals } from "@facgcnn/toolkit";
+ * const figure = structureFigure(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure);
+ * await Deno.writeTextFile("crystal.html", renderHtml([{ title: "Crystal", figure }], { title: "Crystal" }));
+ * ```
  */
 export function structureFigure(s: Structure, options: StructureFigureOptions = {}): PlotlyFigure {
   const xyz = cartesian(s);
@@ -164,7 +180,16 @@ export function structureBundle(s: Structure): MimeBundle {
   };
 }
 
-/** A displayable view of a structure (see {@link showStructure}). */
+/**
+ * A displayable view of a structure (see {@link showStructure}).
+ *
+ * @example
+ * ```ts
+ * import { StructureView, syntheticCrystals } from "@facgcnn/toolkit";
+ * const view = new StructureView(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure);
+ * console.log(view.formula, view.figure().data.length);
+ * ```
+ */
 export class StructureView {
   /** The structure shown. */
   readonly structure: Structure;
@@ -198,6 +223,13 @@ export class StructureView {
 /**
  * Wraps a structure for display: the last expression of a Deno notebook cell shows a 3-D view
  * of the atoms and the unit cell under its formula line; elsewhere `String(view)` is a summary.
+ *
+ * @example
+ * ```ts
+ * import { showStructure, syntheticCrystals } from "@facgcnn/toolkit";
+ * const view = showStructure(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure);
+ * console.log(String(view)); // "synthetic-0-0: …, a=… Å, …"; in a notebook: 3-D view
+ * ```
  */
 export function showStructure(structure: Structure): StructureView {
   return new StructureView(structure);

@@ -39,6 +39,13 @@ const MAX_ITERATIONS = 100;
  * @param singular optional `[count]` output: 1 where the cell is singular or non-finite
  *   (its frame is then the identity).
  * @returns `[count, 9]` row-major orthogonal frames U (columns = frame axes).
+ *
+ * @example
+ * ```ts
+ * import { latticeFrames, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const f = latticeFrames(s.lattice, 1); // orthogonal polar factor of the cell, one 3 × 3 per crystal
+ * ```
  */
 export function latticeFrames(
   lattices: Float64Array,

@@ -24,7 +24,17 @@ import { checkSegments } from "./_checks.ts";
  */
 export const DEFAULT_GAP_TOLERANCE = 1e-2;
 
-/** PCA frames of a batch of crystals (one entry per crystal unless noted). */
+/**
+ * PCA frames of a batch of crystals (one entry per crystal unless noted).
+ *
+ * @example
+ * ```ts
+ * import { cartesian, type PcaFrames, pcaFrames, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const f: PcaFrames = pcaFrames(cartesian(s), Int32Array.of(0, s.numbers.length));
+ * console.log(f.eigenvalues, f.relativeGap[0], f.degenerate[0]);
+ * ```
+ */
 export interface PcaFrames {
   /** `[nCrystals, 3]` centres t (mean position; 0 for an empty crystal). */
   centers: Float64Array;
@@ -41,7 +51,17 @@ export interface PcaFrames {
   relativeGap: Float64Array;
 }
 
-/** Options of {@linkcode pcaFrames}. */
+/**
+ * Options of {@linkcode pcaFrames}.
+ *
+ * @example
+ * ```ts
+ * import { cartesian, pcaFrames, type PcaOptions, syntheticCrystals } from "@facgcnn/toolkit";
+ * const options: PcaOptions = { gapTolerance: 1e-3 };
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const f = pcaFrames(cartesian(s), Int32Array.of(0, s.numbers.length), options);
+ * ```
+ */
 export interface PcaOptions {
   /** Relative eigengap threshold for `degenerate` (default {@linkcode DEFAULT_GAP_TOLERANCE}). */
   gapTolerance?: number;
@@ -72,6 +92,14 @@ export function relativeEigengap(l1: number, l2: number, l3: number): number {
  *   `segments[c] .. segments[c+1]` (non-decreasing).
  * @param options gap tolerance.
  * @returns centres, frame bases, eigenvalues, degeneracy flags and relative gaps.
+ *
+ * @example
+ * ```ts
+ * import { cartesian, pcaFrames, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const { rotations, degenerate } = pcaFrames(cartesian(s), Int32Array.of(0, s.numbers.length));
+ * console.log(rotations.length, degenerate[0] === 1 ? "degenerate" : "well defined"); // 9 …
+ * ```
  */
 export function pcaFrames(
   positions: Float64Array,

@@ -23,6 +23,14 @@ import { SIGN_FRAME_COUNT, signOf } from "./signs.ts";
  * invariant; for a lattice base each signed frame is invariant on its own, so averaging over
  * them is still exact. Limit of `"hybrid"`: a crystal whose gap sits at the tolerance may pick
  * different sources for a rotated copy (gap roundoff ~1e-16), a discontinuity only there.
+ *
+ * @example
+ * ```ts
+ * import { createModel, type FrameKind } from "@facgcnn/toolkit";
+ * const frameKind: FrameKind = "hybrid"; // PCA where the eigengap is clear, lattice otherwise
+ * const model = createModel({ kind: "facgcnn", frameKind, device: "cpu" });
+ * model.dispose();
+ * ```
  */
 export type FrameKind = "pca" | "lattice" | "hybrid";
 
@@ -33,16 +41,45 @@ export type FrameKind = "pca" | "lattice" | "hybrid";
  * - `"stochastic"`: one frame per crystal drawn uniformly per call (k = 1, FAENet/paper);
  * - `"all"`: all 8 frames, copy f uses pattern f (exact frame averaging);
  * - `{ sample: k }`: k distinct patterns per crystal drawn uniformly without replacement.
+ *
+ * @example
+ * ```ts
+ * import { type FrameMode, loadDataset, createModel } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "facgcnn", device: "cpu" });
+ * const frames: FrameMode = { sample: 4 }; // average over 4 random sign frames
+ * const p = await model.predict(await loadDataset("synthetic:10"), { frames });
+ * model.dispose();
+ * ```
  */
 export type FrameMode = "none" | "stochastic" | "all" | { sample: number };
 
-/** Options of {@linkcode computeFrames}. */
+/**
+ * Options of {@linkcode computeFrames}.
+ *
+ * @example
+ * ```ts
+ * import { computeFrames, type FrameOptions, loadGraphs } from "@facgcnn/toolkit";
+ * const options: FrameOptions = { gapTolerance: 1e-3 };
+ * const { graphs } = await loadGraphs("synthetic:10", { cacheDir: null });
+ * const f = computeFrames(graphs.positions, graphs.atomOffsets, null, "pca", options);
+ * ```
+ */
 export interface FrameOptions {
   /** Relative eigengap threshold (default {@linkcode DEFAULT_GAP_TOLERANCE}). */
   gapTolerance?: number;
 }
 
-/** Canonical frame bases of a batch (one entry per crystal unless noted). */
+/**
+ * Canonical frame bases of a batch (one entry per crystal unless noted).
+ *
+ * @example
+ * ```ts
+ * import { type BatchFrames, computeFrames, loadGraphs } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:20", { cacheDir: null });
+ * const f: BatchFrames = computeFrames(graphs.positions, graphs.atomOffsets, graphs.lattices, "hybrid");
+ * console.log(f.source); // 0 = PCA base, 1 = lattice base, per crystal
+ * ```
+ */
 export interface BatchFrames {
   /** `[nCrystals, 3]` centres t (mean atom position, for every kind). */
   centers: Float64Array;
@@ -68,6 +105,14 @@ export interface BatchFrames {
  * @param kind base kind.
  * @param options gap tolerance.
  * @returns centres, bases, degeneracy flags, source of each base, PCA gaps.
+ *
+ * @example
+ * ```ts
+ * import { computeFrames, loadGraphs } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:20", { cacheDir: null });
+ * const { bases, degenerate } = computeFrames(graphs.positions, graphs.atomOffsets, graphs.lattices, "pca");
+ * console.log(bases.length / 9, degenerate.reduce((a, b) => a + b, 0));
+ * ```
  */
 export function computeFrames(
   positions: Float64Array,
@@ -261,7 +306,18 @@ function checkPerCrystal(
   }
 }
 
-/** Degeneracy counts of a set of crystals, for `summary.json`. Counts nest: oneAtom ⊆ exactDegenerate ⊆ degenerate. */
+/**
+ * Degeneracy counts of a set of crystals, for `summary.json`. Counts nest: oneAtom ⊆ exactDegenerate ⊆ degenerate.
+ *
+ * @example
+ * ```ts
+ * import { computeFrames, type DegeneracyReport, degeneracyReport, loadGraphs } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:100", { cacheDir: null });
+ * const f = computeFrames(graphs.positions, graphs.atomOffsets, graphs.lattices, "pca");
+ * const r: DegeneracyReport = degeneracyReport({ relativeGap: f.relativeGap, segments: graphs.atomOffsets });
+ * console.log(r.degenerateFraction);
+ * ```
+ */
 export interface DegeneracyReport {
   /** Crystals counted. */
   total: number;
@@ -291,6 +347,14 @@ export interface DegeneracyReport {
  * @param options `gapTolerance` (default {@linkcode DEFAULT_GAP_TOLERANCE}),
  *   `exactTolerance` (default 1e-8).
  * @returns the counts.
+ *
+ * @example
+ * ```ts
+ * import { computeFrames, degeneracyReport, loadGraphs } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:100", { cacheDir: null });
+ * const f = computeFrames(graphs.positions, graphs.atomOffsets, graphs.lattices, "pca");
+ * console.log(degeneracyReport({ relativeGap: f.relativeGap, segments: graphs.atomOffsets }));
+ * ```
  */
 export function degeneracyReport(
   input: { relativeGap: Float64Array; segments: Int32Array; source?: Uint8Array },

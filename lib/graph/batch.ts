@@ -8,7 +8,19 @@
 import { subsetGraphs } from "../crystal/featurize.ts";
 import type { GraphSet } from "../crystal/types.ts";
 
-/** A batch of crystals as one graph (host arrays). */
+/**
+ * A batch of crystals as one graph (host arrays).
+ *
+ * @example
+ * ```ts
+ * import { collate, createModel, type GraphBatch, loadGraphs, tidy } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:8", { cacheDir: null });
+ * const batch: GraphBatch = collate(graphs, [0, 1, 2, 3]);
+ * const model = createModel({ kind: "facgcnn", device: "cpu" });
+ * const out = tidy(() => model.forward(batch).toFloat32Array()); // 4 standardised outputs
+ * model.dispose();
+ * ```
+ */
 export interface GraphBatch {
   /** Crystals in the batch. */
   nCrystals: number;
@@ -40,7 +52,17 @@ export interface GraphBatch {
   vectors: Float32Array;
 }
 
-/** Builds the batch of crystals `indices` (in that order) from `graphs`. */
+/**
+ * Builds the batch of crystals `indices` (in that order) from `graphs`.
+ *
+ * @example
+ * ```ts
+ * import { collate, loadGraphs } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:50", { cacheDir: null });
+ * const batch = collate(graphs, [0, 1, 2, 3]);
+ * console.log(batch.nCrystals, batch.nAtoms, batch.nEdges);
+ * ```
+ */
 export function collate(graphs: GraphSet, indices: ArrayLike<number>): GraphBatch {
   const sub = subsetGraphs(graphs, indices);
   // Neighbour indices are local to their crystal in a GraphSet; in a batch they index the

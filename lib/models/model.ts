@@ -23,7 +23,17 @@ import { Tensor } from "../tensor/tensor.ts";
 import { CrystalGraphNetwork } from "./cgcnn.ts";
 import { buildHostInputs, edgeFeatureLength, type HostInputs, uploadInputs } from "./inputs.ts";
 
-/** Options of `createModel`; omitted fields take the CGCNN reference defaults. */
+/**
+ * Options of `createModel`; omitted fields take the CGCNN reference defaults.
+ *
+ * @example
+ * ```ts
+ * import { createModel, type ModelConfig } from "@facgcnn/toolkit";
+ * const config: ModelConfig = { kind: "facgcnn", atomFeaLen: 128, nConv: 3, frames: "stochastic", frameKind: "pca" };
+ * const model = createModel(config);
+ * model.dispose();
+ * ```
+ */
 export interface ModelConfig {
   /** Architecture: "cgcnn" (distances only) or "facgcnn" (adds frame coordinates and relative vectors). */
   kind: "cgcnn" | "facgcnn";
@@ -53,7 +63,17 @@ export interface ModelConfig {
   atomFeatures?: AtomFeatureTable;
 }
 
-/** A model configuration with every field set (what checkpoints store). */
+/**
+ * A model configuration with every field set (what checkpoints store).
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint, type ResolvedModelConfig } from "@facgcnn/toolkit";
+ * const { model } = await loadCheckpoint("runs/example/best.safetensors");
+ * const config: ResolvedModelConfig = model.config; // every field set
+ * console.log(config.kind, config.atomFeaLen, config.frames);
+ * ```
+ */
 export interface ResolvedModelConfig {
   /** Architecture. */
   kind: "cgcnn" | "facgcnn";
@@ -81,7 +101,18 @@ export interface ResolvedModelConfig {
   atomFeatureLength: number;
 }
 
-/** Options of prediction. */
+/**
+ * Options of prediction.
+ *
+ * @example
+ * ```ts
+ * import { createModel, loadDataset, type PredictOptions } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "facgcnn", device: "cpu" });
+ * const options: PredictOptions = { frames: "all", batchSize: 64 };
+ * const p = await model.predict(await loadDataset("synthetic:10"), options);
+ * model.dispose();
+ * ```
+ */
 export interface PredictOptions {
   /** Frame mode for this call (default: the model's). */
   frames?: FrameMode;
@@ -139,7 +170,18 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
   };
 }
 
-/** A CGCNN or FACGCNN model on one backend. Dispose it to free device memory. */
+/**
+ * A CGCNN or FACGCNN model on one backend. Dispose it to free device memory.
+ *
+ * @example
+ * ```ts
+ * import { createModel, loadDataset, saveCheckpoint } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "facgcnn", atomFeaLen: 64, device: "cpu" });
+ * const predictions = await model.predict(await loadDataset("synthetic:16"), { frames: "all" });
+ * await saveCheckpoint("model.safetensors", model);
+ * model.dispose();
+ * ```
+ */
 export class Model {
   /** The resolved configuration (every field set; what checkpoints store). */
   readonly config: ResolvedModelConfig;
@@ -313,7 +355,7 @@ export class Model {
  *
  * @example
  * ```ts
- * import { createModel, loadDataset } from "./mod.ts";
+ * import { createModel, loadDataset } from "@facgcnn/toolkit";
  * const model = createModel({ kind: "facgcnn", atomFeaLen: 64, device: "cpu" });
  * const data = await loadDataset("synthetic:8");
  * const predictions = await model.predict(data); // Float32Array, one per crystal

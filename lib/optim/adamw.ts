@@ -19,7 +19,17 @@ import {
 } from "./buffers.ts";
 import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.ts";
 
-/** Hyperparameters of {@link AdamW}; the defaults are PyTorch's. */
+/**
+ * Hyperparameters of {@link AdamW}; the defaults are PyTorch's.
+ *
+ * @example
+ * ```ts
+ * import { AdamW, type AdamWOptions, createModel } from "@facgcnn/toolkit";
+ * const options: AdamWOptions = { lr: 1e-3, betas: [0.9, 0.999], weightDecay: 0.01 };
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const opt = new AdamW(model.parameters(), options);
+ * ```
+ */
 export interface AdamWOptions {
   /** Learning rate (default 1e-3). */
   lr?: number;
@@ -38,7 +48,21 @@ interface AdamState {
   t: number;
 }
 
-/** AdamW over a list of parameters (one parameter group). */
+/**
+ * AdamW over a list of parameters (one parameter group).
+ *
+ * @example
+ * ```ts
+ * import { AdamW, createModel } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "facgcnn", device: "cpu" });
+ * const opt = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 1e-2 });
+ * // forward, loss.backward(), then:
+ * opt.step();
+ * opt.zeroGrad();
+ * opt.dispose();
+ * model.dispose();
+ * ```
+ */
 export class AdamW implements Optimizer {
   /** Always `"adamw"`. */
   readonly kind = "adamw" as const;

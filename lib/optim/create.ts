@@ -12,7 +12,17 @@ import { SGD } from "./sgd.ts";
 /** The optimizer names, for flag validation and help text. */
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ["sf-adamw", "adamw", "sgd"];
 
-/** Options shared by the three; each class's own defaults fill in what is left out. */
+/**
+ * Options shared by the three; each class's own defaults fill in what is left out.
+ *
+ * @example
+ * ```ts
+ * import { createModel, createOptimizer, type CreateOptimizerOptions } from "@facgcnn/toolkit";
+ * const options: CreateOptimizerOptions = { lr: 0.01, momentum: 0.9, weightDecay: 0 };
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const opt = createOptimizer("sgd", model.parameters(), options);
+ * ```
+ */
 export interface CreateOptimizerOptions {
   /** Learning rate. */
   lr?: number;
@@ -26,7 +36,18 @@ export interface CreateOptimizerOptions {
   warmupSteps?: number;
 }
 
-/** Builds the optimizer named `kind` over `params`. */
+/**
+ * Builds the optimizer named `kind` over `params`.
+ *
+ * @example
+ * ```ts
+ * import { createModel, createOptimizer } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "facgcnn", device: "cpu" });
+ * const opt = createOptimizer("sf-adamw", model.parameters(), { lr: 5e-4 });
+ * opt.dispose();
+ * model.dispose();
+ * ```
+ */
 export function createOptimizer(
   kind: OptimizerKind,
   params: readonly OptimizerParameter[],

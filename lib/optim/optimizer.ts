@@ -15,6 +15,13 @@ import type { Tensor } from "../tensor/tensor.ts";
  * What an optimizer needs from a parameter: a stable name (the key of its state in
  * checkpoints) and the tensor it updates in place, whose `.grad` holds the gradient.
  * `nn`'s `Parameter` has exactly this shape.
+ *
+ * @example
+ * ```ts
+ * import { createModel, type OptimizerParameter } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const params: OptimizerParameter[] = model.parameters(); // { name, value } pairs
+ * ```
  */
 export interface OptimizerParameter {
   /** Unique name; keys the state in checkpoints. */
@@ -23,13 +30,31 @@ export interface OptimizerParameter {
   value: Tensor;
 }
 
-/** The optimizers this toolkit has (the `--optimizer` values). */
+/**
+ * The optimizers this toolkit has (the `--optimizer` values).
+ *
+ * @example
+ * ```ts
+ * import { type OptimizerKind, train } from "@facgcnn/toolkit";
+ * const optimizer: OptimizerKind = "sgd";
+ * const run = await train({ data: "synthetic:200", optimizer, lr: 0.01, epochs: 3 });
+ * ```
+ */
 export type OptimizerKind = "sf-adamw" | "adamw" | "sgd";
 
 /**
  * An optimizer's state as plain host data, for checkpoints. `scalars` holds
  * hyperparameters and counters (JSON-safe float64 numbers); `tensors` holds per-parameter
  * buffers keyed `<buffer>/<parameter name>` (e.g. `z/conv.0.fc.weight`).
+ *
+ * @example
+ * ```ts
+ * import { createModel, createOptimizer, type OptimizerState } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const opt = createOptimizer("adamw", model.parameters(), { lr: 1e-3 });
+ * const state: OptimizerState = opt.stateDict();
+ * opt.loadStateDict(state);
+ * ```
  */
 export interface OptimizerState {
   /** The optimizer that wrote this state. */
@@ -40,7 +65,19 @@ export interface OptimizerState {
   tensors: Record<string, Float32Array>;
 }
 
-/** The common optimizer interface the trainer drives. */
+/**
+ * The common optimizer interface the trainer drives.
+ *
+ * @example
+ * ```ts
+ * import { createModel, createOptimizer, type Optimizer } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const opt: Optimizer = createOptimizer("adamw", model.parameters(), { lr: 1e-3 });
+ * console.log(opt.kind, opt.lr);
+ * opt.dispose();
+ * model.dispose();
+ * ```
+ */
 export interface Optimizer {
   /** Which algorithm this is. */
   readonly kind: OptimizerKind;

@@ -3,13 +3,35 @@
  * @module
  */
 
-/** Anything with a settable learning rate (every {@link Optimizer} qualifies). */
+/**
+ * Anything with a settable learning rate (every {@link Optimizer} qualifies).
+ *
+ * @example
+ * ```ts
+ * import { type HasLr, MultiStepLR } from "@facgcnn/toolkit";
+ * const target: HasLr = { lr: 0.1 };
+ * const schedule = new MultiStepLR(target, { milestones: [2], gamma: 0.5 });
+ * schedule.step();
+ * schedule.step();
+ * console.log(target.lr); // 0.05
+ * ```
+ */
 export interface HasLr {
   /** The learning rate a scheduler sets. */
   lr: number;
 }
 
-/** A per-epoch learning-rate schedule driving an optimizer's `lr`. */
+/**
+ * A per-epoch learning-rate schedule driving an optimizer's `lr`.
+ *
+ * @example
+ * ```ts
+ * import { type LRScheduler, MultiStepLR } from "@facgcnn/toolkit";
+ * const opt = { lr: 0.1 };
+ * const schedule: LRScheduler = new MultiStepLR(opt, { milestones: [100] });
+ * schedule.step(); // once per epoch
+ * ```
+ */
 export interface LRScheduler {
   /** Epochs completed so far (0 before the first `step()`). */
   readonly lastEpoch: number;
@@ -21,7 +43,16 @@ export interface LRScheduler {
   loadStateDict(state: { lastEpoch: number; baseLr: number }): void;
 }
 
-/** Options of {@link MultiStepLR}; the defaults are CGCNN's (`--lr-milestones 100`, ×0.1). */
+/**
+ * Options of {@link MultiStepLR}; the defaults are CGCNN's (`--lr-milestones 100`, ×0.1).
+ *
+ * @example
+ * ```ts
+ * import { MultiStepLR, type MultiStepLROptions } from "@facgcnn/toolkit";
+ * const options: MultiStepLROptions = { milestones: [10, 20], gamma: 0.5 };
+ * const schedule = new MultiStepLR({ lr: 1 }, options);
+ * ```
+ */
 export interface MultiStepLROptions {
   /** Epochs at which lr is multiplied by `gamma` (default [100]). */
   milestones?: number[];
@@ -32,6 +63,16 @@ export interface MultiStepLROptions {
 /**
  * MultiStepLR: lr = base · γ^(number of milestones ≤ epoch). Uses the closed form (as
  * PyTorch's `_get_closed_form_lr`) so resuming at any epoch gives the same value.
+ *
+ * @example
+ * ```ts
+ * import { createModel, createOptimizer, MultiStepLR } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const opt = createOptimizer("sgd", model.parameters(), { lr: 0.01 });
+ * const schedule = new MultiStepLR(opt, { milestones: [100, 150], gamma: 0.1 });
+ * // after each epoch:
+ * schedule.step();
+ * ```
  */
 export class MultiStepLR implements LRScheduler {
   /** Sorted milestones. */

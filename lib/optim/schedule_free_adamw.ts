@@ -28,7 +28,17 @@ import {
 } from "./buffers.ts";
 import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.ts";
 
-/** Hyperparameters of {@link ScheduleFreeAdamW}; the defaults are the reference's. */
+/**
+ * Hyperparameters of {@link ScheduleFreeAdamW}; the defaults are the reference's.
+ *
+ * @example
+ * ```ts
+ * import { createModel, ScheduleFreeAdamW, type ScheduleFreeAdamWOptions } from "@facgcnn/toolkit";
+ * const options: ScheduleFreeAdamWOptions = { lr: 5e-4, warmupSteps: 100, weightDecay: 0 };
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const opt = new ScheduleFreeAdamW(model.parameters(), options);
+ * ```
+ */
 export interface ScheduleFreeAdamWOptions {
   /** Peak learning rate (default 0.0025). */
   lr?: number;
@@ -46,7 +56,17 @@ export interface ScheduleFreeAdamWOptions {
   weightLrPower?: number;
 }
 
-/** Whether parameters hold y (training) or x (evaluation). */
+/**
+ * Whether parameters hold y (training) or x (evaluation).
+ *
+ * @example
+ * ```ts
+ * import { createModel, ScheduleFreeAdamW, type ScheduleFreeMode } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const opt = new ScheduleFreeAdamW(model.parameters(), { lr: 5e-4 });
+ * const mode: ScheduleFreeMode = opt.mode; // "train" or "eval"
+ * ```
+ */
 export type ScheduleFreeMode = "train" | "eval";
 
 interface SfState {
@@ -55,7 +75,20 @@ interface SfState {
   v: Storage;
 }
 
-/** Schedule-Free AdamW over a list of parameters (one parameter group). */
+/**
+ * Schedule-Free AdamW over a list of parameters (one parameter group).
+ *
+ * @example
+ * ```ts
+ * import { createModel, ScheduleFreeAdamW } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "facgcnn", device: "cpu" });
+ * const opt = new ScheduleFreeAdamW(model.parameters(), { lr: 5e-4 });
+ * opt.train(); // before training steps (y weights)
+ * opt.eval(); // before validation or saving (x weights)
+ * opt.dispose();
+ * model.dispose();
+ * ```
+ */
 export class ScheduleFreeAdamW implements Optimizer {
   /** Always `"sf-adamw"`. */
   readonly kind = "sf-adamw" as const;

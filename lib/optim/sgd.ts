@@ -21,7 +21,17 @@ import {
 } from "./buffers.ts";
 import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.ts";
 
-/** Hyperparameters of {@link SGD}; the defaults are CGCNN's (`main.py`: lr 0.01, momentum 0.9). */
+/**
+ * Hyperparameters of {@link SGD}; the defaults are CGCNN's (`main.py`: lr 0.01, momentum 0.9).
+ *
+ * @example
+ * ```ts
+ * import { createModel, SGD, type SgdOptions } from "@facgcnn/toolkit";
+ * const options: SgdOptions = { lr: 0.01, momentum: 0.9, weightDecay: 0 };
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const opt = new SGD(model.parameters(), options);
+ * ```
+ */
 export interface SgdOptions {
   /** Learning rate (default 0.01). */
   lr?: number;
@@ -37,7 +47,18 @@ interface SgdState {
   steps: number;
 }
 
-/** SGD with momentum over a list of parameters (one parameter group). */
+/**
+ * SGD with momentum over a list of parameters (one parameter group).
+ *
+ * @example
+ * ```ts
+ * import { createModel, SGD } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "cgcnn", device: "cpu" });
+ * const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+ * opt.dispose();
+ * model.dispose();
+ * ```
+ */
 export class SGD implements Optimizer {
   /** Always `"sgd"`. */
   readonly kind = "sgd" as const;

@@ -6,7 +6,16 @@
 
 import { PLOTLY_BUNDLE } from "./bundle.ts";
 
-/** A Plotly figure: traces and layout, exactly as `Plotly.newPlot` takes them. */
+/**
+ * A Plotly figure: traces and layout, exactly as `Plotly.newPlot` takes them.
+ *
+ * @example
+ * ```ts
+ * import { type PlotlyFigure, renderHtml } from "@facgcnn/toolkit";
+ * const figure: PlotlyFigure = { data: [{ type: "bar", x: ["a", "b"], y: [1, 2] }], layout: { title: { text: "Bars" } } };
+ * const html = renderHtml([{ title: "Bars", figure }], { title: "Report" });
+ * ```
+ */
 export interface PlotlyFigure {
   /** Traces. */
   data: Record<string, unknown>[];
@@ -14,7 +23,16 @@ export interface PlotlyFigure {
   layout: Record<string, unknown>;
 }
 
-/** One figure of a report page with its heading. */
+/**
+ * One figure of a report page with its heading.
+ *
+ * @example
+ * ```ts
+ * import { errorHistogram, renderHtml, type ReportFigure } from "@facgcnn/toolkit";
+ * const figures: ReportFigure[] = [{ title: "Errors", figure: errorHistogram([1, 2], [1.1, 1.8]) }];
+ * const html = renderHtml(figures, { title: "Errors" });
+ * ```
+ */
 export interface ReportFigure {
   /** Heading shown above the figure. */
   title: string;
@@ -56,6 +74,13 @@ const CONFIG = { responsive: true, displaylogo: false };
  * One self-contained HTML page: a heading, then each figure under its title. Figure JSON
  * sits in `<script type="application/json" id="figure-i">` blocks (easy to extract and
  * check), drawn by a small script after the embedded bundle.
+ *
+ * @example
+ * ```ts
+ * import { parityPlot, renderHtml } from "@facgcnn/toolkit";
+ * const html = renderHtml([{ title: "Parity", figure: parityPlot([1, 2, 3], [1.1, 2.1, 2.8]) }], { title: "My run" });
+ * await Deno.writeTextFile("report.html", html); // opens offline: Plotly.js is embedded
+ * ```
  */
 export function renderHtml(figures: ReportFigure[], options: { title: string }): string {
   const blocks = figures.map((f, i) =>
@@ -89,13 +114,30 @@ for (const el of document.querySelectorAll('script[id^="figure-"]')) {
 `;
 }
 
-/** The MIME type Jupyter front ends (JupyterLab, VS Code) render natively. */
+/**
+ * The MIME type Jupyter front ends (JupyterLab, VS Code) render natively.
+ *
+ * @example
+ * ```ts
+ * import { PLOTLY_MIME, parityPlot, plotlyMimeBundle } from "@facgcnn/toolkit";
+ * const bundle = plotlyMimeBundle(parityPlot([1, 2], [1, 2]));
+ * console.log(PLOTLY_MIME in bundle); // true: "application/vnd.plotly.v1+json"
+ * ```
+ */
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
 /**
  * A Jupyter display bundle: the Plotly MIME entry (rendered natively where supported) and
  * an HTML fallback that embeds the bundle, so the output also shows in plain notebook
  * viewers. In `deno jupyter`, return `{ [Symbol.for("Jupyter.display")]: () => bundle }`.
+ *
+ * @example
+ * ```ts
+ * import { learningCurves, plotlyMimeBundle } from "@facgcnn/toolkit";
+ * const history = [{ epoch: 1, trainLoss: 1, valMae: 0.5 }, { epoch: 2, trainLoss: 0.6, valMae: 0.4 }];
+ * const bundle = plotlyMimeBundle(learningCurves(history)); // self-contained (embeds Plotly.js)
+ * const shown = { [Symbol.for("Jupyter.display")]: () => bundle };
+ * ```
  */
 export function plotlyMimeBundle(
   figure: PlotlyFigure,

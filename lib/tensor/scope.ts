@@ -8,7 +8,18 @@
  * @module
  */
 
-/** What a scope needs of a tensor. */
+/**
+ * What a scope needs of a tensor.
+ *
+ * @example
+ * ```ts
+ * import { type Disposable, keep, selectBackend, tidy, Tensor } from "@facgcnn/toolkit";
+ * const be = selectBackend("cpu");
+ * const t: Disposable = tidy(() => keep(new Tensor(be, be.upload(new Float32Array(4)), [2, 2])));
+ * t.dispose();
+ * console.log(t.disposed); // true
+ * ```
+ */
 export interface Disposable {
   /** Frees the resource; idempotent. */
   dispose(): void;
@@ -24,7 +35,20 @@ export function trackTensor(t: Disposable): void {
   if (scopes.length > 0) scopes[scopes.length - 1].add(t);
 }
 
-/** Exempts `t` from every enclosing scope: the caller now owns it. Returns `t`. */
+/**
+ * Exempts `t` from every enclosing scope: the caller now owns it. Returns `t`.
+ *
+ * @example
+ * ```ts
+ * import { keep, selectBackend, Tensor, tidy } from "@facgcnn/toolkit";
+ * const be = selectBackend("cpu");
+ * const kept = tidy(() => {
+ *   const tmp = new Tensor(be, be.upload(new Float32Array(3)), [3]); // freed when tidy ends
+ *   return keep(new Tensor(be, be.upload(new Float32Array([1, 2, 3])), [3])); // survives
+ * });
+ * kept.dispose();
+ * ```
+ */
 export function keep<T extends Disposable>(t: T): T {
   for (const s of scopes) s.delete(t);
   return t;
@@ -46,6 +70,16 @@ function collect(value: unknown, out: Set<Disposable>): void {
  * Runs `fn` in a memory scope: tensors created inside and not returned (directly, or in an
  * array or plain object) are disposed when it ends, also when it throws. `fn` must be
  * synchronous: device work inside a scope cannot await.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, Tensor, tidy } from "@facgcnn/toolkit";
+ * const be = selectBackend("cpu");
+ * const sum = tidy(() => {
+ *   const t = new Tensor(be, be.upload(new Float32Array([1, 2, 3])), [3]);
+ *   return t.toFloat32Array().reduce((a, b) => a + b, 0); // t is freed on return
+ * });
+ * ```
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Disposable>();
@@ -77,7 +111,18 @@ export function isGradEnabled(): boolean {
   return gradEnabled;
 }
 
-/** Runs `fn` without recording operations for backpropagation (inference, BN re-estimation). */
+/**
+ * Runs `fn` without recording operations for backpropagation (inference, BN re-estimation).
+ *
+ * @example
+ * ```ts
+ * import { collate, createModel, loadGraphs, noGrad, tidy } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:4", { cacheDir: null });
+ * const model = createModel({ kind: "cgcnn", device: "cpu" }).eval();
+ * const out = tidy(() => noGrad(() => model.forward(collate(graphs, [0, 1, 2, 3])).toFloat32Array()));
+ * model.dispose();
+ * ```
+ */
 export function noGrad<T>(fn: () => T): T {
   const previous = gradEnabled;
   gradEnabled = false;

@@ -11,7 +11,18 @@ import { backward } from "../autograd/backward.ts";
 import { JUPYTER_DISPLAY, type MimeBundle } from "../display/hook.ts";
 import { tensorBundle } from "../display/tensor.ts";
 
-/** A tensor shape: `[n]` or `[rows, cols]`. */
+/**
+ * A tensor shape: `[n]` or `[rows, cols]`.
+ *
+ * @example
+ * ```ts
+ * import { type Shape, selectBackend, Tensor } from "@facgcnn/toolkit";
+ * const shape: Shape = [2, 3];
+ * const be = selectBackend("cpu");
+ * const t = new Tensor(be, be.alloc("float32", 6), shape);
+ * t.dispose();
+ * ```
+ */
 export type Shape = readonly number[];
 
 let nextId = 0;
@@ -27,7 +38,19 @@ export function shapeSize(shape: Shape): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** A float32 or int32 tensor in device storage. */
+/**
+ * A float32 or int32 tensor in device storage.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend, Tensor } from "@facgcnn/toolkit";
+ * const be = selectBackend("cpu");
+ * const t = new Tensor(be, be.upload(new Float32Array([1, 2, 3, 4, 5, 6])), [2, 3]);
+ * console.log(String(t), t.toFloat32Array()); // Tensor[2, 3] float32 cpu …
+ * t; // in a Deno notebook: shape, dtype, device and the first values
+ * t.dispose();
+ * ```
+ */
 export class Tensor {
   /** Creation order; autograd uses it to break ties deterministically. */
   readonly id: number;

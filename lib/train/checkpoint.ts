@@ -16,7 +16,18 @@ import type { StateDict } from "../nn/module.ts";
 export const CHECKPOINT_FORMAT = "facgcnn-checkpoint/1";
 const ATOM_TABLE_KEY = "atom_features";
 
-/** Facts stored next to the weights. */
+/**
+ * Facts stored next to the weights.
+ *
+ * @example
+ * ```ts
+ * import { type CheckpointInfo, createModel, saveCheckpoint } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "facgcnn", device: "cpu" });
+ * const info: CheckpointInfo = { epoch: 10, metrics: { mae: 0.05 }, extra: { note: "baseline" } };
+ * await saveCheckpoint("model.safetensors", model, info);
+ * model.dispose();
+ * ```
+ */
 export interface CheckpointInfo {
   /** Epoch the weights come from (1-based), if saved by the trainer. */
   epoch?: number;
@@ -26,7 +37,19 @@ export interface CheckpointInfo {
   extra?: Record<string, unknown>;
 }
 
-/** Writes a model checkpoint (weights as they are now: call `optimizer.eval()` first for SF-AdamW). */
+/**
+ * Writes a model checkpoint (weights as they are now: call `optimizer.eval()` first for SF-AdamW).
+ *
+ * @example
+ * ```ts
+ * import { createModel, loadCheckpoint, saveCheckpoint } from "@facgcnn/toolkit";
+ * const model = createModel({ kind: "facgcnn", device: "cpu" });
+ * await saveCheckpoint("model.safetensors", model, { epoch: 1 });
+ * const { model: same } = await loadCheckpoint("model.safetensors", { device: "cpu" });
+ * model.dispose();
+ * same.dispose();
+ * ```
+ */
 export async function saveCheckpoint(
   path: string,
   model: Model,
@@ -55,7 +78,16 @@ export async function saveCheckpoint(
   await writeSafetensors(path, tensors, metadata);
 }
 
-/** A loaded checkpoint: the model and the stored facts. */
+/**
+ * A loaded checkpoint: the model and the stored facts.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint, type LoadedCheckpoint } from "@facgcnn/toolkit";
+ * const loaded: LoadedCheckpoint = await loadCheckpoint("runs/example/best.safetensors");
+ * loaded.model.dispose();
+ * ```
+ */
 export interface LoadedCheckpoint {
   /** The rebuilt model (dispose it). */
   model: Model;
@@ -63,7 +95,16 @@ export interface LoadedCheckpoint {
   info: CheckpointInfo;
 }
 
-/** Options of `loadCheckpoint`. */
+/**
+ * Options of `loadCheckpoint`.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint, type LoadCheckpointOptions } from "@facgcnn/toolkit";
+ * const options: LoadCheckpointOptions = { device: "cpu" };
+ * const { model } = await loadCheckpoint("runs/example/best.safetensors", options);
+ * ```
+ */
 export interface LoadCheckpointOptions {
   /** Device to load onto ("auto"). */
   device?: DeviceChoice;
@@ -71,7 +112,18 @@ export interface LoadCheckpointOptions {
   backend?: Backend;
 }
 
-/** Rebuilds the model saved in `path` (same configuration, weights, statistics and scaling). */
+/**
+ * Rebuilds the model saved in `path` (same configuration, weights, statistics and scaling).
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint, loadDataset } from "@facgcnn/toolkit";
+ * const { model, info } = await loadCheckpoint("runs/example/best.safetensors", { device: "cpu" });
+ * console.log(model.config.kind, info.epoch, info.metrics);
+ * const predictions = await model.predict(await loadDataset("my_cifs/"));
+ * model.dispose();
+ * ```
+ */
 export async function loadCheckpoint(
   path: string,
   options: LoadCheckpointOptions = {},

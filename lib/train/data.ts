@@ -8,7 +8,16 @@ import { type DatasetFormat, detectFormat } from "../crystal/dataset.ts";
 import { loadGraphs, splitIndices, subsetGraphs } from "../crystal/featurize.ts";
 import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
 
-/** Where the data comes from and how it is read. */
+/**
+ * Where the data comes from and how it is read.
+ *
+ * @example
+ * ```ts
+ * import { type DataConfig, train } from "@facgcnn/toolkit";
+ * const data: DataConfig = { data: "train.csv", valData: "val.csv", testData: "test.csv", target: "formation_energy_per_atom" };
+ * const run = await train({ ...data, epochs: 100 });
+ * ```
+ */
 export interface DataConfig {
   /** Training data (path or `synthetic:N`); split into train/val/test unless those are given. */
   data: string;
@@ -42,7 +51,18 @@ export interface DataConfig {
   quiet?: boolean;
 }
 
-/** The three graph sets of a run. */
+/**
+ * The three graph sets of a run.
+ *
+ * @example
+ * ```ts
+ * import { train, type TrainingData } from "@facgcnn/toolkit";
+ * const run = await train({ data: "synthetic:200", epochs: 2 });
+ * const data: TrainingData = run.data;
+ * console.log(data.train.count, data.val.count, data.test.count); // 160 20 20
+ * run.model.dispose();
+ * ```
+ */
 export interface TrainingData {
   /** Training graphs. */
   train: GraphSet;

@@ -23,10 +23,28 @@ import { experimentChart, writeReport } from "./report.ts";
 import { train, type TrainConfig, type TrainHooks } from "./trainer.ts";
 import { withExperimentDisplay } from "../display/hook.ts";
 
-/** The three trained variants of the paper. */
+/**
+ * The three trained variants of the paper.
+ *
+ * @example
+ * ```ts
+ * import { type ExperimentVariant, runExperiment } from "@facgcnn/toolkit";
+ * const variants: ExperimentVariant[] = ["cgcnn", "facgcnn"];
+ * const result = await runExperiment({ data: "synthetic:200", seeds: 2, epochsList: [3], variants });
+ * ```
+ */
 export type ExperimentVariant = "cgcnn" | "facgcnn" | "facgcnn-nofa";
 
-/** What `deno task experiment` runs. */
+/**
+ * What `deno task experiment` runs.
+ *
+ * @example
+ * ```ts
+ * import { type ExperimentConfig, runExperiment } from "@facgcnn/toolkit";
+ * const config: ExperimentConfig = { data: "synthetic:2000", seeds: 5, epochsList: [100, 200, 300], atomFeaLen: 128 };
+ * const result = await runExperiment(config);
+ * ```
+ */
 export interface ExperimentConfig extends TrainConfig {
   /** Number of seeds (5): seeds 0..n−1 (model initialisation and frame draws; the split is fixed). */
   seeds?: number;
@@ -38,7 +56,17 @@ export interface ExperimentConfig extends TrainConfig {
   out?: string;
 }
 
-/** One table row: a variant, budget and evaluation setting, with per-seed and summary metrics. */
+/**
+ * One table row: a variant, budget and evaluation setting, with per-seed and summary metrics.
+ *
+ * @example
+ * ```ts
+ * import { type ExperimentRow, formatMeanStdErr, runExperiment } from "@facgcnn/toolkit";
+ * const { rows } = await runExperiment({ data: "synthetic:200", seeds: 2, epochsList: [3] });
+ * const rotated: ExperimentRow[] = rows.filter((r) => r.rotated);
+ * for (const r of rotated) console.log(r.label, formatMeanStdErr(r.mae));
+ * ```
+ */
 export interface ExperimentRow {
   /** Row label, e.g. "FACGCNN + random rotation (100 epochs)". */
   label: string;
@@ -60,7 +88,17 @@ export interface ExperimentRow {
   rmse: MeanStdErr;
 }
 
-/** The experiment's result (also written to `results.json`). */
+/**
+ * The experiment's result (also written to `results.json`).
+ *
+ * @example
+ * ```ts
+ * import { type ExperimentResult, runExperiment } from "@facgcnn/toolkit";
+ * const result: ExperimentResult = await runExperiment({ data: "synthetic:200", seeds: 2, epochsList: [3] });
+ * for (const row of result.rows) console.log(row.label, row.mae.mean);
+ * result; // in a Deno notebook: the results table
+ * ```
+ */
 export interface ExperimentResult {
   /** Output folder. */
   out: string;
@@ -96,7 +134,16 @@ function evaluateOn(model: Model, graphs: GraphSet, frames: FrameMode | undefine
   return regressionMetrics(graphs.targets, model.predictGraphs(graphs, { frames }));
 }
 
-/** Runs the experiment; writes `results.json`, `results.md`, `results.html` and the run folders. */
+/**
+ * Runs the experiment; writes `results.json`, `results.md`, `results.html` and the run folders.
+ *
+ * @example
+ * ```ts
+ * import { runExperiment } from "@facgcnn/toolkit";
+ * const result = await runExperiment({ data: "synthetic:500", seeds: 3, epochsList: [5, 10], atomFeaLen: 32 });
+ * console.log(result.out); // results.md, results.json, results.html and the runs
+ * ```
+ */
 export async function runExperiment(
   config: ExperimentConfig,
   hooks: TrainHooks = {},

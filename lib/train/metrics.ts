@@ -4,7 +4,17 @@
  * @module
  */
 
-/** Anything indexable by position with numbers: `number[]`, `Float32Array`, `Float64Array`. */
+/**
+ * Anything indexable by position with numbers: `number[]`, `Float32Array`, `Float64Array`.
+ *
+ * @example
+ * ```ts
+ * import { mae, type Numbers } from "@facgcnn/toolkit";
+ * const targets: Numbers = new Float64Array([1, 2, 3]);
+ * const predictions: Numbers = [1, 2, 4];
+ * console.log(mae(targets, predictions)); // 0.333…
+ * ```
+ */
 export type Numbers = ArrayLike<number>;
 
 function checkPair(targets: Numbers, predictions: Numbers): number {
@@ -16,7 +26,15 @@ function checkPair(targets: Numbers, predictions: Numbers): number {
   return targets.length;
 }
 
-/** Mean absolute error `Σ|t − p| / n`; NaN for empty input. */
+/**
+ * Mean absolute error `Σ|t − p| / n`; NaN for empty input.
+ *
+ * @example
+ * ```ts
+ * import { mae } from "@facgcnn/toolkit";
+ * console.log(mae([1, 2, 3], [1, 2.5, 2])); // 0.5
+ * ```
+ */
 export function mae(targets: Numbers, predictions: Numbers): number {
   const n = checkPair(targets, predictions);
   let s = 0;
@@ -24,7 +42,15 @@ export function mae(targets: Numbers, predictions: Numbers): number {
   return n === 0 ? NaN : s / n;
 }
 
-/** Root mean squared error `sqrt(Σ(t − p)² / n)`; NaN for empty input. */
+/**
+ * Root mean squared error `sqrt(Σ(t − p)² / n)`; NaN for empty input.
+ *
+ * @example
+ * ```ts
+ * import { rmse } from "@facgcnn/toolkit";
+ * console.log(rmse([0, 0], [3, 4])); // 3.535…
+ * ```
+ */
 export function rmse(targets: Numbers, predictions: Numbers): number {
   const n = checkPair(targets, predictions);
   let s = 0;
@@ -37,6 +63,12 @@ export function rmse(targets: Numbers, predictions: Numbers): number {
  * Can be negative (worse than predicting the mean). NaN when the targets are constant
  * (SS_tot = 0; scikit-learn would force 1 or 0 there, we prefer an honest "undefined") or
  * empty.
+ *
+ * @example
+ * ```ts
+ * import { r2 } from "@facgcnn/toolkit";
+ * console.log(r2([1, 2, 3], [1, 2, 3])); // 1
+ * ```
  */
 export function r2(targets: Numbers, predictions: Numbers): number {
   const n = checkPair(targets, predictions);
@@ -53,7 +85,16 @@ export function r2(targets: Numbers, predictions: Numbers): number {
   return ssTot === 0 ? NaN : 1 - ssRes / ssTot;
 }
 
-/** The three test metrics of the paper's tables, plus the sample count. */
+/**
+ * The three test metrics of the paper's tables, plus the sample count.
+ *
+ * @example
+ * ```ts
+ * import { type RegressionMetrics, regressionMetrics } from "@facgcnn/toolkit";
+ * const m: RegressionMetrics = regressionMetrics([1, 2, 3], [1.1, 2, 2.9]);
+ * console.log(m.mae, m.rmse, m.r2, m.n);
+ * ```
+ */
 export interface RegressionMetrics {
   /** Mean absolute error. */
   mae: number;
@@ -65,7 +106,15 @@ export interface RegressionMetrics {
   n: number;
 }
 
-/** MAE, RMSE and R² in one call. */
+/**
+ * MAE, RMSE and R² in one call.
+ *
+ * @example
+ * ```ts
+ * import { regressionMetrics } from "@facgcnn/toolkit";
+ * const { mae, rmse, r2 } = regressionMetrics([1, 2, 3, 4], [1.1, 1.9, 3.2, 3.9]);
+ * ```
+ */
 export function regressionMetrics(targets: Numbers, predictions: Numbers): RegressionMetrics {
   return {
     mae: mae(targets, predictions),
@@ -75,7 +124,16 @@ export function regressionMetrics(targets: Numbers, predictions: Numbers): Regre
   };
 }
 
-/** Mean and standard error of a set of values (e.g. one metric over seeds). */
+/**
+ * Mean and standard error of a set of values (e.g. one metric over seeds).
+ *
+ * @example
+ * ```ts
+ * import { type MeanStdErr, meanStdErr } from "@facgcnn/toolkit";
+ * const m: MeanStdErr = meanStdErr([1, 2, 3]);
+ * console.log(m.mean, m.stderr, m.n); // 2 0.577… 3
+ * ```
+ */
 export interface MeanStdErr {
   /** Arithmetic mean. */
   mean: number;
@@ -89,6 +147,12 @@ export interface MeanStdErr {
  * Mean ± standard error, `stderr = s / sqrt(n)` with the sample standard deviation `s`
  * (divisor n − 1), as the paper reports over 5 seeds. With one value the spread is unknown,
  * so `stderr` is NaN rather than a misleading 0; with none, `mean` is NaN too.
+ *
+ * @example
+ * ```ts
+ * import { meanStdErr } from "@facgcnn/toolkit";
+ * const { mean, stderr } = meanStdErr([0.081, 0.085, 0.089]); // over seeds
+ * ```
  */
 export function meanStdErr(values: Numbers): MeanStdErr {
   const n = values.length;
@@ -105,6 +169,12 @@ export function meanStdErr(values: Numbers): MeanStdErr {
 /**
  * Formats `mean ± stderr` with `digits` decimals, e.g. `"0.085 ± 0.002"`. A NaN stderr
  * (a single seed) prints the mean alone; a NaN mean prints `"n/a"`.
+ *
+ * @example
+ * ```ts
+ * import { formatMeanStdErr, meanStdErr } from "@facgcnn/toolkit";
+ * console.log(formatMeanStdErr(meanStdErr([0.081, 0.085, 0.089]))); // "0.085 ± 0.002"
+ * ```
  */
 export function formatMeanStdErr(m: { mean: number; stderr: number }, digits = 3): string {
   if (!Number.isFinite(m.mean)) return Number.isNaN(m.mean) ? "n/a" : String(m.mean);

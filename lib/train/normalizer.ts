@@ -6,7 +6,16 @@
  * @module
  */
 
-/** The two numbers a normaliser is, as saved in checkpoints (JSON). */
+/**
+ * The two numbers a normaliser is, as saved in checkpoints (JSON).
+ *
+ * @example
+ * ```ts
+ * import { Normalizer, type NormalizerJSON } from "@facgcnn/toolkit";
+ * const json: NormalizerJSON = Normalizer.fit([1, 2, 3]).toJSON();
+ * console.log(json.mean, json.std);
+ * ```
+ */
 export interface NormalizerJSON {
   /** Mean of the training targets. */
   mean: number;
@@ -14,7 +23,17 @@ export interface NormalizerJSON {
   std: number;
 }
 
-/** Mean/std standardisation of targets. */
+/**
+ * Mean/std standardisation of targets.
+ *
+ * @example
+ * ```ts
+ * import { Normalizer } from "@facgcnn/toolkit";
+ * const n = Normalizer.fit([1, 2, 3, 4]);
+ * const z = n.norm(new Float64Array([2.5])); // standardised
+ * console.log(n.denorm(z)); // back to the original scale
+ * ```
+ */
 export class Normalizer {
   /**
    * Creates a normaliser from known statistics. `std` must be finite and positive.

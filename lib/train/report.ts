@@ -9,7 +9,16 @@ import { writeTextAtomic } from "../io/atomic.ts";
 import { type PlotlyFigure, renderHtml, type ReportFigure } from "../plot/plotly.ts";
 import { mae, type Numbers, r2, rmse } from "./metrics.ts";
 
-/** One epoch of training history (the rows of `metrics.csv`). */
+/**
+ * One epoch of training history (the rows of `metrics.csv`).
+ *
+ * @example
+ * ```ts
+ * import { type HistoryPoint, learningCurves } from "@facgcnn/toolkit";
+ * const history: HistoryPoint[] = [{ epoch: 1, trainLoss: 1, valMae: 0.5 }, { epoch: 2, trainLoss: 0.5, valMae: 0.4 }];
+ * const figure = learningCurves(history);
+ * ```
+ */
 export interface EpochRecord {
   /** 1-based epoch number. */
   epoch: number;
@@ -36,6 +45,15 @@ function plain(values: Numbers): (number | null)[] {
 /**
  * Learning curves: training loss (log scale) on top, validation MAE (and RMSE) below, and
  * R² in a third panel when present; the epoch of lowest validation MAE is marked.
+ *
+ * @example
+ * ```ts
+ * import { learningCurves, showFigure, train } from "@facgcnn/toolkit";
+ * const run = await train({ data: "synthetic:200", epochs: 3 });
+ * const figure = learningCurves(run.history);
+ * showFigure(figure); // or renderHtml([{ title: "Curves", figure }], …)
+ * run.model.dispose();
+ * ```
  */
 export function learningCurves(history: EpochRecord[]): PlotlyFigure {
   const epochs = history.map((h) => h.epoch);
@@ -124,7 +142,16 @@ export function learningCurves(history: EpochRecord[]): PlotlyFigure {
   return { data, layout };
 }
 
-/** Options of {@link parityPlot}. */
+/**
+ * Options of {@link parityPlot}.
+ *
+ * @example
+ * ```ts
+ * import { type ParityOptions, parityPlot } from "@facgcnn/toolkit";
+ * const options: ParityOptions = { title: "Test set", quantity: "band gap (eV)" };
+ * const figure = parityPlot([1, 2], [1.1, 2.2], options);
+ * ```
+ */
 export interface ParityOptions {
   /** Figure title. */
   title?: string;
@@ -135,6 +162,14 @@ export interface ParityOptions {
 /**
  * Predicted vs true values, one point per structure, with the y = x line and an R², MAE,
  * RMSE annotation. Uses WebGL scatter so tens of thousands of points stay responsive.
+ *
+ * @example
+ * ```ts
+ * import { parityPlot, train } from "@facgcnn/toolkit";
+ * const run = await train({ data: "synthetic:200", epochs: 3 });
+ * const figure = parityPlot(run.data.test.targets, run.testPredictions!, { quantity: "E (eV/atom)" });
+ * run.model.dispose();
+ * ```
  */
 export function parityPlot(
   targets: Numbers,
@@ -199,7 +234,16 @@ export function parityPlot(
   };
 }
 
-/** Histogram of prediction − target, with the mean error in the title. */
+/**
+ * Histogram of prediction − target, with the mean error in the title.
+ *
+ * @example
+ * ```ts
+ * import { errorHistogram, renderHtml } from "@facgcnn/toolkit";
+ * const figure = errorHistogram([1, 2, 3], [1.2, 1.8, 3.1], { bins: 20 });
+ * const html = renderHtml([{ title: "Errors", figure }], { title: "Errors" });
+ * ```
+ */
 export function errorHistogram(
   targets: Numbers,
   predictions: Numbers,
@@ -234,7 +278,16 @@ export function errorHistogram(
   };
 }
 
-/** One bar of an experiment chart: a table row's mean ± standard error for one metric. */
+/**
+ * One bar of an experiment chart: a table row's mean ± standard error for one metric.
+ *
+ * @example
+ * ```ts
+ * import { type ChartRow, experimentChart } from "@facgcnn/toolkit";
+ * const rows: ChartRow[] = [{ label: "FACGCNN", mean: 0.08, stderr: NaN }]; // NaN: no error bar
+ * const figure = experimentChart(rows);
+ * ```
+ */
 export interface ExperimentRow {
   /** Row label (model variant). */
   label: string;
@@ -244,7 +297,18 @@ export interface ExperimentRow {
   stderr: number;
 }
 
-/** Bar chart of mean ± standard error per row (e.g. test MAE of each model variant). */
+/**
+ * Bar chart of mean ± standard error per row (e.g. test MAE of each model variant).
+ *
+ * @example
+ * ```ts
+ * import { experimentChart } from "@facgcnn/toolkit";
+ * const figure = experimentChart([
+ *   { label: "CGCNN", mean: 0.09, stderr: 0.002 },
+ *   { label: "FACGCNN", mean: 0.08, stderr: 0.003 },
+ * ], { metric: "MAE" });
+ * ```
+ */
 export function experimentChart(
   rows: ExperimentRow[],
   options: { metric?: string; title?: string } = {},

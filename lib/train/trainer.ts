@@ -28,7 +28,26 @@ import { Normalizer } from "./normalizer.ts";
 import { writeRunFiles } from "./run_files.ts";
 import { withTrainingDisplay } from "../display/hook.ts";
 
-/** Everything a training run takes; defaults are the paper's where it gives them. */
+/**
+ * Everything a training run takes; defaults are the paper's where it gives them.
+ *
+ * @example
+ * ```ts
+ * import { type TrainConfig, train } from "@facgcnn/toolkit";
+ * const config: TrainConfig = {
+ *   data: "mp_20/train.csv",
+ *   valData: "mp_20/val.csv",
+ *   testData: "mp_20/test.csv",
+ *   model: "facgcnn",
+ *   frames: "stochastic",
+ *   epochs: 300,
+ *   atomFeaLen: 128,
+ *   device: "auto",
+ *   out: "runs/mp20",
+ * };
+ * const run = await train(config);
+ * ```
+ */
 export interface TrainConfig extends DataConfig {
   /** Architecture ("facgcnn"). */
   model?: "cgcnn" | "facgcnn";
@@ -74,7 +93,18 @@ export interface TrainConfig extends DataConfig {
   bnBatches?: number;
 }
 
-/** One row of `metrics.csv`. */
+/**
+ * One row of `metrics.csv`.
+ *
+ * @example
+ * ```ts
+ * import { type EpochRecord, train } from "@facgcnn/toolkit";
+ * const run = await train({ data: "synthetic:200", epochs: 3 });
+ * const last: EpochRecord = run.history[run.history.length - 1];
+ * console.log(last.epoch, last.trainLoss, last.valMae, last.seconds);
+ * run.model.dispose();
+ * ```
+ */
 export interface EpochRecord {
   /** 1-based epoch number. */
   epoch: number;
@@ -92,7 +122,19 @@ export interface EpochRecord {
   seconds: number;
 }
 
-/** Progress callbacks (the CLI draws a bar with them). */
+/**
+ * Progress callbacks (the CLI draws a bar with them).
+ *
+ * @example
+ * ```ts
+ * import { type TrainHooks, train } from "@facgcnn/toolkit";
+ * const hooks: TrainHooks = {
+ *   onEpoch: (r, best) => console.log(`epoch ${r.epoch}: val MAE ${r.valMae.toFixed(4)}${best ? " *" : ""}`),
+ *   log: () => {},
+ * };
+ * const run = await train({ data: "synthetic:200", epochs: 3 }, hooks);
+ * ```
+ */
 export interface TrainHooks {
   /** Called before each epoch with its number, the epoch count and the batch count. */
   onEpochStart?: (epoch: number, epochs: number, batches: number) => void;
@@ -113,7 +155,17 @@ export interface TrainHooks {
   log?: (line: string) => void;
 }
 
-/** What a run produced. */
+/**
+ * What a run produced.
+ *
+ * @example
+ * ```ts
+ * import { train, type TrainResult } from "@facgcnn/toolkit";
+ * const run: TrainResult = await train({ data: "synthetic:200", epochs: 3 });
+ * console.log(run.out, run.bestEpoch, run.bestValMae, run.test);
+ * run.model.dispose();
+ * ```
+ */
 export interface TrainResult {
   /** Run folder (config.json, metrics.csv, checkpoints, report.html). */
   out: string;
@@ -137,7 +189,20 @@ export interface TrainResult {
   data: TrainingData;
 }
 
-/** Raised when the loss stops being finite; the last good checkpoints stay on disk. */
+/**
+ * Raised when the loss stops being finite; the last good checkpoints stay on disk.
+ *
+ * @example
+ * ```ts
+ * import { train, TrainingDivergedError } from "@facgcnn/toolkit";
+ * try {
+ *   await train({ data: "synthetic:200", lr: 10, epochs: 5 });
+ * } catch (e) {
+ *   if (e instanceof TrainingDivergedError) console.error(e.message); // the last good checkpoints are kept
+ *   else throw e;
+ * }
+ * ```
+ */
 export class TrainingDivergedError extends Error {}
 
 const DEFAULT_BATCH = 2048;
@@ -248,7 +313,18 @@ export function reestimateBatchNorm(
   }
 }
 
-/** Validation/test metrics of a model on a graph set (original target scale). */
+/**
+ * Validation/test metrics of a model on a graph set (original target scale).
+ *
+ * @example
+ * ```ts
+ * import { evaluate, loadCheckpoint, loadGraphs } from "@facgcnn/toolkit";
+ * const { model } = await loadCheckpoint("runs/example/best.safetensors");
+ * const { graphs } = await loadGraphs("test.csv");
+ * const { mae, rmse, r2, predictions } = evaluate(model, graphs);
+ * model.dispose();
+ * ```
+ */
 export function evaluate(
   model: Model,
   graphs: GraphSet,
@@ -311,7 +387,18 @@ async function recoverPending(out: string, state: RunState): Promise<void> {
   await settle("last.optim", lastCommitted);
 }
 
-/** Trains a model as configured; writes everything into `config.out`. */
+/**
+ * Trains a model as configured; writes everything into `config.out`.
+ *
+ * @example
+ * ```ts
+ * import { train } from "@facgcnn/toolkit";
+ * const run = await train({ data: "synthetic:500", model: "facgcnn", epochs: 5, atomFeaLen: 32 });
+ * console.log(run.bestEpoch, run.test); // { mae, rmse, r2, n }
+ * run; // in a Deno notebook: learning curves
+ * run.model.dispose();
+ * ```
+ */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const log = hooks.log ?? ((line: string) => console.error(line));
   const out = config.out ?? `runs/${timestamp()}`;

@@ -9,7 +9,16 @@ import type { AtomFeatureTable } from "../atom_features.ts";
 import { CifError } from "../cif.ts";
 import { type ValidateOptions, validateStructure, validateTarget } from "./validate.ts";
 
-/** A {@link Dataset} as returned by the loaders, with what else the source provided. */
+/**
+ * A {@link Dataset} as returned by the loaders, with what else the source provided.
+ *
+ * @example
+ * ```ts
+ * import { type LoadedDataset, loadDataset } from "@facgcnn/toolkit";
+ * const data: LoadedDataset = await loadDataset("my_cgcnn_folder/");
+ * console.log(data.length, data.target, data.atomFeatures?.source);
+ * ```
+ */
 export interface LoadedDataset extends Dataset {
   /** The folder's own `atom_init.json` (CGCNN layout), to be used instead of the built-in table. */
   readonly atomFeatures?: AtomFeatureTable;
@@ -17,7 +26,16 @@ export interface LoadedDataset extends Dataset {
   readonly target?: string;
 }
 
-/** Options every reader understands (a subset of `loadDataset`'s). */
+/**
+ * Options every reader understands (a subset of `loadDataset`'s).
+ *
+ * @example
+ * ```ts
+ * import { loadDataset, type ReaderOptions } from "@facgcnn/toolkit";
+ * const options: ReaderOptions = { target: "band_gap", idColumn: "material_id", strict: false };
+ * const data = await loadDataset("train.csv", options);
+ * ```
+ */
 export interface ReaderOptions extends ValidateOptions {
   /** Target column (CSV) or dataset under `structures/` (HDF5). */
   target?: string;
@@ -35,7 +53,19 @@ export interface ReaderOptions extends ValidateOptions {
   onSkip?: (entry: SkippedEntry) => void;
 }
 
-/** A bad structure in strict mode, or a bad source as a whole; `id` names the structure. */
+/**
+ * A bad structure in strict mode, or a bad source as a whole; `id` names the structure.
+ *
+ * @example
+ * ```ts
+ * import { DatasetError, loadDataset } from "@facgcnn/toolkit";
+ * try {
+ *   await loadDataset("broken.csv", { strict: true });
+ * } catch (e) {
+ *   if (e instanceof DatasetError) console.log(e.id, e.message);
+ * }
+ * ```
+ */
 export class DatasetError extends Error {
   /** Structure id, or `""` for a problem of the whole source. */
   readonly id: string;

@@ -9,7 +9,16 @@ import type { Structure } from "../types.ts";
 import { ELEMENT_SYMBOLS } from "../symbols.ts";
 import { type AtomFeatureTable, BUILTIN_ATOM_FEATURES } from "../atom_features.ts";
 
-/** Options of {@link validateStructure}. */
+/**
+ * Options of {@link validateStructure}.
+ *
+ * @example
+ * ```ts
+ * import { loadDataset, type ValidateOptions } from "@facgcnn/toolkit";
+ * const options: ValidateOptions = { minDistance: 0.5 };
+ * const data = await loadDataset("my_cifs/", options);
+ * ```
+ */
 export interface ValidateOptions {
   /** Two atoms (or an atom and its own periodic image) closer than this are "overlapping" (Å). Default 0.5. */
   minDistance?: number;
