@@ -10,6 +10,11 @@ if ! command -v jupyter-nbconvert >/dev/null 2>&1; then
   exit 1
 fi
 
+# The @example blocks of the API documentation type-check (they import "@facgcnn/toolkit",
+# which deno.json's name maps to mod.ts).
+echo "== deno check --doc-only mod.ts lib/"
+deno check --doc-only mod.ts lib/ >/dev/null
+
 # Kernel spec for the current user (non-interactive; --force overwrites an older one).
 deno jupyter --install --force 2>&1 | grep -v '"deno jupyter" is unstable' || true
 jupyter kernelspec list 2>/dev/null | grep -qw deno || { echo "Deno kernel not installed"; exit 1; }
