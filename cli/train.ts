@@ -43,7 +43,6 @@ if (import.meta.main) {
           "train loss": r.trainLoss.toFixed(4),
           "val MAE": r.valMae.toFixed(4),
           "val R²": r.valR2.toFixed(3),
-          s: r.seconds.toFixed(1),
           ...(best ? { best: "*" } : {}),
         }),
       log: (line) => progress.log(line),
@@ -51,7 +50,8 @@ if (import.meta.main) {
     progress.finish();
     const t = result.test;
     console.log(
-      `best epoch ${result.bestEpoch}: val MAE ${result.bestValMae.toFixed(4)}` +
+      `best epoch ${result.bestEpoch}: val MAE ${result.bestValMae.toFixed(4)} ` +
+        `(mean predictor ${result.meanPredictorValMae.toFixed(4)})` +
         (t
           ? `; test MAE ${t.mae.toFixed(4)}, RMSE ${t.rmse.toFixed(4)}, R² ${
             t.r2.toFixed(3)

@@ -66,6 +66,7 @@ export const writeRunFiles = {
       test: r.test,
       bestEpoch: r.bestEpoch,
       bestValMae: r.bestValMae,
+      meanPredictorValMae: r.meanPredictorValMae,
       epochs: r.history.length,
       seconds: r.history.reduce((s, h) => s + h.seconds, 0),
       data: {

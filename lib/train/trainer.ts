@@ -23,7 +23,7 @@ import { mseLoss, tensor } from "../tensor/ops.ts";
 import { noGrad, tidy } from "../tensor/scope.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { type DataConfig, loadTrainingData, type TrainingData } from "./data.ts";
-import { type RegressionMetrics, regressionMetrics } from "./metrics.ts";
+import { mae, type RegressionMetrics, regressionMetrics } from "./metrics.ts";
 import { Normalizer } from "./normalizer.ts";
 import { writeRunFiles } from "./run_files.ts";
 import { withTrainingDisplay } from "../display/hook.ts";
@@ -179,6 +179,8 @@ export interface TrainResult {
   bestEpoch: number;
   /** That lowest validation MAE. */
   bestValMae: number;
+  /** Validation MAE of always predicting the training mean (the baseline to beat). */
+  meanPredictorValMae: number;
   /** Test metrics of the best model (null when there is no test set). */
   test: RegressionMetrics | null;
   /** Test-set predictions of the best model, in test-set order. */
@@ -452,6 +454,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     atomFeatures: data.atomFeatures,
   }, backend);
   const normalizer = Normalizer.fit(data.train.targets);
+  const baselineMae = mae(data.val.targets, new Float64Array(data.val.count).fill(normalizer.mean));
   model.targetMean = normalizer.mean;
   model.targetStd = normalizer.std;
   const optimizer = createOptimizer(resolved.optimizer, model.parameters(), {
@@ -500,6 +503,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       `${data.train.count}/${data.val.count}/${data.test.count} crystals, batch ${batchSize}, ` +
       `${resolved.optimizer} lr ${resolved.lr}, ${resolved.epochs} epochs → ${out}`,
   );
+  log(`baseline: predicting the training mean gives val MAE ${baselineMae.toFixed(4)}`);
   const bnBatches = c.bnBatches ?? 50;
   try {
     for (let epoch = state.epochsDone + 1; epoch <= resolved.epochs; epoch++) {
@@ -582,6 +586,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     history: state.history,
     bestEpoch: state.bestEpoch,
     bestValMae: state.bestValMae,
+    meanPredictorValMae: baselineMae,
     test,
     testPredictions,
     model: bestModel,
