@@ -1,0 +1,211 @@
+/**
+ * Model step cost report (CPU): ms per batch of 256 synthetic crystals, crystals/s, the share
+ * of time in GEMM, in host input building and in the other backend kernels, for CGCNN and
+ * FACGCNN with one stochastic frame per crystal (k = 1), A = 64 and 128, forward and
+ * forward+backward, and the FACGCNN/CGCNN time ratio (issue target: ≤ 1.2).
+ *
+ *   deno run -A bench/model_report.ts [iterations=5] [batch=256]
+ *
+ * Timers wrap the backend instance's methods and the model's `hostInputs` (the library code
+ * is not changed); wrapping costs ~1 µs per call, negligible next to the kernels. CGCNN and
+ * FACGCNN steps are interleaved and the median is reported, so that load from other
+ * processes on a shared machine does not favour one of them; shares are of the mean step.
+ * @module
+ */
+
+import { createCpuBackend } from "../lib/backend/cpu/cpu_backend.ts";
+import { featurize } from "../lib/crystal/featurize.ts";
+import { syntheticCrystals } from "../lib/crystal/synthetic.ts";
+import { collate } from "../lib/graph/batch.ts";
+import { Model } from "../lib/models/model.ts";
+import { mseLoss, tensor } from "../lib/tensor/ops.ts";
+import { tidy } from "../lib/tensor/scope.ts";
+
+const iterations = Number(Deno.args[0] ?? 5);
+const BATCH = Number(Deno.args[1] ?? 256);
+
+const backend = createCpuBackend();
+const { graphs } = await featurize(syntheticCrystals({ count: BATCH, seed: 42 }), {
+  cacheDir: null,
+  quiet: true,
+});
+const batch = collate(graphs, Int32Array.from({ length: graphs.count }, (_, i) => i));
+const targets = Float32Array.from(batch.targets);
+
+// --- timers -------------------------------------------------------------------------------
+/** Kernel time by label (the model/pass being timed) and backend method. */
+const kernelMs = new Map<string, Map<string, number>>();
+const hostMs = new Map<string, number>();
+let current = "";
+let depth = 0; // count only the outermost backend call (some kernels call others)
+const proto = Object.getPrototypeOf(backend);
+for (const name of Object.getOwnPropertyNames(proto)) {
+  if (name === "constructor") continue;
+  const desc = Object.getOwnPropertyDescriptor(proto, name);
+  if (!desc || typeof desc.value !== "function") continue;
+  const fn = desc.value as (...args: unknown[]) => unknown;
+  // deno-lint-ignore no-explicit-any
+  (backend as any)[name] = (...args: unknown[]) => {
+    if (depth > 0 || current === "") return fn.apply(backend, args);
+    depth++;
+    const t = performance.now();
+    try {
+      return fn.apply(backend, args);
+    } finally {
+      depth--;
+      const m = kernelMs.get(current) ?? new Map<string, number>();
+      m.set(name, (m.get(name) ?? 0) + performance.now() - t);
+      kernelMs.set(current, m);
+    }
+  };
+}
+function timeHostInputs(model: Model): void {
+  const orig = model.hostInputs.bind(model);
+  model.hostInputs = (...args: Parameters<Model["hostInputs"]>) => {
+    const t = performance.now();
+    try {
+      return orig(...args);
+    } finally {
+      if (current) hostMs.set(current, (hostMs.get(current) ?? 0) + performance.now() - t);
+    }
+  };
+}
+
+interface Result {
+  /** Per-iteration times (ms). */
+  times: number[];
+  /** Median ms per batch. */
+  ms: number;
+  /** Mean ms per batch (the kernel shares below are fractions of it). */
+  mean: number;
+  gemm: number;
+  host: number;
+  kernels: Map<string, number>;
+}
+
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * Times several steps interleaved (A B, B A, …), so that load from other processes on a shared
+ * machine hits all of them alike; returns median and mean per step, kernel times per step.
+ */
+function measureInterleaved(steps: [string, () => void][]): Map<string, Result> {
+  for (const [, fn] of steps) for (let i = 0; i < 2; i++) fn(); // warm-up (JIT, allocator)
+  const times = new Map<string, number[]>(steps.map(([k]) => [k, []]));
+  for (const [k] of steps) kernelMs.delete(k), hostMs.delete(k);
+  for (let i = 0; i < iterations; i++) {
+    // A B, then B A: neither step always runs right after the other's garbage.
+    for (const [key, fn] of i % 2 ? [...steps].reverse() : steps) {
+      current = key;
+      const t = performance.now();
+      fn();
+      times.get(key)!.push(performance.now() - t);
+      current = "";
+    }
+  }
+  const out = new Map<string, Result>();
+  for (const [key] of steps) {
+    const ts = times.get(key)!;
+    const kernels = new Map(
+      [...(kernelMs.get(key) ?? [])].map(([k, v]) => [k, v / iterations] as [string, number]),
+    );
+    out.set(key, {
+      times: ts,
+      ms: median(ts),
+      mean: ts.reduce((a, b) => a + b, 0) / ts.length,
+      gemm: kernels.get("gemm") ?? 0,
+      host: (hostMs.get(key) ?? 0) / iterations,
+      kernels,
+    });
+  }
+  return out;
+}
+
+const info = backend.info();
+console.log(`# Model step cost, CPU (${info.device}; ${info.gemm})\n`);
+for (const note of info.notes) console.log(`- ${note}`);
+console.log("");
+console.log(
+  `batch: ${batch.nCrystals} synthetic crystals, ${batch.nAtoms} atoms, ${batch.nEdges} edges; ` +
+    `${iterations} timed iterations after 2 warm-up; training mode\n`,
+);
+console.log(
+  "| model | A | pass | ms/batch (median) | crystals/s | GEMM | host inputs | other kernels | JS/autograd |",
+);
+console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|");
+const results = new Map<string, Result>();
+const pct = (x: number, of: number) => `${(100 * x / of).toFixed(0)}%`;
+for (const A of [64, 128]) {
+  const models = (["cgcnn", "facgcnn"] as const).map((kind) => {
+    const model = new Model({ kind, atomFeaLen: A, frames: "stochastic", seed: 1 }, backend);
+    model.train();
+    timeHostInputs(model);
+    return [kind, model] as const;
+  });
+  for (const pass of ["forward", "forward+backward"]) {
+    const steps: [string, () => void][] = models.map(([kind, model]) => [
+      `${kind} ${A} ${pass}`,
+      pass === "forward" ? () => tidy(() => void model.forward(batch)) : () => {
+        model.network.zeroGrad();
+        tidy(() => {
+          const pred = model.forward(batch);
+          mseLoss(pred, tensor(backend, targets, [batch.nCrystals, 1])).backward();
+        });
+      },
+    ]);
+    for (const [key, r] of measureInterleaved(steps)) {
+      results.set(key, r);
+      const kind = key.split(" ")[0];
+      let kernelTotal = 0;
+      for (const v of r.kernels.values()) kernelTotal += v;
+      const other = kernelTotal - r.gemm;
+      const js = r.mean - kernelTotal - r.host;
+      console.log(
+        `| ${kind === "cgcnn" ? "CGCNN" : "FACGCNN k=1"} | ${A} | ${pass} | ${r.ms.toFixed(1)} | ${
+          (1000 * batch.nCrystals / r.ms).toFixed(0)
+        } | ${pct(r.gemm, r.mean)} | ${pct(r.host, r.mean)} | ${pct(other, r.mean)} | ${
+          pct(js, r.mean)
+        } |`,
+      );
+    }
+  }
+  for (const [, model] of models) {
+    model.network.zeroGrad();
+    model.dispose();
+  }
+}
+
+console.log(
+  "\n| A | pass | FACGCNN / CGCNN (median of paired iterations) | ratio of medians | target ≤ 1.2 |",
+);
+console.log("|---:|---|---:|---:|---|");
+for (const A of [64, 128]) {
+  for (const pass of ["forward", "forward+backward"]) {
+    const c = results.get(`cgcnn ${A} ${pass}`)!, f = results.get(`facgcnn ${A} ${pass}`)!;
+    const paired = median(f.times.map((t, i) => t / c.times[i]));
+    console.log(
+      `| ${A} | ${pass} | ${paired.toFixed(2)} | ${(f.ms / c.ms).toFixed(2)} | ${
+        paired <= 1.2 ? "yes" : "NO"
+      } |`,
+    );
+  }
+}
+
+console.log("\nWhere the time goes (mean ms/batch: host inputs, then the top kernels):\n");
+for (const A of [64, 128]) {
+  for (const pass of ["forward", "forward+backward"]) {
+    for (const kind of ["cgcnn", "facgcnn"]) {
+      const r = results.get(`${kind} ${A} ${pass}`)!;
+      const top = [...r.kernels].sort((a, b) => b[1] - a[1]).slice(0, 8)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
+      console.log(
+        `- ${kind} A=${A} ${pass} (mean ${r.mean.toFixed(1)}): host inputs ${
+          r.host.toFixed(1)
+        }; ${top}`,
+      );
+    }
+  }
+}
