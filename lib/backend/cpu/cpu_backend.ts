@@ -86,6 +86,11 @@ export interface CpuBackendOptions {
   nativeKernels?: string | false;
 }
 
+/** Arrays below this size are left to the garbage collector (pooling them gains nothing). */
+const MIN_POOLED_BYTES = 64 * 1024;
+/** The pool may always hold this much, even before the peak is known. */
+const MIN_POOL_BUDGET = 64 * 1024 * 1024;
+
 const UNARY_NATIVE: Partial<Record<UnaryOp, number>> = { sigmoid: 0, softplus: 1 };
 const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
 const BROADCAST_CODE: Record<Broadcast, number> = { none: 0, row: 1, col: 2, scalar: 3 };
@@ -95,6 +100,9 @@ export class CpuBackend implements Backend {
   readonly name = "cpu" as const;
   readonly #blas: BlasChoice;
   readonly #native: CpuKernelChoice;
+  /** Freed float arrays by length, reused by `alloc` (see there). */
+  readonly #pool = new Map<number, Float32Array[]>();
+  #pooledBytes = 0;
   #liveBuffers = 0;
   #liveBytes = 0;
   #peakBytes = 0;
@@ -129,6 +137,11 @@ export class CpuBackend implements Backend {
     return this.#blas.reason === undefined;
   }
 
+  /** Bytes held in the reuse pool (not live; see `alloc`). */
+  get pooledBytes(): number {
+    return this.#pooledBytes;
+  }
+
   memory(): MemoryInfo {
     return {
       liveBuffers: this.#liveBuffers,
@@ -152,15 +165,42 @@ export class CpuBackend implements Backend {
     if (!Number.isInteger(length) || length < 0) {
       throw new RangeError(`cannot allocate ${length} elements`);
     }
-    return this.#track(dtype === "float32" ? new Float32Array(length) : new Int32Array(length));
+    if (dtype === "float32") {
+      // A training step allocates the same large shapes every step: reusing a freed array
+      // (zeroed in place) avoids the page faults and zeroing of a fresh one.
+      const reused = this.#pool.get(length)?.pop();
+      if (reused) {
+        this.#pooledBytes -= reused.byteLength;
+        return this.#track(reused.fill(0));
+      }
+      return this.#track(new Float32Array(length));
+    }
+    return this.#track(new Int32Array(length));
   }
 
   free(storage: Storage): void {
     const s = this.#own(storage);
     if (s.freed) return;
+    const data = s.data;
     this.#liveBuffers--;
-    this.#liveBytes -= s.data.byteLength;
+    this.#liveBytes -= data.byteLength;
     s.release();
+    // Keep large float arrays for reuse, up to a budget tied to the peak live size.
+    if (
+      data instanceof Float32Array && data.byteLength >= MIN_POOLED_BYTES &&
+      this.#pooledBytes + data.byteLength <= Math.max(this.#peakBytes, MIN_POOL_BUDGET)
+    ) {
+      let list = this.#pool.get(data.length);
+      if (!list) this.#pool.set(data.length, list = []);
+      list.push(data);
+      this.#pooledBytes += data.byteLength;
+    }
+  }
+
+  /** Drops the arrays kept for reuse (they are then garbage-collected). */
+  releaseCache(): void {
+    this.#pool.clear();
+    this.#pooledBytes = 0;
   }
 
   upload(data: Float32Array | Int32Array): Storage {
