@@ -32,9 +32,13 @@ export interface NeighborOptions {
   allowIsolated?: boolean;
 }
 
-// Squared distances are compared after rounding to this resolution (Å²), so that images at
-// the same distance up to floating-point noise count as ties and are ordered by (j, image).
-const TIE_RESOLUTION = 1e8;
+// Squared distances are compared after rounding to a grid of 2⁻²⁶ Å² (≈ 1.5e-8), so that images
+// at the same distance up to floating-point noise count as ties and are ordered by (j, image).
+// The grid is binary on purpose: CIF cells are decimal numbers, and with a decimal grid (1e-8)
+// their squared distances often fall exactly on a rounding boundary, where one ulp of noise
+// (from a rotation or translation) splits a shell of equal neighbours and changes which 12
+// are kept. Decimal data almost never hits a binary half-step exactly.
+const TIE_RESOLUTION = 2 ** 26;
 // Image (ka, kb, kc) packed into one number that sorts lexicographically.
 const K_OFF = 1024, K_SPAN = 2048;
 
@@ -122,7 +126,7 @@ function put(
  * |δ + k| · h ≤ radius, so tiny or skewed cells get more than ±1 images and atoms need not be
  * wrapped into [0, 1); along the last axis the exact sphere/line intersection is used.
  *
- * Order per atom: by distance (squared distances equal within 1e-8 Å² count as ties), then by
+ * Order per atom: by distance (squared distances equal on a 2⁻²⁶ Å² grid count as ties), then by
  * neighbour index j, then by image (ka, kb, kc) lexicographically, so the result is
  * deterministic even in high-symmetry cells where many images are equidistant.
  *

@@ -249,10 +249,7 @@ Deno.test('invariance: cubic cells: pca "all" is not invariant, lattice and hybr
 
 Deno.test({
   name: "invariance: the 12-neighbour graph of a rigidly moved cubic cell is unchanged " +
-    "(KNOWN BUG, ignored: neighbors.ts rounds d² to a 1e-8 Å² grid, and decimal CIF cells " +
-    "land exactly on its half points, e.g. diamond a = 3.56670 Å: d² = 6.360674445 Å², so " +
-    "roundoff splits a tie group and a translation or rotation keeps other tied images)",
-  ignore: true,
+    "(ties at decimal CIF distances, e.g. diamond a = 3.56670 Å, must not split on roundoff)",
   fn() {
     for (let i = 0; i < structures.length; i++) {
       if (!cubicLike[i]) continue;
