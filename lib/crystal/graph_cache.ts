@@ -24,7 +24,7 @@
 import type { GraphSet, SkippedEntry } from "./types.ts";
 
 /** Bump when the cache layout or anything that feeds the graphs changes. */
-export const GRAPH_CACHE_VERSION = 1;
+export const GRAPH_CACHE_VERSION = 2; // 2: binary tie grid in neighborList
 /** Default cache folder, relative to the working directory (git-ignored). */
 export const DEFAULT_CACHE_DIR = ".cache/graphs";
 /** File-name extension of cache files. */
