@@ -199,15 +199,21 @@ export function opCases(
   return { cases, dispose: () => owned.forEach((s) => backend.free(s)) };
 }
 
-/** The two CPU backends: OpenBLAS (null when absent) and the fallback. */
+/**
+ * The two CPU configurations: OpenBLAS with the native kernels (when built; null when OpenBLAS
+ * is absent) and the all-TypeScript fallback (blocked GEMM and TypeScript kernels).
+ */
 export function benchBackends(): { label: string; backend: CpuBackend | null; why?: string }[] {
   const openblas = createCpuBackend();
-  const fallback = createCpuBackend({ blasPath: "/nonexistent/libopenblas.so" });
+  const fallback = createCpuBackend({
+    blasPath: "/nonexistent/libopenblas.so",
+    nativeKernels: false,
+  });
   return [
     openblas.usesOpenBlas
-      ? { label: "OpenBLAS", backend: openblas }
+      ? { label: openblas.usesNativeKernels ? "OpenBLAS + native" : "OpenBLAS", backend: openblas }
       : { label: "OpenBLAS", backend: null, why: openblas.info().notes.join("; ") },
-    { label: "fallback", backend: fallback },
+    { label: "all TypeScript", backend: fallback },
   ];
 }
 
