@@ -74,26 +74,25 @@ export {
   loadDataset,
   type LoadDatasetOptions,
   type LoadedDataset,
-} from "./lib/crystal/dataset.ts";
-export type { ReaderOptions } from "./lib/crystal/readers/common.ts";
-export type { ValidateOptions } from "./lib/crystal/readers/validate.ts";
-export { syntheticCrystals } from "./lib/crystal/synthetic.ts";
+} from "./lib/data/dataset.ts";
+export type { ReaderOptions } from "./lib/data/readers/common.ts";
+export type { ValidateOptions } from "./lib/data/readers/validate.ts";
+export { syntheticCrystals } from "./lib/data/synthetic.ts";
 export {
   featurize,
   type FeaturizeOptions,
   type FeaturizeResult,
   loadGraphs,
   type LoadGraphsResult,
-  splitIndices,
-  subsetGraphs,
-} from "./lib/crystal/featurize.ts";
+} from "./lib/data/featurize.ts";
+export { splitIndices, subsetGraphs } from "./lib/graph/subset.ts";
 export {
   randomlyTransformGraphs,
   randomlyTransformStructure,
   randomOrthogonal,
   transformStructure,
 } from "./lib/crystal/transform.ts";
-export { Rng } from "./lib/crystal/random.ts";
+export { Rng } from "./lib/util/random.ts";
 
 // --- frames ------------------------------------------------------------------------------
 export {

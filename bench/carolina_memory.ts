@@ -14,9 +14,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { syntheticCrystals } from "../lib/crystal/synthetic.ts";
-import { featurize } from "../lib/crystal/featurize.ts";
-import { Rng } from "../lib/crystal/random.ts";
+import { syntheticCrystals } from "../lib/data/synthetic.ts";
+import { featurize } from "../lib/data/featurize.ts";
+import { Rng } from "../lib/util/random.ts";
 import type { Dataset, DatasetEntry, GraphSet } from "../lib/crystal/types.ts";
 
 /** Carolina-like crystals generated on demand (deterministic per index), nothing kept. */

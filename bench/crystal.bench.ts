@@ -6,9 +6,9 @@
 import { parseCif } from "../lib/crystal/cif.ts";
 import { latticeFromParameters } from "../lib/crystal/lattice.ts";
 import { neighborList } from "../lib/crystal/neighbors.ts";
-import { Rng } from "../lib/crystal/random.ts";
+import { Rng } from "../lib/util/random.ts";
 import { gaussianExpand } from "../lib/crystal/rbf.ts";
-import { syntheticCrystals } from "../lib/crystal/synthetic.ts";
+import { syntheticCrystals } from "../lib/data/synthetic.ts";
 import type { Structure } from "../lib/crystal/types.ts";
 
 /** A small hand-written CIF: tetragonal BaTiO3-like cell, 5 atoms, P4mm operations. */

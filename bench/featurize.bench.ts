@@ -12,9 +12,9 @@ import { parseCif } from "../lib/crystal/cif.ts";
 import { neighborList } from "../lib/crystal/neighbors.ts";
 import { atomFeatures } from "../lib/crystal/atom_features.ts";
 import { gaussianExpand } from "../lib/crystal/rbf.ts";
-import { syntheticCrystals } from "../lib/crystal/synthetic.ts";
+import { syntheticCrystals } from "../lib/data/synthetic.ts";
 import { ELEMENT_SYMBOLS } from "../lib/crystal/symbols.ts";
-import { featurize, loadGraphs } from "../lib/crystal/featurize.ts";
+import { featurize, loadGraphs } from "../lib/data/featurize.ts";
 import type { Structure } from "../lib/crystal/types.ts";
 
 const BATCH = 100;

@@ -15,9 +15,9 @@
  */
 
 import { createCpuBackend } from "../lib/backend/cpu/cpu_backend.ts";
-import { featurize } from "../lib/crystal/featurize.ts";
-import { Rng } from "../lib/crystal/random.ts";
-import { syntheticCrystals } from "../lib/crystal/synthetic.ts";
+import { featurize } from "../lib/data/featurize.ts";
+import { Rng } from "../lib/util/random.ts";
+import { syntheticCrystals } from "../lib/data/synthetic.ts";
 import type { Dataset, GraphSet, Structure } from "../lib/crystal/types.ts";
 import { computeFrames, degeneracyReport, type FrameMode } from "../lib/frames/select.ts";
 import { Model, type ModelConfig } from "../lib/models/model.ts";

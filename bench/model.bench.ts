@@ -9,8 +9,8 @@
  */
 
 import { createCpuBackend } from "../lib/backend/cpu/cpu_backend.ts";
-import { featurize } from "../lib/crystal/featurize.ts";
-import { syntheticCrystals } from "../lib/crystal/synthetic.ts";
+import { featurize } from "../lib/data/featurize.ts";
+import { syntheticCrystals } from "../lib/data/synthetic.ts";
 import { collate } from "../lib/graph/batch.ts";
 import { Model } from "../lib/models/model.ts";
 import { mseLoss, tensor } from "../lib/tensor/ops.ts";

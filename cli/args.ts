@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import type { DatasetFormat } from "../lib/crystal/dataset.ts";
+import type { DatasetFormat } from "../lib/data/dataset.ts";
 import type { FrameKind, FrameMode } from "../lib/frames/select.ts";
 import type { OptimizerKind } from "../lib/optim/optimizer.ts";
 import type { TrainConfig } from "../lib/train/trainer.ts";

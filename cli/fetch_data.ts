@@ -17,7 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { CsvError, CsvParser } from "../lib/crystal/readers/csv_parse.ts";
+import { CsvError, CsvParser } from "../lib/data/readers/csv_parse.ts";
 
 /** Where the CDVAE CSV splits live (raw GitHub). */
 export const DEFAULT_BASE_URL = "https://raw.githubusercontent.com/txie-93/cdvae/main/data";

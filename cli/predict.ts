@@ -6,8 +6,8 @@
  * @module
  */
 
-import { loadDataset } from "../lib/crystal/dataset.ts";
-import { Rng } from "../lib/crystal/random.ts";
+import { loadDataset } from "../lib/data/dataset.ts";
+import { Rng } from "../lib/util/random.ts";
 import { randomlyTransformStructure } from "../lib/crystal/transform.ts";
 import type { Dataset } from "../lib/crystal/types.ts";
 import { writeTextAtomic } from "../lib/io/atomic.ts";

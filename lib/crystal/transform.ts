@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Rng } from "./random.ts";
+import { Rng } from "../util/random.ts";
 import type { GraphSet, Structure } from "./types.ts";
 
 /**

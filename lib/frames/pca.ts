@@ -10,7 +10,7 @@
  * @module
  */
 
-import { symmetricEigen3Batched } from "./eigen3.ts";
+import { symmetricEigen3Batched } from "../util/eigen3.ts";
 import { checkSegments } from "./_checks.ts";
 
 /**

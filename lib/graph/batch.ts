@@ -5,7 +5,7 @@
  * @module
  */
 
-import { subsetGraphs } from "../crystal/featurize.ts";
+import { subsetGraphs } from "./subset.ts";
 import type { GraphSet } from "../crystal/types.ts";
 
 /**

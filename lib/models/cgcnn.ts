@@ -10,7 +10,7 @@
  */
 
 import type { Backend } from "../backend/backend.ts";
-import type { Rng } from "../crystal/random.ts";
+import type { Rng } from "../util/random.ts";
 import { BatchNorm1d, Linear } from "../nn/layers.ts";
 import { Module } from "../nn/module.ts";
 import {

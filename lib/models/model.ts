@@ -11,8 +11,8 @@ import {
   atomFeatureTable,
   BUILTIN_ATOM_FEATURES,
 } from "../crystal/atom_features.ts";
-import { featurize } from "../crystal/featurize.ts";
-import { Rng } from "../crystal/random.ts";
+import { featurize } from "../data/featurize.ts";
+import { Rng } from "../util/random.ts";
 import type { Dataset, GraphSet, Structure } from "../crystal/types.ts";
 import type { FrameKind, FrameMode } from "../frames/select.ts";
 import { collate, type GraphBatch } from "../graph/batch.ts";

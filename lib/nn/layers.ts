@@ -4,7 +4,7 @@
  */
 
 import type { Backend } from "../backend/backend.ts";
-import type { Rng } from "../crystal/random.ts";
+import type { Rng } from "../util/random.ts";
 import { batchNorm, linear } from "../tensor/ops.ts";
 import { noGrad } from "../tensor/scope.ts";
 import { Tensor } from "../tensor/tensor.ts";

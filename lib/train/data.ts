@@ -4,8 +4,9 @@
  */
 
 import type { AtomFeatureTable } from "../crystal/atom_features.ts";
-import { type DatasetFormat, detectFormat } from "../crystal/dataset.ts";
-import { loadGraphs, splitIndices, subsetGraphs } from "../crystal/featurize.ts";
+import { type DatasetFormat, detectFormat } from "../data/dataset.ts";
+import { loadGraphs } from "../data/featurize.ts";
+import { splitIndices, subsetGraphs } from "../graph/subset.ts";
 import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
 
 /**

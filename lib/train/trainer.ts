@@ -8,7 +8,7 @@
 
 import type { Backend } from "../backend/backend.ts";
 import { type DeviceChoice, selectBackend } from "../backend/select.ts";
-import { Rng } from "../crystal/random.ts";
+import { Rng } from "../util/random.ts";
 import type { GraphSet } from "../crystal/types.ts";
 import type { FrameKind, FrameMode } from "../frames/select.ts";
 import { collate } from "../graph/batch.ts";
@@ -229,14 +229,7 @@ function timestamp(): string {
 }
 
 function shuffled(n: number, rng: Rng): Int32Array {
-  const p = new Int32Array(n).map((_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = p[i];
-    p[i] = p[j];
-    p[j] = t;
-  }
-  return p;
+  return rng.shuffle(new Int32Array(n).map((_, i) => i));
 }
 
 /** Mean training loss of one epoch (standardised MSE); draws frames per batch. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseCif } from "../../lib/crystal/cif.ts";
 import { structureToCif } from "../../lib/crystal/cif_write.ts";
 import { latticeParameters, latticeVolume } from "../../lib/crystal/lattice.ts";
-import { syntheticCrystals } from "../../lib/crystal/synthetic.ts";
+import { syntheticCrystals } from "../../lib/data/synthetic.ts";
 import type { Structure } from "../../lib/crystal/types.ts";
 
 Deno.test("structureToCif: parseCif reads back cell, species and coordinates", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { latticeFromParameters } from "../../lib/crystal/lattice.ts";
 import { neighborList } from "../../lib/crystal/neighbors.ts";
-import { Rng } from "../../lib/crystal/random.ts";
+import { Rng } from "../../lib/util/random.ts";
 import type { Structure } from "../../lib/crystal/types.ts";
 
 /** Plain reference: every image in ±range on each axis, all distances ≤ radius, sorted. */

@@ -5,7 +5,7 @@
  * Skipped when no C++ compiler is found.
  */
 import assert from "node:assert/strict";
-import { symmetricEigen3Batched } from "../../lib/frames/eigen3.ts";
+import { symmetricEigen3Batched } from "../../lib/util/eigen3.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 

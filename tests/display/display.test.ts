@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseCif } from "../../lib/crystal/cif.ts";
-import { syntheticCrystals } from "../../lib/crystal/synthetic.ts";
+import { syntheticCrystals } from "../../lib/data/synthetic.ts";
 import { transformStructure } from "../../lib/crystal/transform.ts";
 import type { Structure } from "../../lib/crystal/types.ts";
 import {

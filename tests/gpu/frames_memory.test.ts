@@ -3,7 +3,7 @@
  * memory contract: a repeated step neither leaks storages nor grows device memory.
  */
 import assert from "node:assert/strict";
-import { symmetricEigen3Batched } from "../../lib/frames/eigen3.ts";
+import { symmetricEigen3Batched } from "../../lib/util/eigen3.ts";
 import {
   assertAllClose,
   assertClose,

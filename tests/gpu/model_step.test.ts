@@ -42,7 +42,7 @@ import assert from "node:assert/strict";
 import type { Backend } from "../../lib/backend/backend.ts";
 import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
 import { createCudaBackend, type CudaBackend } from "../../lib/backend/cuda/cuda_backend.ts";
-import { loadGraphs } from "../../lib/crystal/featurize.ts";
+import { loadGraphs } from "../../lib/data/featurize.ts";
 import { collate, type GraphBatch } from "../../lib/graph/batch.ts";
 import { Model, type ModelConfig } from "../../lib/models/model.ts";
 import { createOptimizer } from "../../lib/optim/create.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { featurize } from "../../lib/crystal/featurize.ts";
-import { syntheticCrystals } from "../../lib/crystal/synthetic.ts";
+import { featurize } from "../../lib/data/featurize.ts";
+import { syntheticCrystals } from "../../lib/data/synthetic.ts";
 import { collate } from "../../lib/graph/batch.ts";
 
 const { graphs } = await featurize(syntheticCrystals({ count: 12, seed: 3 }), {

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { loadDataset } from "../../lib/crystal/dataset.ts";
-import { featurize } from "../../lib/crystal/featurize.ts";
-import { syntheticCrystals } from "../../lib/crystal/synthetic.ts";
+import { loadDataset } from "../../lib/data/dataset.ts";
+import { featurize } from "../../lib/data/featurize.ts";
+import { syntheticCrystals } from "../../lib/data/synthetic.ts";
 import type { Dataset, GraphSet } from "../../lib/crystal/types.ts";
 import type { Model } from "../../lib/models/model.ts";
 import { seededRng } from "../helpers/numeric.ts";

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
-import { Rng } from "../../lib/crystal/random.ts";
+import { Rng } from "../../lib/util/random.ts";
 import type { GraphSet } from "../../lib/crystal/types.ts";
 import { computeFrames, type FrameKind, type FrameMode } from "../../lib/frames/select.ts";
 import { collate } from "../../lib/graph/batch.ts";

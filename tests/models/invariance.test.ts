@@ -14,9 +14,9 @@
 import assert from "node:assert/strict";
 import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
 import { neighborList } from "../../lib/crystal/neighbors.ts";
-import { syntheticCrystals } from "../../lib/crystal/synthetic.ts";
+import { syntheticCrystals } from "../../lib/data/synthetic.ts";
 import type { Dataset, GraphSet, Structure } from "../../lib/crystal/types.ts";
-import { loadDataset } from "../../lib/crystal/dataset.ts";
+import { loadDataset } from "../../lib/data/dataset.ts";
 import { computeFrames } from "../../lib/frames/select.ts";
 import { collate } from "../../lib/graph/batch.ts";
 import { buildHostInputs, uploadInputs } from "../../lib/models/inputs.ts";

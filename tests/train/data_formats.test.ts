@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { cpuBackend } from "../../lib/backend/select.ts";
-import { loadDataset } from "../../lib/crystal/dataset.ts";
+import { loadDataset } from "../../lib/data/dataset.ts";
 import { latticeParameters } from "../../lib/crystal/lattice.ts";
 import { elementSymbol } from "../../lib/crystal/symbols.ts";
-import { syntheticCrystals } from "../../lib/crystal/synthetic.ts";
+import { syntheticCrystals } from "../../lib/data/synthetic.ts";
 import type { DatasetEntry, Structure } from "../../lib/crystal/types.ts";
 import { loadCheckpoint } from "../../lib/train/checkpoint.ts";
 import { train } from "../../lib/train/trainer.ts";

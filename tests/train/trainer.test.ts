@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { cpuBackend } from "../../lib/backend/select.ts";
-import { loadDataset } from "../../lib/crystal/dataset.ts";
-import { featurize } from "../../lib/crystal/featurize.ts";
-import { Rng } from "../../lib/crystal/random.ts";
+import { loadDataset } from "../../lib/data/dataset.ts";
+import { featurize } from "../../lib/data/featurize.ts";
+import { Rng } from "../../lib/util/random.ts";
 import { collate } from "../../lib/graph/batch.ts";
 import { readSafetensors } from "../../lib/io/safetensors.ts";
 import { Model } from "../../lib/models/model.ts";

@@ -42,7 +42,7 @@ import {
 } from "./batch_norm.ts";
 import { adamWKernel, scheduleFreeAdamWKernel, sgdKernel } from "./optim_kernels.ts";
 import { type CpuKernelChoice, loadCpuKernels } from "./native_kernels.ts";
-import { symmetricEigen3Batched } from "../../frames/eigen3.ts";
+import { symmetricEigen3Batched } from "../../util/eigen3.ts";
 
 /** CPU storage: owns one typed array until freed. */
 export class CpuStorage implements Storage {

@@ -4,10 +4,10 @@
  * @module
  */
 
-import { latticeVolume } from "../lattice.ts";
-import type { Structure } from "../types.ts";
-import { ELEMENT_SYMBOLS } from "../symbols.ts";
-import { type AtomFeatureTable, BUILTIN_ATOM_FEATURES } from "../atom_features.ts";
+import { latticeVolume } from "../../crystal/lattice.ts";
+import type { Structure } from "../../crystal/types.ts";
+import { ELEMENT_SYMBOLS } from "../../crystal/symbols.ts";
+import { type AtomFeatureTable, BUILTIN_ATOM_FEATURES } from "../../crystal/atom_features.ts";
 
 /**
  * Options of {@link validateStructure}.

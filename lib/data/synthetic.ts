@@ -30,11 +30,11 @@
  * @module
  */
 
-import { latticeFromParameters, latticeHeights } from "./lattice.ts";
-import { neighborList } from "./neighbors.ts";
-import { Rng } from "./random.ts";
-import { atomicNumber } from "./symbols.ts";
-import type { Dataset, DatasetEntry, Structure } from "./types.ts";
+import { latticeFromParameters, latticeHeights } from "../crystal/lattice.ts";
+import { neighborList } from "../crystal/neighbors.ts";
+import { Rng } from "../util/random.ts";
+import { atomicNumber } from "../crystal/symbols.ts";
+import type { Dataset, DatasetEntry, Structure } from "../crystal/types.ts";
 import { withDisplay } from "../display/hook.ts";
 
 /** Per-element constants: [symbol, χ (electronegativity-like), r (Å, covalent-like)]. */

@@ -4,9 +4,9 @@
  * @module
  */
 
-import type { Dataset, DatasetEntry, SkippedEntry, Structure } from "../types.ts";
-import type { AtomFeatureTable } from "../atom_features.ts";
-import { CifError } from "../cif.ts";
+import type { Dataset, DatasetEntry, SkippedEntry, Structure } from "../../crystal/types.ts";
+import type { AtomFeatureTable } from "../../crystal/atom_features.ts";
+import { CifError } from "../../crystal/cif.ts";
 import { type ValidateOptions, validateStructure, validateTarget } from "./validate.ts";
 
 /**

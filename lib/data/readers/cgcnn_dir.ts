@@ -10,9 +10,9 @@
  * @module
  */
 
-import type { DatasetEntry } from "../types.ts";
-import { parseCif } from "../cif.ts";
-import { type AtomFeatureTable, loadAtomInit } from "../atom_features.ts";
+import type { DatasetEntry } from "../../crystal/types.ts";
+import { parseCif } from "../../crystal/cif.ts";
+import { type AtomFeatureTable, loadAtomInit } from "../../crystal/atom_features.ts";
 import { parseCsv } from "./csv_parse.ts";
 import {
   checkEntry,

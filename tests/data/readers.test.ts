@@ -4,11 +4,11 @@
  * with h5wasm, and loadDataset's format detection.
  */
 import assert from "node:assert/strict";
-import { CsvParser, parseCsv, readCsvFile } from "../../lib/crystal/readers/csv_parse.ts";
-import { readCgcnnDir } from "../../lib/crystal/readers/cgcnn_dir.ts";
-import { readCsvCif } from "../../lib/crystal/readers/csv_cif.ts";
-import { readHdf5, writeHdf5 } from "../../lib/crystal/readers/hdf5.ts";
-import { detectFormat, loadDataset, summaryLine } from "../../lib/crystal/dataset.ts";
+import { CsvParser, parseCsv, readCsvFile } from "../../lib/data/readers/csv_parse.ts";
+import { readCgcnnDir } from "../../lib/data/readers/cgcnn_dir.ts";
+import { readCsvCif } from "../../lib/data/readers/csv_cif.ts";
+import { readHdf5, writeHdf5 } from "../../lib/data/readers/hdf5.ts";
+import { detectFormat, loadDataset, summaryLine } from "../../lib/data/dataset.ts";
 import { parseCif } from "../../lib/crystal/cif.ts";
 import type { Dataset, Structure } from "../../lib/crystal/types.ts";
 

@@ -9,8 +9,8 @@
  * @module
  */
 
-import type { DatasetEntry } from "../types.ts";
-import { parseCif } from "../cif.ts";
+import type { DatasetEntry } from "../../crystal/types.ts";
+import { parseCif } from "../../crystal/cif.ts";
 import { type CsvRecord, readCsvFile } from "./csv_parse.ts";
 import {
   checkEntry,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { symmetricEigen3Batched } from "../../lib/frames/eigen3.ts";
-import { gaussian, matmul3, randomOrthogonal, seededRng, transpose3 } from "./_helpers.ts";
+import { symmetricEigen3Batched } from "../../lib/util/eigen3.ts";
+import { gaussian, matmul3, randomOrthogonal, seededRng, transpose3 } from "../frames/_helpers.ts";
 
 /** Solve a batch and check A·v = λ·v, VᵀV = I, ascending values, canonical signs. */
 function solveAndCheck(mats: number[][], tol = 1e-12) {

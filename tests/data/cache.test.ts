@@ -8,20 +8,19 @@ import {
   datasetDigest,
   featurize,
   loadGraphs,
-  splitIndices,
-  subsetGraphs,
-} from "../../lib/crystal/featurize.ts";
+} from "../../lib/data/featurize.ts";
+import { splitIndices, subsetGraphs } from "../../lib/graph/subset.ts";
 import {
   CACHE_EXTENSION,
   decodeGraphCache,
   GraphCacheError,
   readGraphCache,
   writeGraphCache,
-} from "../../lib/crystal/graph_cache.ts";
-import { syntheticCrystals } from "../../lib/crystal/synthetic.ts";
+} from "../../lib/data/graph_cache.ts";
+import { syntheticCrystals } from "../../lib/data/synthetic.ts";
 import { neighborList } from "../../lib/crystal/neighbors.ts";
 import { cartesian } from "../../lib/crystal/lattice.ts";
-import { loadDataset } from "../../lib/crystal/dataset.ts";
+import { loadDataset } from "../../lib/data/dataset.ts";
 import type { GraphSet } from "../../lib/crystal/types.ts";
 import { ELEMENT_SYMBOLS } from "../../lib/crystal/symbols.ts";
 

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import h5wasm from "h5wasm/node";
-import { DatasetError, loadDataset } from "../../lib/crystal/dataset.ts";
-import { featurize } from "../../lib/crystal/featurize.ts";
-import { writeHdf5 } from "../../lib/crystal/readers/hdf5.ts";
-import { CsvError } from "../../lib/crystal/readers/csv_parse.ts";
+import { DatasetError, loadDataset } from "../../lib/data/dataset.ts";
+import { featurize } from "../../lib/data/featurize.ts";
+import { writeHdf5 } from "../../lib/data/readers/hdf5.ts";
+import { CsvError } from "../../lib/data/readers/csv_parse.ts";
 import type { SkippedEntry, Structure } from "../../lib/crystal/types.ts";
 
 const CELL = [

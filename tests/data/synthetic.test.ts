@@ -6,7 +6,7 @@ import {
   syntheticCrystals,
   syntheticEnergy,
   syntheticMinDistance,
-} from "../../lib/crystal/synthetic.ts";
+} from "../../lib/data/synthetic.ts";
 import type { Structure } from "../../lib/crystal/types.ts";
 
 const N = 600;

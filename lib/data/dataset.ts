@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { SkippedEntry } from "./types.ts";
+import type { SkippedEntry } from "../crystal/types.ts";
 import { syntheticCrystals } from "./synthetic.ts";
 import { readCgcnnDir } from "./readers/cgcnn_dir.ts";
 import { readCsvCif } from "./readers/csv_cif.ts";

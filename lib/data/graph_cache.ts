@@ -21,7 +21,7 @@
  * @module
  */
 
-import type { GraphSet, SkippedEntry } from "./types.ts";
+import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
 
 /** Bump when the cache layout or anything that feeds the graphs changes. */
 export const GRAPH_CACHE_VERSION = 2; // 2: binary tie grid in neighborList

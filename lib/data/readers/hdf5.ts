@@ -20,7 +20,7 @@
  */
 
 import h5wasm, { type Dataset as H5Dataset } from "h5wasm/node";
-import type { DatasetEntry, SkippedEntry, Structure } from "../types.ts";
+import type { DatasetEntry, SkippedEntry, Structure } from "../../crystal/types.ts";
 import {
   DatasetError,
   errorMessage,
