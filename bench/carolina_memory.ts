@@ -1,6 +1,7 @@
 /**
- * Host memory of a Carolina-sized graph set (SPEC §5: 214,435 crystals, ~14.8 atoms each,
- * 12 neighbours per atom), built by the real `featurize` path (periodic neighbour lists).
+ * Host memory of a Carolina-sized graph set (the FACGCNN paper's Carolina Materials Database:
+ * 214,435 crystals, ~14.8 atoms each, 12 neighbours per atom), built by the real `featurize` path
+ * (periodic neighbour lists).
  *
  * Run: `deno run -A --v8-flags=--max-old-space-size=8000 bench/carolina_memory.ts [count]`
  * Flags: `--seed N`, `--radius R` (8), `--max-neighbors M` (12), `--limit-gb G` (6: exit 1

@@ -8,7 +8,7 @@ BATCHES.bin is written by `exportForPeer` in bench/gpu_throughput.ts: b"FACGPEER
 header length, the JSON header, zero padding to 64 bytes, then raw little-endian arrays at the
 header's offsets (relative to the start of that data section).
 
-The model is CGCNN as in the reference `model.py` (Xie & Grossman 2018; SPEC section 2) in the
+The model is CGCNN as in the reference `model.py` (Xie & Grossman, PRL 120, 145301 (2018)) in the
 usual fast PyTorch edge-list form: embedding Linear(92(+3) -> A); n_conv ConvLayers with
 fc_full = Linear(2A + 41(+3) -> 2A) on concat(v_i, v_j, u_ij) per edge, BN1 over the edge rows,
 sigmoid(f) * softplus(c), sum aggregation per centre atom with index_add_, BN2, softplus of the
@@ -19,8 +19,7 @@ Gaussians exp(-(d - mu_k)^2 / sigma^2) are computed on the device inside each st
 `--variant split` uses W_a v_i + W_b v_j + W_u u_ij (the same maths, node parts per atom).
 
 Optimizer: Schedule-Free AdamW (Defazio et al. 2024, the reference `adamw_schedulefree.py`
-update, SPEC section 4) written inline with torch._foreach ops, so the `schedulefree` package
-is not needed.
+update) written inline with torch._foreach ops, so the `schedulefree` package is not needed.
 
 Timing: per model, `warmup` steps, then one pass over the batches (one training step each:
 forward, MSE, backward, optimizer step; no per-step `.item()`), torch.cuda.synchronize() before
@@ -116,7 +115,7 @@ class CrystalGraphNetwork(nn.Module):
 
 
 class ScheduleFreeAdamW:
-    """Schedule-Free AdamW, one parameter group (SPEC section 4); parameters hold y."""
+    """Schedule-Free AdamW, one parameter group (Defazio et al. 2024); parameters hold y."""
 
     def __init__(self, params, lr, betas, eps, weight_decay, warmup_steps=0, r=0.0, weight_lr_power=2.0):
         self.params = [p for p in params if p.requires_grad]

@@ -128,7 +128,7 @@ export interface GemmArgs {
 }
 
 /**
- * Scalars of one Schedule-Free AdamW step (SPEC §4), computed on the host.
+ * Scalars of one Schedule-Free AdamW step (Defazio et al. 2024), computed on the host.
  *
  * @example
  * ```ts

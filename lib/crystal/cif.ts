@@ -1,6 +1,7 @@
 /**
- * A CIF (1.1 syntax) reader for crystal structures: cell, atom sites, symmetry expansion
- * (SPEC §1). Errors are {@linkcode CifError}s naming the file/id, the line and what is wrong.
+ * A CIF (1.1 syntax) reader for crystal structures: cell, atom sites, symmetry expansion and
+ * merging of duplicates. Errors are {@linkcode CifError}s naming the file/id, the line and what is
+ * wrong.
  * @module
  */
 

@@ -1,5 +1,6 @@
 /**
- * Gaussian radial basis expansion of edge distances (CGCNN's `GaussianDistance`, SPEC §1).
+ * Gaussian radial basis expansion of edge distances (CGCNN's `GaussianDistance`:
+ * μ = 0, 0.2, …, 8 Å, σ = 0.2).
  * @module
  */
 

@@ -1,6 +1,6 @@
 /**
- * `loadDataset`: one entry point for every data source users have (SPEC §6): a CGCNN folder,
- * a CSV with a `cif` column, an HDF5 file, or `synthetic:N[:seed]`.
+ * `loadDataset`: one entry point for every data source users have: a CGCNN folder, a CSV with a
+ * `cif` column, an HDF5 file, or `synthetic:N[:seed]`.
  *
  * Policy: every structure is validated (cell volume, coordinates, elements, overlaps, target);
  * a bad one is skipped and listed in `skipped` with a reason naming the file, the line or

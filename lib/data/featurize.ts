@@ -1,7 +1,7 @@
 /**
  * Featurization of a whole data set into one {@link GraphSet}: concatenated typed arrays
  * (grown geometrically while building, no per-edge objects), optionally cached on disk
- * (see `graph_cache.ts`), plus the helpers to split it.
+ * (see `graph_cache.ts`). Subsets and splits are in `lib/graph/subset.ts`.
  * @module
  */
 

@@ -1,8 +1,8 @@
 /**
- * PCA frames of crystals (SPEC §3): centre t = mean of the atom positions, covariance
- * C = (X − 1tᵀ)ᵀ(X − 1tᵀ), eigenvectors of C in ascending order of eigenvalue with the
- * canonical signs of {@linkcode symmetricEigen3Batched}. The 8 sign variants of this base are
- * the frame set (see `signs.ts`).
+ * PCA frames of crystals (Puny et al. ICLR 2022; Duval et al. ICML 2023): centre t = mean of the
+ * atom positions, covariance C = (X − 1tᵀ)ᵀ(X − 1tᵀ), eigenvectors of C in ascending order of
+ * eigenvalue with the canonical signs of {@linkcode symmetricEigen3Batched}. The 8 sign variants of
+ * this base are the frame set (see `signs.ts`).
  *
  * Invariance holds for rigid motions and permutations of the stored atoms of one cell; the
  * frame is not invariant to re-wrapping atoms into the cell or to a different choice of cell

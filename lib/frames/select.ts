@@ -13,8 +13,8 @@ import { SIGN_FRAME_COUNT, signOf } from "./signs.ts";
 
 /**
  * Which canonical base a crystal's frames are built on:
- * - `"pca"`: eigenvectors of the position covariance (SPEC §3); ill-defined when the
- *   eigengap is small;
+ * - `"pca"`: eigenvectors of the position covariance (FAENet, Duval et al. ICML 2023);
+ *   ill-defined when the eigengap is small;
  * - `"lattice"`: the polar factor of the lattice matrix (`lattice.ts`); unique for any
  *   non-singular cell but tied to the cell basis;
  * - `"hybrid"`: PCA where the relative eigengap is ≥ the tolerance, lattice otherwise.

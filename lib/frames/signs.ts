@@ -1,8 +1,8 @@
 /**
- * The 8 sign frames of a PCA base (SPEC §3): U = [±u1, ±u2, ±u3] = U·diag(s). Eigenvectors
- * are only defined up to sign, so the frame of a point cloud is this whole set; all 8 are
- * used, including the improper ones (det = −det U): the symmetry group is O(3), and under a
- * reflection of the input the set maps onto itself only if both handednesses are in it.
+ * The 8 sign frames of a PCA base (frame averaging, Puny et al. ICLR 2022): U = [±u1, ±u2, ±u3] =
+ * U·diag(s). Eigenvectors are only defined up to sign, so the frame of a point cloud is this whole
+ * set; all 8 are used, including the improper ones (det = −det U): the symmetry group is O(3), and
+ * under a reflection of the input the set maps onto itself only if both handednesses are in it.
  * @module
  */
 

@@ -5,7 +5,7 @@
  * state dict) is the reference's while the node parts are computed once per atom.
  *
  * FACGCNN uses the same network with 3 more node inputs (frame coordinates) and 3 more edge
- * inputs (frame relative vectors); see `facgcnn.ts`.
+ * inputs (frame relative vectors), built in `inputs.ts`; `model.ts` averages over frames.
  * @module
  */
 

@@ -1,6 +1,6 @@
 /**
  * Schedule-Free AdamW (Defazio et al., 2024), following the reference
- * `adamw_schedulefree.py` of facebookresearch/schedule_free (SPEC §4). Step k = 0, 1, …:
+ * `adamw_schedulefree.py` of facebookresearch/schedule_free. Step k = 0, 1, …:
  *
  *   lr_t  = lr · min(1, (k+1)/warmup)
  *   v     = β2 v + (1−β2) g²;   denom = sqrt(v / (1 − β2^(k+1))) + eps

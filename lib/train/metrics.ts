@@ -1,6 +1,7 @@
 /**
- * Regression metrics on the original target scale (SPEC §5: R², MAE, RMSE) and the
- * mean ± standard error summary used across seeds. All sums are float64 whatever the input.
+ * Regression metrics on the original target scale (R², MAE, RMSE, as the FACGCNN paper's tables
+ * report) and the mean ± standard error summary used across seeds. All sums are float64 whatever
+ * the input.
  * @module
  */
 

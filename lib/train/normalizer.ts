@@ -1,8 +1,8 @@
 /**
- * Target standardisation (SPEC §2): the model learns `(t − mean) / std` with mean and std of
- * the training targets; predictions are mapped back with `denorm`. CGCNN's `Normalizer`
- * estimates both from a random sample of 500 crystals; we use every training target, which
- * is cheap and removes one source of seed dependence.
+ * Target standardisation (as in CGCNN's `main.py`): the model learns `(t − mean) / std` with
+ * mean and std of the training targets; predictions are mapped back with `denorm`. CGCNN's
+ * `Normalizer` estimates both from a random sample of 500 crystals; we use every training
+ * target, which is cheap and removes one source of seed dependence.
  * @module
  */
 

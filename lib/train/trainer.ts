@@ -277,9 +277,9 @@ function runEpoch(
 }
 
 /**
- * Re-estimates BatchNorm running statistics at the current weights with a cumulative
- * average over up to `nBatches` training batches, without gradients (SPEC §4: needed for
- * Schedule-Free, whose evaluation weights x were never run through the network).
+ * Re-estimates BatchNorm running statistics at the current weights with a cumulative average over
+ * up to `nBatches` training batches, without gradients (needed for Schedule-Free, whose evaluation
+ * weights x were never run through the network).
  */
 export function reestimateBatchNorm(
   model: Model,

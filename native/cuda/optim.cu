@@ -3,7 +3,8 @@
 
 namespace {
 
-// SPEC section 4: v, then g_hat = g / denom + wd y, then y and z (z read before its update).
+// Schedule-Free AdamW (Defazio et al. 2024): v, then g_hat = g / denom + wd y, then y and z
+// (z read before its update).
 __global__ void schedule_free_adamw(float* __restrict__ y, float* __restrict__ z,
                                     float* __restrict__ v, const float* __restrict__ g,
                                     long long n, float lr, float beta1, float beta2, float bc2,

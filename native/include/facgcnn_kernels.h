@@ -118,7 +118,7 @@ FA_API int fa_batchnorm_backward_f32(const float* x, const float* dy, const floa
                                      int batch_statistics, float* workspace, cudaStream_t stream);
 
 /* ---- optimizers (optim.cu); scalars as computed on the host (backend.ts) ------------------ */
-/* Schedule-Free AdamW (SPEC section 4), y in place, z and v state. */
+/* Schedule-Free AdamW (Defazio et al. 2024), y in place, z and v state. */
 FA_API int fa_schedule_free_adamw_f32(float* y, float* z, float* v, const float* g, int n,
                                       float lr, float beta1, float beta2, float bias_correction2,
                                       float eps, float weight_decay, float ckp1,

@@ -1,10 +1,10 @@
 /**
- * An independent float64 implementation of the CGCNN / FACGCNN network (SPEC §2–§3), written
- * with plain loops for the model tests. It imports nothing from lib/models, lib/nn or
- * lib/tensor, and uses the reference code's concat form `fc_full(concat(v_i, v_j, u_ij))`
- * (not the node/edge split), BatchNorm with batch statistics (training) or running
- * statistics (evaluation), PyTorch's softplus (threshold 20), mean pooling and the head
- * softplus → conv_to_fc → softplus → [fc, softplus]* → fc_out.
+ * An independent float64 implementation of the CGCNN / FACGCNN network (Xie & Grossman 2018; frame
+ * inputs), written with plain loops for the model tests. It imports nothing from lib/models, lib/nn
+ * or lib/tensor, and uses the reference code's concat form `fc_full(concat(v_i, v_j, u_ij))` (not
+ * the node/edge split), BatchNorm with batch statistics (training) or running statistics
+ * (evaluation), PyTorch's softplus (threshold 20), mean pooling and the head softplus → conv_to_fc
+ * → softplus → [fc, softplus]* → fc_out.
  *
  * Its graph inputs are built straight from a `GraphSet` (not from `collate`), so the
  * batching code is under test too.
@@ -45,7 +45,7 @@ export interface RefGraph {
   crystals: number;
 }
 
-/** Deliberate deviations from SPEC §2, used to show that the comparison can fail. */
+/** Deliberate deviations from CGCNN's network, used to show that the comparison can fail. */
 export type Mutation =
   | "none"
   | "swap-ij" // concat(v_j, v_i, u) instead of concat(v_i, v_j, u)

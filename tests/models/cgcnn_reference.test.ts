@@ -1,8 +1,9 @@
 /**
- * CGCNN / FACGCNN forward against the independent float64 implementation of SPEC §2–§3 in
- * `_reference.ts` (concat form, plain loops), on the model's own initial weights with
- * non-trivial BatchNorm parameters and running statistics, on synthetic crystals (prototypes
- * including cubic cells, and random cells) and on the real COD CIFs of the CGCNN sample.
+ * CGCNN / FACGCNN forward against the independent float64 implementation of CGCNN (Xie &
+ * Grossman, PRL 120, 145301 (2018)) and FACGCNN in `_reference.ts` (concat form, plain loops),
+ * on the model's own initial weights with non-trivial BatchNorm parameters and running
+ * statistics, on synthetic crystals (prototypes including cubic cells, and random cells) and on
+ * the real COD CIFs of the CGCNN sample.
  *
  * Norm: max-norm relative error over the crystals of a batch, ‖y − r‖∞ / ‖r‖∞ ≤ 1e-5, where y
  * is the float32 model and r the float64 reference.
@@ -337,7 +338,7 @@ Deno.test("reference forward: large pre-activations (softplus above its threshol
   }
 });
 
-Deno.test("reference forward: the comparison detects deviations from SPEC §2", () => {
+Deno.test("reference forward: the comparison detects deviations from CGCNN", () => {
   // Each mutation of the reference must move the output by far more than the tolerance,
   // so the tests above can fail.
   const model = new Model({ kind: "cgcnn", atomFeaLen: 16, hFeaLen: 16, seed: 12 }, backend);

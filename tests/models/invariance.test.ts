@@ -1,7 +1,8 @@
 /**
- * E(3) invariance of FACGCNN predictions (SPEC §3): structures are moved by a random O(3)
- * matrix (proper and improper) acting on the lattice rows (L → L·R), a translation (a shift
- * of the unwrapped fractional coordinates) and an atom permutation, then featurized anew.
+ * E(3) invariance of FACGCNN predictions (frame averaging, Puny et al. ICLR 2022): structures are
+ * moved by a random O(3) matrix (proper and improper) acting on the lattice rows (L → L·R), a
+ * translation (a shift of the unwrapped fractional coordinates) and an atom permutation, then
+ * featurized anew.
  *
  * A note on the graphs: the neighbour list keeps the nearest 12 per atom and breaks exact
  * distance ties by atom index (and, through a known rounding bug, sometimes by roundoff), so

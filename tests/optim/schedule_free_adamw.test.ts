@@ -5,8 +5,9 @@ import { decodeOptimizerState, encodeOptimizerState } from "../../lib/optim/stat
 import { assertClose, param, setGrad, toyGrad, values } from "./helpers.ts";
 
 /**
- * SPEC §4 written out plainly in float64 for one parameter vector: returns y, z, v and the
- * scalars after `steps` steps, with the gradient a function of the current y.
+ * The Schedule-Free AdamW update (Defazio et al. 2024; `adamw_schedulefree.py` of
+ * facebookresearch/schedule_free) written out plainly in float64 for one parameter vector: returns
+ * y, z, v and the scalars after `steps` steps, with the gradient a function of the current y.
  */
 function referenceTrace(
   p0: number[],

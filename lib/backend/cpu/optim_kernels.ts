@@ -6,7 +6,7 @@
 import type { AdamWScalars, ScheduleFreeScalars, SgdScalars } from "../backend.ts";
 
 /**
- * Schedule-Free AdamW (SPEC §4), for one parameter holding y:
+ * Schedule-Free AdamW (Defazio et al. 2024), for one parameter holding y:
  * v ← β2 v + (1−β2) g²; ĝ = g / (sqrt(v / bc2) + eps) + wd·y;
  * y ← y + c (z − y) + lr (β1 (1 − c) − 1) ĝ; z ← z − lr ĝ (z used before its update).
  */

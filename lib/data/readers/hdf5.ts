@@ -1,5 +1,5 @@
 /**
- * Reader for the HDF5 layout of SPEC §6 (materials-toolkits style, as on public model hubs):
+ * Reader for the HDF5 layout below (materials-toolkits style, as on public model hubs):
  *
  * | dataset | type | shape |
  * |---|---|---|
@@ -130,7 +130,7 @@ async function checkMagic(path: string): Promise<void> {
 }
 
 /**
- * Reads an HDF5 file in the SPEC §6 layout.
+ * Reads an HDF5 file in the materials-toolkits layout (see the module documentation).
  *
  * @param options `positions` is required (`"cartesian"` or `"fractional"`); `target` names a
  *   dataset under `structures/` (default `energy_pa`); `limit`, `strict`, `onSkip` as usual.
@@ -372,9 +372,9 @@ export interface WriteHdf5Options {
 }
 
 /**
- * Writes structures and targets in the SPEC §6 layout (float32 cell/positions/target, int32
- * natoms, int64 atoms_ptr `[n]` of first-atom offsets, uint8 atomic numbers). Useful to convert
- * a data set, and for tests. Note float32 storage: coordinates keep about 7 digits.
+ * Writes structures and targets in the materials-toolkits layout (float32 cell/positions/target,
+ * int32 natoms, int64 atoms_ptr `[n]` of first-atom offsets, uint8 atomic numbers). Useful to
+ * convert a data set, and for tests. Note float32 storage: coordinates keep about 7 digits.
  */
 export async function writeHdf5(
   path: string,
