@@ -58,7 +58,12 @@ export {
   latticeParameters,
   latticeVolume,
 } from "./lib/crystal/lattice.ts";
-export { neighborList, type NeighborOptions } from "./lib/crystal/neighbors.ts";
+export {
+  NEIGHBOR_TIES,
+  neighborList,
+  type NeighborOptions,
+  type NeighborTies,
+} from "./lib/crystal/neighbors.ts";
 export { gaussianExpand, type GaussianOptions } from "./lib/crystal/rbf.ts";
 export {
   atomFeatures,

@@ -6,6 +6,7 @@
 
 import { parseArgs } from "node:util";
 import type { DatasetFormat } from "../lib/data/dataset.ts";
+import type { NeighborTies } from "../lib/crystal/neighbors.ts";
 import type { FrameKind, FrameMode } from "../lib/frames/select.ts";
 import type { OptimizerKind } from "../lib/optim/optimizer.ts";
 import type { TrainConfig } from "../lib/train/trainer.ts";
@@ -27,6 +28,7 @@ export const DATA_FLAGS = {
   positions: { type: "string" },
   limit: { type: "string" },
   "no-cache": { type: "boolean" },
+  "neighbor-ties": { type: "string" },
 } as const satisfies Spec;
 
 /** Flags of the model and the training loop. */
@@ -158,6 +160,7 @@ export function dataConfig(v: DataValues): Pick<
   | "data"
   | "valData"
   | "testData"
+  | "neighborTies"
   | "split"
   | "format"
   | "target"
@@ -187,6 +190,11 @@ export function dataConfig(v: DataValues): Pick<
     positions: choiceFlag("positions", v.positions, ["cartesian", "fractional"] as const),
     limit: numberFlag("limit", v.limit, { integer: true, min: 1 }),
     cacheDir: v["no-cache"] ? null : undefined,
+    neighborTies: choiceFlag<NeighborTies>("neighbor-ties", v["neighbor-ties"], [
+      "include",
+      "drop",
+      "truncate",
+    ]),
   };
 }
 

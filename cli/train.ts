@@ -17,6 +17,8 @@ Data:
   --split 0.8,0.1,0.1       train/val/test fractions of --data
   --format auto|cgcnn|csv|hdf5|synthetic   --target COLUMN   --id-column COLUMN
   --positions cartesian|fractional (HDF5)   --limit N   --no-cache
+  --neighbor-ties include|drop|truncate   tied 12th-neighbour shell: kept whole (default),
+                            dropped, or cut as CGCNN does (depends on atom order)
 Model:
   --model facgcnn|cgcnn     --frames stochastic|all|none|K   --frame-kind pca|lattice|hybrid
   --atom-fea-len 128  --h-fea-len 128  --n-conv 3  --n-h 1

@@ -30,7 +30,36 @@ export interface NeighborOptions {
   maxNeighbors?: number;
   /** Allow atoms without any neighbour within the radius (default false: an error). */
   allowIsolated?: boolean;
+  /**
+   * What to do when the `maxNeighbors`-th nearest distance is shared by more images than fit
+   * (see {@linkcode NeighborTies}); default `"include"`.
+   */
+  ties?: NeighborTies;
 }
+
+/**
+ * Handling of a tied last shell (several images at the `maxNeighbors`-th distance, equal on
+ * the tie grid, more than fit into `maxNeighbors`):
+ * - `"include"` (default): keep the whole tied shell, so the atom gets more than
+ *   `maxNeighbors` edges. The graph is then a function of the crystal, not of the atom order:
+ *   truncating a shell keeps an arbitrary subset of equivalent neighbours (chosen by atom
+ *   index), so permuting the atoms of e.g. a cubic perovskite changes the graph.
+ * - `"drop"`: leave the whole tied shell out (fewer than `maxNeighbors` edges; if that would
+ *   leave no edge at all the shell is kept).
+ * - `"truncate"`: CGCNN's rule, exactly `maxNeighbors` (a stable sort by distance keeps the
+ *   first ones); ties ordered by neighbour index, then image. Depends on the atom order.
+ *
+ * @example
+ * ```ts
+ * import { neighborList, type NeighborTies, syntheticCrystals } from "@facgcnn/toolkit";
+ * const ties: NeighborTies = "truncate"; // CGCNN's graphs
+ * const nl = neighborList(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure, { ties });
+ * ```
+ */
+export type NeighborTies = "include" | "drop" | "truncate";
+
+/** The accepted {@linkcode NeighborTies} values (for option parsing). */
+export const NEIGHBOR_TIES: readonly NeighborTies[] = ["include", "drop", "truncate"];
 
 // Squared distances are compared after rounding to a grid of 2⁻²⁶ Å² (≈ 1.5e-8), so that images
 // at the same distance up to floating-point noise count as ties and are ordered by (j, image).
@@ -128,7 +157,9 @@ function put(
  *
  * Order per atom: by distance (squared distances equal on a 2⁻²⁶ Å² grid count as ties), then by
  * neighbour index j, then by image (ka, kb, kc) lexicographically, so the result is
- * deterministic even in high-symmetry cells where many images are equidistant.
+ * deterministic even in high-symmetry cells where many images are equidistant. A last shell
+ * tied beyond `maxNeighbors` is kept whole by default (`ties`, see {@linkcode NeighborTies});
+ * the first `maxNeighbors` edges are the same in every mode when they are kept.
  *
  * Returns CSR arrays: `offsets [nAtoms + 1]`, `neighbors [nEdges]`, `distances [nEdges]`
  * (Float64Array, Å) and `vectors [nEdges, 3]` = x_j(image) − x_i (Float64Array, Å).
@@ -146,6 +177,10 @@ function put(
 export function neighborList(s: Structure, options: NeighborOptions = {}): NeighborList {
   const radius = options.radius ?? 8;
   const maxNb = options.maxNeighbors ?? 12;
+  const ties = options.ties ?? "include";
+  if (!NEIGHBOR_TIES.includes(ties)) {
+    throw new RangeError(`${s.id}: neighbour ties must be ${NEIGHBOR_TIES.join("|")}, got ${ties}`);
+  }
   if (!(radius > 0) || !Number.isFinite(radius)) {
     throw new RangeError(`${s.id}: neighbour radius must be a positive number, got ${radius}`);
   }
@@ -186,6 +221,10 @@ export function neighborList(s: Structure, options: NeighborOptions = {}): Neigh
   const slack = 2 / TIE_RESOLUTION; // candidates this far beyond the worst kept may still tie
   for (let i = 0; i < n; i++) {
     let size = 0;
+    // Smallest quantized d² of a candidate that was visited but is not kept: equal to the
+    // worst kept one's exactly when the last shell is tied beyond the cap. Every tied image is
+    // visited, since the search radius keeps `slack` above the worst kept d².
+    let minOut = Infinity;
     // Search radius²: the cut-off, shrunk to the current worst kept once `cap` are kept, so
     // that later pairs only visit images that can still enter the list.
     let lim2 = r2;
@@ -227,10 +266,11 @@ export function neighborList(s: Structure, options: NeighborOptions = {}): Neigh
             } else {
               const root = heap[0];
               if (q < hQ[root] || (q === hQ[root] && t < hT[root])) {
+                if (hQ[root] < minOut) minOut = hQ[root];
                 put(root, q, t, d2, j, vx, vy, vz);
                 siftDown(0, size);
                 lim2 = Math.min(r2, hD2[heap[0]] + slack);
-              }
+              } else if (q < minOut) minOut = q;
             }
           }
         }
@@ -249,14 +289,19 @@ export function neighborList(s: Structure, options: NeighborOptions = {}): Neigh
       heap[0] = heap[end], heap[end] = top;
       siftDown(0, end);
     }
-    if (nEdges + size > outCap) growOut(nEdges + size);
-    for (let e = 0; e < size; e++) {
-      const o = nEdges + e, k = heap[e];
-      oJ[o] = hJ[k];
-      oD[o] = Math.sqrt(hD2[k]);
-      oV[3 * o] = hV[3 * k], oV[3 * o + 1] = hV[3 * k + 1], oV[3 * o + 2] = hV[3 * k + 2];
+    const tied = ties !== "truncate" && size === cap && minOut === hQ[heap[size - 1]];
+    if (tied) {
+      nEdges = tiedShell(i, X, f, L, h, r2, hD2[heap[size - 1]], hQ[heap[size - 1]], ties, nEdges);
+    } else {
+      if (nEdges + size > outCap) growOut(nEdges + size);
+      for (let e = 0; e < size; e++) {
+        const o = nEdges + e, k = heap[e];
+        oJ[o] = hJ[k];
+        oD[o] = Math.sqrt(hD2[k]);
+        oV[3 * o] = hV[3 * k], oV[3 * o + 1] = hV[3 * k + 1], oV[3 * o + 2] = hV[3 * k + 2];
+      }
+      nEdges += size;
     }
-    nEdges += size;
     offsets[i + 1] = nEdges;
   }
   return {
@@ -265,4 +310,67 @@ export function neighborList(s: Structure, options: NeighborOptions = {}): Neigh
     distances: oD.slice(0, nEdges),
     vectors: oV.slice(0, 3 * nEdges),
   };
+}
+
+/**
+ * Second pass for an atom whose last kept shell is tied beyond the cap: every image with
+ * quantized d² ≤ `qLast` (the tied shell's), sorted as in the first pass, appended to the
+ * output; with `"drop"` the shell at `qLast` is left out unless nothing else remains.
+ * Returns the new edge count. Rare (high-symmetry cells), so it favours plainness.
+ */
+function tiedShell(
+  i: number,
+  X: Float64Array,
+  f: Float64Array,
+  L: Float64Array,
+  h: Float64Array,
+  r2: number,
+  d2Last: number,
+  qLast: number,
+  ties: NeighborTies,
+  nEdges: number,
+): number {
+  const n = X.length / 3;
+  const lim2 = d2Last + 2 / TIE_RESOLUTION;
+  const lim = Math.sqrt(lim2);
+  const cand: { q: number; t: number; d2: number; j: number; v: [number, number, number] }[] = [];
+  const xi = X[3 * i], yi = X[3 * i + 1], zi = X[3 * i + 2];
+  for (let j = 0; j < n; j++) {
+    const dx = X[3 * j] - xi, dy = X[3 * j + 1] - yi, dz = X[3 * j + 2] - zi;
+    const da = f[3 * j] - f[3 * i],
+      db = f[3 * j + 1] - f[3 * i + 1],
+      dc = f[3 * j + 2] - f[3 * i + 2];
+    const ra = lim / h[0] + 1e-9, rb = lim / h[1] + 1e-9, rc = lim / h[2] + 1e-9;
+    for (let ka = Math.ceil(-ra - da); ka <= Math.floor(ra - da); ka++) {
+      for (let kb = Math.ceil(-rb - db); kb <= Math.floor(rb - db); kb++) {
+        for (let kc = Math.ceil(-rc - dc); kc <= Math.floor(rc - dc); kc++) {
+          if (i === j && ka === 0 && kb === 0 && kc === 0) continue;
+          const vx = dx + ka * L[0] + kb * L[3] + kc * L[6];
+          const vy = dy + ka * L[1] + kb * L[4] + kc * L[7];
+          const vz = dz + ka * L[2] + kb * L[5] + kc * L[8];
+          const d2 = vx * vx + vy * vy + vz * vz;
+          const q = Math.round(d2 * TIE_RESOLUTION);
+          if (q > qLast || d2 > r2) continue;
+          const t = j * K_SPAN * K_SPAN * K_SPAN +
+            ((ka + K_OFF) * K_SPAN + (kb + K_OFF)) * K_SPAN + (kc + K_OFF);
+          cand.push({ q, t, d2, j, v: [vx, vy, vz] });
+        }
+      }
+    }
+  }
+  cand.sort((a, b) => a.q - b.q || a.t - b.t);
+  let keep = cand.length;
+  if (ties === "drop") {
+    let inner = 0;
+    while (inner < cand.length && cand[inner].q < qLast) inner++;
+    if (inner > 0) keep = inner;
+  }
+  if (nEdges + keep > outCap) growOut(nEdges + keep);
+  for (let e = 0; e < keep; e++) {
+    const o = nEdges + e, c = cand[e];
+    oJ[o] = c.j;
+    oD[o] = Math.sqrt(c.d2);
+    oV[3 * o] = c.v[0], oV[3 * o + 1] = c.v[1], oV[3 * o + 2] = c.v[2];
+  }
+  return nEdges + keep;
 }

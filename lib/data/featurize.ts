@@ -6,7 +6,7 @@
  */
 
 import type { Dataset, GraphSet, SkippedEntry } from "../crystal/types.ts";
-import { neighborList } from "../crystal/neighbors.ts";
+import { neighborList, type NeighborTies } from "../crystal/neighbors.ts";
 import { cartesian } from "../crystal/lattice.ts";
 import { parseCsv } from "./readers/csv_parse.ts";
 import { errorMessage } from "./readers/common.ts";
@@ -43,6 +43,8 @@ export interface FeaturizeOptions {
   radius?: number;
   /** Nearest neighbours kept per atom, default 12. */
   maxNeighbors?: number;
+  /** A tied last neighbour shell: kept whole (`"include"`, default), dropped, or truncated as CGCNN does. */
+  neighborTies?: NeighborTies;
   /**
    * Graph cache folder; default `.cache/graphs` (relative to the working directory,
    * git-ignored); `null` disables the cache.
@@ -98,7 +100,11 @@ class Grow<T extends Int32Array | Float32Array | Float64Array> {
 
 /** The default options resolved. */
 function resolved(options: FeaturizeOptions) {
-  return { radius: options.radius ?? 8, maxNeighbors: options.maxNeighbors ?? 12 };
+  return {
+    radius: options.radius ?? 8,
+    maxNeighbors: options.maxNeighbors ?? 12,
+    neighborTies: options.neighborTies ?? "include",
+  };
 }
 
 /** Builds the graph set without any cache. */
@@ -106,6 +112,7 @@ function build(
   dataset: Dataset,
   radius: number,
   maxNeighbors: number,
+  ties: NeighborTies,
   onProgress?: (done: number, total: number) => void,
 ): { graphs: GraphSet; skipped: SkippedEntry[] } {
   const n = dataset.length;
@@ -139,7 +146,7 @@ function build(
     }
     let nl;
     try {
-      nl = neighborList(s, { radius, maxNeighbors });
+      nl = neighborList(s, { radius, maxNeighbors, ties });
     } catch (e) {
       skipped.push({
         id,
@@ -289,7 +296,7 @@ export async function featurize(
   dataset: Dataset,
   options: FeaturizeOptions = {},
 ): Promise<FeaturizeResult> {
-  const { radius, maxNeighbors } = resolved(options);
+  const { radius, maxNeighbors, neighborTies } = resolved(options);
   const cacheDir = options.cacheDir === undefined ? DEFAULT_CACHE_DIR : options.cacheDir;
   let path: string | null = null;
   if (cacheDir !== null) {
@@ -297,6 +304,7 @@ export async function featurize(
       kind: "dataset",
       radius,
       maxNeighbors,
+      neighborTies,
     });
     path = cachePath(cacheDir, key);
     const hit = await tryReadCache(path, options.quiet);
@@ -305,7 +313,7 @@ export async function featurize(
       return { ...hit, fromCache: true };
     }
   }
-  const built = build(dataset, radius, maxNeighbors, options.onProgress);
+  const built = build(dataset, radius, maxNeighbors, neighborTies, options.onProgress);
   if (path !== null) await tryWriteCache(path, built.graphs, built.skipped, options.quiet);
   return { ...built, fromCache: false };
 }
@@ -376,7 +384,7 @@ export async function loadGraphs(
 ): Promise<LoadGraphsResult> {
   const format = await detectFormat(source, options.format);
   const cacheDir = options.cacheDir === undefined ? DEFAULT_CACHE_DIR : options.cacheDir;
-  const { radius, maxNeighbors } = resolved(options);
+  const { radius, maxNeighbors, neighborTies } = resolved(options);
   const fromDataset = async (ds: LoadedDataset, cache: string | null) => {
     const r = await featurize(ds, { ...options, cacheDir: cache });
     return {
@@ -409,6 +417,7 @@ export async function loadGraphs(
     atomFeatures: options.atomFeatures?.source,
     radius,
     maxNeighbors,
+    neighborTies,
   });
   const path = cachePath(cacheDir, key);
   const hit = await tryReadCache(path, options.quiet);

@@ -24,7 +24,7 @@
 import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
 
 /** Bump when the cache layout or anything that feeds the graphs changes. */
-export const GRAPH_CACHE_VERSION = 2; // 2: binary tie grid in neighborList
+export const GRAPH_CACHE_VERSION = 3; // 2: binary tie grid; 3: tied last shell kept whole
 /** Default cache folder, relative to the working directory (git-ignored). */
 export const DEFAULT_CACHE_DIR = ".cache/graphs";
 /** File-name extension of cache files. */

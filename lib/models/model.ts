@@ -14,6 +14,7 @@ import {
 import { featurize } from "../data/featurize.ts";
 import { Rng } from "../util/random.ts";
 import type { Dataset, GraphSet, Structure } from "../crystal/types.ts";
+import type { NeighborTies } from "../crystal/neighbors.ts";
 import type { FrameKind, FrameMode } from "../frames/select.ts";
 import { collate, type GraphBatch } from "../graph/batch.ts";
 import type { Parameter } from "../nn/module.ts";
@@ -59,6 +60,8 @@ export interface ModelConfig {
   radius?: number;
   /** Neighbour count used to featurize structures for `predict` (12). */
   maxNeighbors?: number;
+  /** Tied last neighbour shell for `predict` ("include"; "truncate" = CGCNN). */
+  neighborTies?: NeighborTies;
   /** Atom feature table (CGCNN's 92-long one by default, or a loaded `atom_init.json`). */
   atomFeatures?: AtomFeatureTable;
 }
@@ -97,6 +100,8 @@ export interface ResolvedModelConfig {
   radius: number;
   /** Neighbour count used by `predict`. */
   maxNeighbors: number;
+  /** Tied last neighbour shell used by `predict` (absent in old checkpoints: "truncate"). */
+  neighborTies?: NeighborTies;
   /** Features per atom in the atom table. */
   atomFeatureLength: number;
 }
@@ -166,6 +171,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
     seed: config.seed ?? 0,
     radius: config.radius ?? 8,
     maxNeighbors: positiveInt("maxNeighbors", config.maxNeighbors ?? 12),
+    neighborTies: config.neighborTies ?? "include",
     atomFeatureLength: (config.atomFeatures ?? BUILTIN_ATOM_FEATURES).length,
   };
 }
@@ -329,6 +335,7 @@ export class Model {
     const { graphs, skipped } = await featurize(dataset, {
       radius: this.config.radius,
       maxNeighbors: this.config.maxNeighbors,
+      neighborTies: this.config.neighborTies ?? "truncate",
       cacheDir: null,
       quiet: true,
     });

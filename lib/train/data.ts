@@ -8,6 +8,7 @@ import { type DatasetFormat, detectFormat } from "../data/dataset.ts";
 import { loadGraphs } from "../data/featurize.ts";
 import { splitIndices, subsetGraphs } from "../graph/subset.ts";
 import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
+import type { NeighborTies } from "../crystal/neighbors.ts";
 
 /**
  * Where the data comes from and how it is read.
@@ -42,6 +43,8 @@ export interface DataConfig {
   radius?: number;
   /** Neighbours per atom (12). */
   maxNeighbors?: number;
+  /** A tied 12th-neighbour shell: "include" (default), "drop", or "truncate" (CGCNN). */
+  neighborTies?: NeighborTies;
   /** Graph cache folder (`.cache/graphs`); null disables it. */
   cacheDir?: string | null;
   /** Split seed (default: `seed`). */
@@ -90,6 +93,7 @@ export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
     limit: c.limit,
     radius: c.radius,
     maxNeighbors: c.maxNeighbors,
+    neighborTies: c.neighborTies,
     cacheDir: c.cacheDir,
     quiet: c.quiet,
   };

@@ -444,6 +444,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     seed,
     radius: c.radius,
     maxNeighbors: c.maxNeighbors,
+    neighborTies: c.neighborTies,
     atomFeatures: data.atomFeatures,
   }, backend);
   const normalizer = Normalizer.fit(data.train.targets);
