@@ -112,21 +112,82 @@ function invert3(m: ArrayLike<number>, out: Float64Array): Float64Array | null {
   return out;
 }
 
-async function checkMagic(path: string): Promise<void> {
+/**
+ * Finds the HDF5 superblock (at 0, 512, 1024, 2048, … after an optional user block) and
+ * returns the end-of-file address it records, so a truncated file is named as such before the
+ * C library is asked to open it. Null when the superblock version is one we do not decode.
+ */
+async function checkSignature(path: string, size: number): Promise<number | null> {
   const f = await Deno.open(path, { read: true });
   try {
-    // The superblock sits at 0, 512, 1024, 2048, … (after an optional user block).
-    const buf = new Uint8Array(8);
+    const buf = new Uint8Array(64);
     for (const at of [0, 512, 1024, 2048]) {
       await f.seek(at, Deno.SeekMode.Start);
-      const n = await f.read(buf);
-      if (n !== 8) break;
-      if (HDF5_MAGIC.every((v, k) => buf[k] === v)) return;
+      let n = 0;
+      while (n < buf.length) {
+        const r = await f.read(buf.subarray(n));
+        if (r === null) break;
+        n += r;
+      }
+      if (n < 8) break;
+      if (!HDF5_MAGIC.every((v, k) => buf[k] === v)) continue;
+      return at + (superblockEof(buf.subarray(0, n)) ?? NaN);
     }
   } finally {
     f.close();
   }
-  throw new DatasetError(`${path}: not an HDF5 file (no HDF5 signature)`);
+  throw new DatasetError(
+    size < 8
+      ? `truncated or not HDF5: ${path} (${size} bytes)`
+      : `${path}: not an HDF5 file (no HDF5 signature)`,
+  );
+}
+
+/**
+ * The "end of file address" field of a version 0–3 superblock (HDF5 file format
+ * specification, "Superblock"), relative to the base address; null if not decodable.
+ */
+function superblockEof(b: Uint8Array): number | null {
+  const version = b[8];
+  let sizeOfOffsets: number, at: number;
+  if (version === 0 || version === 1) {
+    sizeOfOffsets = b[13];
+    // signature 8, 4 version bytes, reserved, offsets/lengths sizes, reserved, 2 K's, flags
+    at = 24 + (version === 1 ? 4 : 0) + 2 * sizeOfOffsets;
+  } else if (version === 2 || version === 3) {
+    sizeOfOffsets = b[9];
+    at = 12 + 2 * sizeOfOffsets;
+  } else return null;
+  if (sizeOfOffsets < 2 || sizeOfOffsets > 8 || at + sizeOfOffsets > b.length) return null;
+  let v = 0;
+  for (let k = sizeOfOffsets - 1; k >= 0; k--) v = v * 256 + b[at + k];
+  return Number.isSafeInteger(v) ? v : null;
+}
+
+/**
+ * Runs `fn` with h5wasm's throwing error handler, so the C library's diagnostics become an
+ * exception instead of ~25 lines on stderr.
+ */
+async function quietly<T>(fn: () => T): Promise<T> {
+  const m = (await h5wasm.ready) as unknown as {
+    activate_throwing_error_handler?: () => void;
+    deactivate_throwing_error_handler?: () => void;
+  };
+  m.activate_throwing_error_handler?.();
+  try {
+    return fn();
+  } finally {
+    m.deactivate_throwing_error_handler?.();
+  }
+}
+
+/** The most specific line of an HDF5 error stack ("minor: …" or the last "#nnn" frame). */
+function hdf5Reason(e: unknown): string {
+  const text = errorMessage(e);
+  const frames = text.split("\n").filter((l) => /^\s*#\d+:/.test(l));
+  const last = frames.at(-1);
+  if (last === undefined) return text.split("\n")[0];
+  return last.replace(/^\s*#\d+:.*?\(\):\s*/, "").trim();
 }
 
 /**
@@ -149,13 +210,41 @@ export async function readHdf5(path: string, options: ReaderOptions = {}): Promi
         }`,
     );
   }
-  await requirePath(path, "file", "HDF5 file");
-  await checkMagic(path);
-  await h5wasm.ready;
-  const file = new h5wasm.File(path, "r");
-  if (file.file_id < 0n) throw new DatasetError(`${path}: cannot open as HDF5`);
+  const info = await requirePath(path, "file", "HDF5 file");
+  const eof = await checkSignature(path, info.size);
+  if (eof !== null && info.size < eof) {
+    throw new DatasetError(
+      `truncated or not HDF5: ${path} (${info.size} bytes; its header says ${eof} bytes)`,
+    );
+  }
+  let file: InstanceType<typeof h5wasm.File>;
+  try {
+    file = await quietly(() => new h5wasm.File(path, "r"));
+  } catch (e) {
+    throw new DatasetError(`truncated or not HDF5: ${path} (${info.size} bytes): ${hdf5Reason(e)}`);
+  }
+  if (file.file_id < 0n) {
+    throw new DatasetError(`truncated or not HDF5: ${path} (${info.size} bytes)`);
+  }
   const targetName = options.target ?? DEFAULT_HDF5_TARGET;
   try {
+    return await quietly(() => readOpened(file, path, mode, targetName, options));
+  } catch (e) {
+    if (e instanceof DatasetError) throw e;
+    throw new DatasetError(`${path}: cannot read HDF5 (${info.size} bytes): ${hdf5Reason(e)}`);
+  } finally {
+    file.close();
+  }
+}
+
+function readOpened(
+  file: InstanceType<typeof h5wasm.File>,
+  path: string,
+  mode: "cartesian" | "fractional",
+  targetName: string,
+  options: ReaderOptions,
+): LoadedDataset {
+  {
     const names = [
       "structures/cell",
       "structures/natoms",
@@ -217,11 +306,75 @@ export async function readHdf5(path: string, options: ReaderOptions = {}): Promi
       pos,
       zs,
     });
-  } catch (e) {
-    if (e instanceof DatasetError) throw e;
-    throw new DatasetError(`${path}: cannot read HDF5: ${errorMessage(e)}`);
-  } finally {
-    file.close();
+  }
+}
+
+/**
+ * Checks the whole atom index before any structure is read: every `natoms` a non-negative
+ * integer, every `atoms_ptr` an integer, and the ranges `[ptr[i], ptr[i] + natoms[i])` packed
+ * one after the other from atom 0 to the last atom — no overlap, repeat, backward step, gap or
+ * range past the end, and with a CSR `[n + 1]` pointer, `ptr[i + 1] − ptr[i] = natoms[i]`.
+ * A broken index cannot be blamed on one structure (an overlap silently hands one
+ * structure's atoms to its neighbour), so the file is rejected as a whole.
+ */
+function checkIndex(
+  path: string,
+  n: number,
+  N: number,
+  natoms: NumericArray,
+  ptr: NumericArray,
+): void {
+  const problems: string[] = [];
+  let count = 0;
+  const problem = (text: string) => {
+    if (count++ < 3) problems.push(text);
+  };
+  const csr = ptr.length === n + 1;
+  let expected = 0; // where structure i must start in a packed layout
+  for (let i = 0; i < n; i++) {
+    const start = num(ptr, i), k = num(natoms, i);
+    if (!(Number.isInteger(k) && k >= 0)) {
+      problem(`structure ${i}: natoms is ${k} (need an integer ≥ 0)`);
+      continue;
+    }
+    if (!(Number.isSafeInteger(start) && start >= 0)) {
+      problem(`structure ${i}: atoms_ptr is ${start} (need an integer ≥ 0)`);
+      continue;
+    }
+    if (start + k > N) {
+      problem(
+        `structure ${i}: atoms ${start}..${start + k - 1} run past the end of atoms/ (${N} atoms)`,
+      );
+    } else if (start < expected) {
+      problem(
+        i > 0 && start <= num(ptr, i - 1)
+          ? `structure ${i}: atoms_ptr ${start} does not increase (structure ${i - 1} starts at ${
+            num(ptr, i - 1)
+          })`
+          : `structure ${i}: atoms ${start}..${start + k - 1} overlap structure ${
+            i - 1
+          } (which ends at atom ${expected - 1})`,
+      );
+    } else if (start > expected) {
+      problem(
+        `structure ${i}: atoms_ptr ${start} leaves atoms ${expected}..${
+          start - 1
+        } unused (natoms of structure ${i - 1} disagrees with atoms_ptr)`,
+      );
+    }
+    if (csr && num(ptr, i + 1) - start !== k) {
+      problem(`structure ${i}: atoms_ptr range ${num(ptr, i + 1) - start} ≠ natoms ${k}`);
+    }
+    expected = Math.max(expected, start + k);
+  }
+  if (count === 0 && expected !== N) {
+    problem(`the structures use ${expected} atoms but atoms/ has ${N}`);
+  }
+  if (count > 0) {
+    throw new DatasetError(
+      `${path}: inconsistent atom index (structures/atoms_ptr, structures/natoms): ${count} ` +
+        `problem(s), no structure was read: ${problems.join("; ")}${count > 3 ? "; …" : ""}`,
+    );
   }
 }
 
@@ -242,6 +395,7 @@ function buildDataset(
   },
 ): LoadedDataset {
   const { n, N } = d;
+  checkIndex(path, n, N, d.natoms, d.ptr);
   const skips = new SkipList(options);
   const limit = options.limit ?? Infinity;
   const lattice = new Float64Array(9);
@@ -251,7 +405,7 @@ function buildDataset(
   let eligible = 0, suspicious = 0;
   for (let i = 0; i < n; i++) {
     const start = num(d.ptr, i), count = num(d.natoms, i);
-    if (!(count >= 1 && start >= 0 && start + count <= N)) continue;
+    if (count < 1) continue;
     for (let k = 0; k < 9; k++) lattice[k] = num(d.cell, 9 * i + k);
     if (mode === "fractional") {
       eligible++;
@@ -288,75 +442,61 @@ function buildDataset(
     );
   }
 
-  // Gather the usable structures into packed arrays.
-  const keep: number[] = [];
-  let totalAtoms = 0;
-  const fracAll = new Float64Array(3 * N);
-  for (let i = 0; i < n && keep.length < limit; i++) {
+  // Each usable structure is converted into its own slot of the packed output (never into a
+  // view shared with another structure); a skipped structure's slot is reused by the next.
+  const ids: string[] = [];
+  const targets: number[] = [];
+  const lattices = new Float64Array(9 * n);
+  const frac = new Float64Array(3 * N);
+  const numbers = new Int32Array(N);
+  const offsets: number[] = [0];
+  let at = 0;
+  for (let i = 0; i < n && ids.length < limit; i++) {
     const id = String(i);
     const where = `${path}: structure ${i}`;
     const start = num(d.ptr, i), count = num(d.natoms, i);
-    if (!(Number.isInteger(count) && count >= 1)) {
+    if (count < 1) {
       skips.skip(id, `${where}: structures/natoms is ${count} (need ≥ 1)`);
       continue;
     }
-    if (!(Number.isInteger(start) && start >= 0 && start + count <= N)) {
-      skips.skip(
-        id,
-        `${where}: atoms_ptr ${start} + natoms ${count} points outside atoms/ (${N} atoms)`,
-      );
-      continue;
-    }
-    if (d.ptr.length === n + 1 && num(d.ptr, i + 1) - start !== count) {
-      skips.skip(id, `${where}: atoms_ptr range ${num(d.ptr, i + 1) - start} ≠ natoms ${count}`);
-      continue;
-    }
-    for (let k = 0; k < 9; k++) lattice[k] = num(d.cell, 9 * i + k);
-    const frac = fracAll.subarray(3 * start, 3 * (start + count));
+    const c = ids.length;
+    const L = lattices.subarray(9 * c, 9 * c + 9);
+    for (let k = 0; k < 9; k++) L[k] = num(d.cell, 9 * i + k);
+    const f = frac.subarray(3 * at, 3 * (at + count));
     if (mode === "fractional") {
-      for (let k = 0; k < 3 * count; k++) frac[k] = num(d.pos, 3 * start + k);
-    } else if (invert3(lattice, inv) !== null) {
+      for (let k = 0; k < 3 * count; k++) f[k] = num(d.pos, 3 * start + k);
+    } else if (invert3(L, inv) !== null) {
       for (let a = 0; a < count; a++) {
         const x = num(d.pos, 3 * (start + a)),
           y = num(d.pos, 3 * (start + a) + 1),
           z = num(d.pos, 3 * (start + a) + 2);
-        for (let c = 0; c < 3; c++) frac[3 * a + c] = x * inv[c] + y * inv[3 + c] + z * inv[6 + c];
+        for (let q = 0; q < 3; q++) f[3 * a + q] = x * inv[q] + y * inv[3 + q] + z * inv[6 + q];
       }
     } // a singular lattice is reported by validateStructure (zero volume) below.
-    const numbers = new Int32Array(count);
-    for (let a = 0; a < count; a++) numbers[a] = num(d.zs, start + a);
-    const s: Structure = { id, lattice, frac, numbers };
+    const zs = numbers.subarray(at, at + count);
+    for (let a = 0; a < count; a++) zs[a] = num(d.zs, start + a);
+    const s: Structure = { id, lattice: L, frac: f, numbers: zs };
     const t = num(d.target, i);
     const bad = validateStructure(s, options) ?? validateTarget(t, targetName);
     if (bad !== null) {
       skips.skip(id, `${where}: ${bad}`);
       continue;
     }
-    keep.push(i);
-    totalAtoms += count;
-  }
-
-  const m = keep.length;
-  const ids: string[] = new Array(m);
-  const targets = new Float64Array(m);
-  const lattices = new Float64Array(9 * m);
-  const frac = new Float64Array(3 * totalAtoms);
-  const numbers = new Int32Array(totalAtoms);
-  const offsets = new Int32Array(m + 1);
-  let at = 0;
-  for (let c = 0; c < m; c++) {
-    const i = keep[c];
-    const start = num(d.ptr, i), count = num(d.natoms, i);
-    ids[c] = String(i);
-    targets[c] = num(d.target, i);
-    for (let k = 0; k < 9; k++) lattices[9 * c + k] = num(d.cell, 9 * i + k);
-    frac.set(fracAll.subarray(3 * start, 3 * (start + count)), 3 * at);
-    for (let a = 0; a < count; a++) numbers[at + a] = num(d.zs, start + a);
+    ids.push(id);
+    targets.push(t);
     at += count;
-    offsets[c + 1] = at;
+    offsets.push(at);
   }
+  const m = ids.length;
   return new PackedDataset(
-    { ids, targets, lattices, frac, numbers, offsets },
+    {
+      ids,
+      targets: Float64Array.from(targets),
+      lattices: lattices.slice(0, 9 * m),
+      frac: frac.slice(0, 3 * at),
+      numbers: numbers.slice(0, at),
+      offsets: Int32Array.from(offsets),
+    },
     skips.items,
     path,
     targetName,
