@@ -4,11 +4,7 @@
  * corrupted or truncated cache files are rebuilt with a warning; subsetGraphs/splitIndices.
  */
 import assert from "node:assert/strict";
-import {
-  datasetDigest,
-  featurize,
-  loadGraphs,
-} from "../../lib/data/featurize.ts";
+import { datasetDigest, featurize, loadGraphs } from "../../lib/data/featurize.ts";
 import { splitIndices, subsetGraphs } from "../../lib/graph/subset.ts";
 import {
   CACHE_EXTENSION,
