@@ -1,0 +1,71 @@
+/**
+ * Which MPI launcher (if any) started this process, from the variables launchers set: the
+ * first step of a data-parallel run, before any library is opened. Not launched by MPI
+ * means one process (rank 0 of 1).
+ * @module
+ */
+
+/** The launcher family, which also decides which MPI library is tried first. */
+export type Launcher = "openmpi" | "mpich" | "pmix" | "slurm";
+
+/**
+ * Rank, size and launcher of a process started by `mpirun`/`mpiexec`/`srun`.
+ *
+ * @example
+ * ```ts
+ * import { detectLaunch } from "@facgcnn/toolkit";
+ * const launch = detectLaunch(); // null when run without mpirun
+ * console.log(launch ? `rank ${launch.rank} of ${launch.size} (${launch.launcher})` : "one process");
+ * ```
+ */
+export interface LaunchInfo {
+  /** This process's rank, 0-based. */
+  rank: number;
+  /** Number of processes. */
+  size: number;
+  /** Who set the variables. */
+  launcher: Launcher;
+  /** The variable names the rank and size were read from (for messages). */
+  source: string;
+}
+
+/** Environment reader; a parameter so tests can pass a fixed environment. */
+export type EnvGetter = (name: string) => string | undefined;
+
+function processEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: treat as not launched
+  }
+}
+
+/**
+ * Reads the launcher's variables, in order: Open MPI (`OMPI_COMM_WORLD_RANK`/`_SIZE`),
+ * MPICH's Hydra and other PMI-1/2 launchers (`PMI_RANK`/`PMI_SIZE`), PMIx (`PMIX_RANK` with
+ * the size from Slurm or Open MPI), Slurm's `srun` (`SLURM_PROCID`/`SLURM_NTASKS`, counted
+ * only when more than one task runs, since a batch script itself has `SLURM_PROCID=0`).
+ * Returns null when none is set (one process). Inconsistent values (a rank outside the
+ * size, a non-integer) throw with the variable named.
+ */
+export function detectLaunch(env: EnvGetter = processEnv): LaunchInfo | null {
+  const pairs: [Launcher, string, string][] = [
+    ["openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"],
+    ["mpich", "PMI_RANK", "PMI_SIZE"],
+    ["pmix", "PMIX_RANK", "SLURM_NTASKS"],
+    ["slurm", "SLURM_PROCID", "SLURM_NTASKS"],
+  ];
+  for (const [launcher, rankVar, sizeVar] of pairs) {
+    const r = env(rankVar), s = env(sizeVar);
+    if (r === undefined || s === undefined) continue;
+    const rank = Number(r), size = Number(s);
+    const source = `${rankVar}=${r}, ${sizeVar}=${s}`;
+    if (!Number.isInteger(rank) || !Number.isInteger(size) || size < 1 || rank < 0) {
+      throw new RangeError(`MPI environment: expected integers with size ≥ 1, got ${source}`);
+    }
+    if (rank >= size) throw new RangeError(`MPI environment: rank ≥ size in ${source}`);
+    if (launcher === "slurm" && size === 1) return null;
+    return { rank, size, launcher, source };
+  }
+  return null;
+}

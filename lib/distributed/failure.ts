@@ -1,0 +1,41 @@
+/**
+ * What a failing rank does: print its message once, prefixed with its rank, and take the
+ * whole job down (`MPI_Abort`), so no other rank waits forever in a collective and the
+ * launcher (`mpirun`, `srun`) exits non-zero for every rank.
+ * @module
+ */
+
+import type { Communicator } from "./communicator.ts";
+
+/** `error: …` in one process, `rank 3/8: error: …` in a group. */
+export function rankErrorLine(comm: Pick<Communicator, "rank" | "size">, message: string): string {
+  const first = message.split("\n")[0];
+  return comm.size > 1 ? `rank ${comm.rank}/${comm.size}: error: ${first}` : `error: ${first}`;
+}
+
+/**
+ * Reports `error` on stderr and ends the job with `exitCode`: `MPI_Abort` in a group (every
+ * rank ends), `Deno.exit` in one process.
+ *
+ * @example
+ * ```ts
+ * import { failRank, initDistributed } from "@facgcnn/toolkit";
+ * const comm = initDistributed();
+ * try {
+ *   // ... training ...
+ * } catch (e) {
+ *   failRank(comm, e);
+ * }
+ * ```
+ */
+export function failRank(comm: Communicator, error: unknown, exitCode = 1): never {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(rankErrorLine(comm, message));
+  let debug = false;
+  try {
+    debug = Deno.env.get("FACGCNN_DEBUG") === "1";
+  } catch { /* no env permission */ }
+  if (debug && error instanceof Error) console.error(error.stack);
+  if (comm.size > 1) comm.abort(exitCode);
+  Deno.exit(exitCode);
+}
