@@ -224,6 +224,21 @@ export {
   type ReportFigure,
 } from "./lib/plot/plotly.ts";
 
+// --- Data-parallel training (MPI, NCCL) -------------------------------------------------------
+export {
+  type Communicator,
+  type DistributedOptions,
+  initDistributed,
+  LocalCommunicator,
+} from "./lib/distributed/communicator.ts";
+export {
+  detectLaunch,
+  type EnvGetter,
+  type Launcher,
+  type LaunchInfo,
+} from "./lib/distributed/environment.ts";
+export { failRank } from "./lib/distributed/failure.ts";
+
 // --- Jupyter display ---------------------------------------------------------------------------
 export {
   display,

@@ -47,7 +47,17 @@ export interface Communicator {
   finalize(): void;
 }
 
-/** The group of one process: collectives are identities. */
+/**
+ * The group of one process: collectives are identities.
+ *
+ * @example
+ * ```ts
+ * import { LocalCommunicator } from "@facgcnn/toolkit";
+ * const comm = new LocalCommunicator();
+ * const g = new Float32Array([1, 2]);
+ * comm.allreduceSum(g); // unchanged: one process
+ * ```
+ */
 export class LocalCommunicator implements Communicator {
   readonly rank = 0;
   readonly size = 1;
@@ -215,6 +225,13 @@ let current: Communicator | null = null;
  * (see {@link detectLaunch}), else {@link LocalCommunicator}. MPI is finalised when the
  * process ends normally. Throws when the MPI library does not agree with the launcher (e.g.
  * an MPICH library under Open MPI's `mpirun` initialises as a one-process singleton).
+ *
+ * @example
+ * ```ts
+ * import { initDistributed } from "@facgcnn/toolkit";
+ * const comm = initDistributed();
+ * if (comm.rank === 0) console.log(comm.description);
+ * ```
  */
 export function initDistributed(options: DistributedOptions = {}): Communicator {
   if (current !== null) return current;

@@ -5,7 +5,15 @@
  * @module
  */
 
-/** The launcher family, which also decides which MPI library is tried first. */
+/**
+ * The launcher family, which also decides which MPI library is tried first.
+ *
+ * @example
+ * ```ts
+ * import { detectLaunch, type Launcher } from "@facgcnn/toolkit";
+ * const launcher: Launcher | undefined = detectLaunch()?.launcher; // "openmpi" under Open MPI's mpirun
+ * ```
+ */
 export type Launcher = "openmpi" | "mpich" | "pmix" | "slurm";
 
 /**
@@ -29,7 +37,16 @@ export interface LaunchInfo {
   source: string;
 }
 
-/** Environment reader; a parameter so tests can pass a fixed environment. */
+/**
+ * Environment reader; a parameter so tests can pass a fixed environment.
+ *
+ * @example
+ * ```ts
+ * import { detectLaunch, type EnvGetter } from "@facgcnn/toolkit";
+ * const env: EnvGetter = (name) => ({ PMI_RANK: "1", PMI_SIZE: "4" } as Record<string, string>)[name];
+ * console.log(detectLaunch(env)); // { rank: 1, size: 4, launcher: "mpich", … }
+ * ```
+ */
 export type EnvGetter = (name: string) => string | undefined;
 
 function processEnv(name: string): string | undefined {
@@ -47,6 +64,13 @@ function processEnv(name: string): string | undefined {
  * only when more than one task runs, since a batch script itself has `SLURM_PROCID=0`).
  * Returns null when none is set (one process). Inconsistent values (a rank outside the
  * size, a non-integer) throw with the variable named.
+ *
+ * @example
+ * ```ts
+ * import { detectLaunch } from "@facgcnn/toolkit";
+ * const launch = detectLaunch();
+ * if (launch && launch.rank !== 0) console.error(`worker ${launch.rank}`);
+ * ```
  */
 export function detectLaunch(env: EnvGetter = processEnv): LaunchInfo | null {
   const pairs: [Launcher, string, string][] = [

@@ -26,6 +26,7 @@ export const LAYERS: Readonly<Record<string, number>> = {
   nn: 7,
   models: 8,
   optim: 8,
+  distributed: 8,
   train: 9,
   display: 10,
 };
