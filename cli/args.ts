@@ -10,6 +10,7 @@ import type { NeighborTies } from "../lib/crystal/neighbors.ts";
 import type { FrameKind, FrameMode } from "../lib/frames/select.ts";
 import type { OptimizerKind } from "../lib/optim/optimizer.ts";
 import type { TrainConfig } from "../lib/train/trainer.ts";
+import { flag } from "../lib/util/settings.ts";
 
 /** A bad command line: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -230,10 +231,7 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     await main();
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    let debug = false;
-    try {
-      debug = Deno.env.get("FACGCNN_DEBUG") === "1";
-    } catch { /* no env permission */ }
+    const debug = flag("debug");
     console.error(`error: ${err.message.split("\n")[0]}`);
     if (debug) console.error(err.stack);
     Deno.exit(err instanceof UsageError ? 2 : 1);

@@ -18,6 +18,7 @@
 
 import { parseArgs } from "node:util";
 import { CsvError, CsvParser } from "../lib/data/readers/csv_parse.ts";
+import { setting } from "../lib/util/settings.ts";
 
 /** Where the CDVAE CSV splits live (raw GitHub). */
 export const DEFAULT_BASE_URL = "https://raw.githubusercontent.com/txie-93/cdvae/main/data";
@@ -342,7 +343,7 @@ export async function fetchDataset(
     );
   }
   const log = options.log ?? ((m: string) => console.error(m));
-  const base = (options.baseUrl ?? Deno.env.get("FACGCNN_DATA_URL") ?? DEFAULT_BASE_URL).replace(
+  const base = (options.baseUrl ?? setting("dataUrl") ?? DEFAULT_BASE_URL).replace(
     /\/+$/,
     "",
   );

@@ -8,6 +8,7 @@ import type { Backend, BackendInfo } from "./backend.ts";
 import { createCpuBackend } from "./cpu/cpu_backend.ts";
 import { createCudaBackend } from "./cuda/cuda_backend.ts";
 import { chooseDevice } from "./cuda/probe.ts";
+import { flag } from "../util/settings.ts";
 
 /**
  * Which device to run on.
@@ -60,10 +61,7 @@ export function selectBackend(device: DeviceChoice): Backend {
       return cudaBackend();
     case "auto": {
       if (auto) return auto;
-      let silent = false;
-      try {
-        silent = Deno.env.get("FACGCNN_QUIET") === "1";
-      } catch { /* no env permission */ }
+      const silent = flag("quiet");
       const choice = chooseDevice();
       auto = choice.device === "cuda" ? cudaBackend() : cpuBackend();
       if (!silent) console.error(`device: ${describe(auto)} — ${choice.message}`);

@@ -117,7 +117,8 @@ function fakeLibraries(capacity = 16 << 20) {
     cusparse: null,
     cusparseError: "fake",
     paths: { cudart: "fake", cublas: "fake", kernels: "fake" },
-    close() {},
+    versions: { driver: 13000, runtime: 13000 },
+    deviceCount: 1,
   } satisfies CudaLibraries;
   return { libs, stats: () => ({ used, mallocs }) };
 }

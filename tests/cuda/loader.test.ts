@@ -4,7 +4,7 @@ import {
   CUBLAS_SPEC,
   KERNELS_SPEC,
   LibraryNotFoundError,
-  loadLibrary,
+  openLibrary,
 } from "../../lib/backend/cuda/loader.ts";
 import { CUBLAS_SYMBOLS } from "../../lib/backend/cuda/ffi/cublas.ts";
 import { chooseDevice, probeCuda } from "../../lib/backend/cuda/probe.ts";
@@ -36,8 +36,8 @@ const missing = `/nonexistent-${crypto.randomUUID()}/libcublas.so.13`;
 
 Deno.test("loader: an env override is the only candidate, and its failure lists it", () => {
   withEnv("FACGCNN_CUBLAS", missing, () => {
-    assert.deepEqual(candidatePaths(CUBLAS_SPEC), [missing]);
-    const err = thrown(() => loadLibrary(CUBLAS_SPEC, CUBLAS_SYMBOLS));
+    assert.deepEqual([...candidatePaths(CUBLAS_SPEC)], [missing]);
+    const err = thrown(() => openLibrary(CUBLAS_SPEC, CUBLAS_SYMBOLS));
     assert.ok(err instanceof LibraryNotFoundError);
     assert.deepEqual(err.tried, [`${missing} (FACGCNN_CUBLAS: no such file)`]);
     assert.match(err.message, /libcublas not found/);
@@ -51,7 +51,7 @@ Deno.test("loader: a file that is not a library is reported with the dlopen erro
   try {
     Deno.writeTextFileSync(bogus, "not an ELF file");
     withEnv("FACGCNN_CUBLAS", bogus, () => {
-      const err = thrown(() => loadLibrary(CUBLAS_SPEC, CUBLAS_SYMBOLS));
+      const err = thrown(() => openLibrary(CUBLAS_SPEC, CUBLAS_SYMBOLS));
       assert.ok(err instanceof LibraryNotFoundError);
       assert.equal(err.tried.length, 1);
       assert.ok(err.tried[0].startsWith(bogus) && !err.tried[0].includes("no such file"));
@@ -62,12 +62,12 @@ Deno.test("loader: a file that is not a library is reported with the dlopen erro
 });
 
 Deno.test("loader: default candidates search the CUDA folders and end with bare sonames", () => {
-  const paths = candidatePaths(CUBLAS_SPEC);
+  const paths = [...candidatePaths(CUBLAS_SPEC)];
   assert.ok(paths.length >= CUBLAS_SPEC.sonames.length);
   assert.deepEqual(paths.slice(-CUBLAS_SPEC.sonames.length), [...CUBLAS_SPEC.sonames]);
   for (const p of paths.slice(0, -CUBLAS_SPEC.sonames.length)) assert.ok(p.startsWith("/"), p);
   // The helper is looked for in build/native and never as a bare name.
-  assert.ok(candidatePaths(KERNELS_SPEC).every((p) => p.includes("/")));
+  assert.ok([...candidatePaths(KERNELS_SPEC)].every((p) => p.includes("/")));
 });
 
 Deno.test("probeCuda never throws; unavailable means a reason naming the missing piece", () => {

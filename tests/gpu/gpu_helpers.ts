@@ -16,11 +16,12 @@ import {
   CachingAllocator,
   type DeviceBlock,
 } from "../../lib/backend/cuda/allocator.ts";
+import { flag, setting } from "../../lib/util/settings.ts";
 
 /** The probe's answer for this process. */
 export const probe = probeCuda();
 /** True when `FACGCNN_REQUIRE_CUDA=1`: a missing GPU is a failure, not a skip. */
-export const requireCuda = Deno.env.get("FACGCNN_REQUIRE_CUDA") === "1";
+export const requireCuda = flag("requireCuda");
 /** Skip the GPU tests (no CUDA and not required). */
 export const skipGpu = !probe.available && !requireCuda;
 if (skipGpu) console.warn(`tests/gpu skipped: ${probe.reason}`);
@@ -121,7 +122,7 @@ export type DeviceBackend = Backend & { allocatorStats(): AllocatorStats };
  * as the device. It exercises the test code itself (batches, weight copies, tolerances, the
  * memory assertions) on a machine without CUDA; it proves nothing about the CUDA backend.
  */
-export const standIn = Deno.env.get("FACGCNN_GPU_STANDIN") === "cpu";
+export const standIn = setting("gpuStandIn") === "cpu";
 
 /** Rounds float32 values to TF32 (10-bit mantissa, round to nearest even), in place. */
 export function roundToTf32(x: Float32Array): Float32Array {

@@ -1,51 +1,25 @@
 /**
  * OpenBLAS `cblas_sgemm` through `Deno.dlopen`, with a blocked TypeScript fallback.
  *
- * Resolution order: `FACGCNN_BLAS` (a path; a missing file means "use the fallback", which is
- * how tests hide OpenBLAS), then the usual sonames. The choice is reported by
- * `backendInfo()`, never silent.
+ * Found by the shared loader policy (lib/util/library.ts): `FACGCNN_BLAS` (a path; a missing
+ * file means "use the fallback", which is how tests hide OpenBLAS), then the usual places. The
+ * choice is reported by `backendInfo()`, never silent.
  * @module
  */
 
+import { fn } from "../ffi.ts";
 import { gemmFallback } from "./gemm_fallback.ts";
+import { LibraryNotFoundError, type LibrarySpec, openLibrary } from "../../util/library.ts";
+import { setting } from "../../util/settings.ts";
 
 const CBLAS_SYMBOLS = {
-  cblas_sgemm: {
-    parameters: [
-      "i32", // order
-      "i32", // transA
-      "i32", // transB
-      "i32", // M
-      "i32", // N
-      "i32", // K
-      "f32", // alpha
-      "buffer", // A
-      "i32", // lda
-      "buffer", // B
-      "i32", // ldb
-      "f32", // beta
-      "buffer", // C
-      "i32", // ldc
-    ],
-    result: "void",
-  },
+  // (order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
+  cblas_sgemm: fn("iiiiiifbibifbi", "void"),
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const CBLAS_ROW_MAJOR = 101;
 const CBLAS_NO_TRANS = 111;
 const CBLAS_TRANS = 112;
-
-/** Usual places of a CBLAS with `cblas_sgemm` (Debian's OpenBLAS first). */
-const DEFAULT_CANDIDATES = [
-  "libopenblas.so.0",
-  "libopenblas.so",
-  "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
-  "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
-  "/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
-  "libopenblas.dylib",
-  "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
-  "libcblas.so.3",
-];
 
 /** A row-major float32 GEMM on host arrays: `C = alpha·op(A)·op(B) + beta·C`. */
 export type HostSgemm = (
@@ -73,52 +47,50 @@ export interface BlasChoice {
   reason?: string;
 }
 
+/** Where a CBLAS with `cblas_sgemm` usually is (Debian's OpenBLAS first). */
+export const BLAS_SPEC: LibrarySpec = {
+  name: "libopenblas",
+  override: "blas",
+  sonames: ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libcblas.so.3"],
+  folders: () => [
+    "/usr/lib/x86_64-linux-gnu/openblas-pthread",
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu/openblas-pthread",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/opt/homebrew/opt/openblas/lib",
+  ],
+};
+
 /**
- * Opens a CBLAS library: `path` if given, else `FACGCNN_BLAS`, else the usual sonames.
- * Falls back to the TypeScript GEMM with the reason recorded.
+ * Opens a CBLAS library: `path` if given, else `FACGCNN_BLAS`, else the usual places (the
+ * shared policy of lib/util/library.ts). Falls back to the TypeScript GEMM with every path
+ * tried recorded as the reason.
  */
 export function loadBlas(path?: string): BlasChoice {
-  let override = path;
-  if (override === undefined) {
-    try {
-      override = Deno.env.get("FACGCNN_BLAS") || undefined;
-    } catch {
-      // No --allow-env: use the defaults.
-    }
+  let loaded;
+  try {
+    loaded = openLibrary({ ...BLAS_SPEC, path }, CBLAS_SYMBOLS);
+  } catch (e) {
+    const source = path !== undefined
+      ? "the blasPath option"
+      : setting("blas") !== undefined
+      ? "FACGCNN_BLAS"
+      : "the usual places";
+    const tried = e instanceof LibraryNotFoundError ? e.tried.join("; ") : String(e);
+    return {
+      sgemm: gemmFallback,
+      description: "TypeScript blocked GEMM (fallback, ~100× slower than OpenBLAS)",
+      reason: `no CBLAS found in ${source}: ${tried}`,
+    };
   }
-  const candidates = override !== undefined ? [override] : DEFAULT_CANDIDATES;
-  const failures: string[] = [];
-  for (const candidate of candidates) {
-    try {
-      const lib = Deno.dlopen(candidate, CBLAS_SYMBOLS);
-      const raw = lib.symbols.cblas_sgemm;
-      const sgemm: HostSgemm = (tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
-        raw(
-          CBLAS_ROW_MAJOR,
-          tA ? CBLAS_TRANS : CBLAS_NO_TRANS,
-          tB ? CBLAS_TRANS : CBLAS_NO_TRANS,
-          m,
-          n,
-          k,
-          alpha,
-          a,
-          lda,
-          b,
-          ldb,
-          beta,
-          c,
-          ldc,
-        );
-      };
-      return { sgemm, description: `OpenBLAS cblas_sgemm (${candidate})` };
-    } catch (e) {
-      failures.push(`${candidate}: ${e instanceof Error ? e.message.split("\n")[0] : e}`);
-    }
-  }
-  const source = override !== undefined ? "FACGCNN_BLAS" : "the usual places";
-  return {
-    sgemm: gemmFallback,
-    description: "TypeScript blocked GEMM (fallback, ~100× slower than OpenBLAS)",
-    reason: `no CBLAS found in ${source}: ${failures.join("; ")}`,
-  };
+  const raw = loaded.lib.symbols.cblas_sgemm;
+  const sgemm: HostSgemm = (tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+    raw(
+      CBLAS_ROW_MAJOR,
+      tA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      tB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      ...[m, n, k, alpha, a, lda, b, ldb, beta, c, ldc] as const,
+    );
+  return { sgemm, description: `OpenBLAS cblas_sgemm (${loaded.path})` };
 }

@@ -6,57 +6,30 @@
  * accelerator, never a requirement: without the library the TypeScript kernels run, and
  * `backendInfo()` says which are in use.
  *
- * Resolution: `FACGCNN_CPU_KERNELS` (a path, or `off`), then `build/native/libfacgcnn_cpu.so`
- * in this checkout.
+ * Resolution (the shared policy of lib/util/library.ts): `FACGCNN_CPU_KERNELS` (a path, or
+ * `off`), then `build/native/libfacgcnn_cpu.so` in this checkout.
  * @module
  */
 
+import { fn } from "../ffi.ts";
+import { LibraryNotFoundError, type LibrarySpec, openLibrary } from "../../util/library.ts";
+import { setting } from "../../util/settings.ts";
+
 /** The C ABI of `native/cpu/facgcnn_cpu.c`. */
 export const CPU_KERNEL_SYMBOLS = {
-  fc_gate: { parameters: ["buffer", "buffer", "i32", "i32"], result: "void" },
-  fc_gate_backward: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
-  fc_unary: { parameters: ["i32", "buffer", "buffer", "i32"], result: "void" },
-  fc_unary_backward: {
-    parameters: ["i32", "buffer", "buffer", "buffer", "buffer", "i32"],
-    result: "void",
-  },
-  fc_binary: {
-    parameters: ["i32", "i32", "buffer", "buffer", "buffer", "i32", "i32"],
-    result: "void",
-  },
-  fc_column_moments: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
-  fc_batch_norm_forward: {
-    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer", "i32", "i32", "f32"],
-    result: "void",
-  },
-  fc_batch_norm_backward: {
-    parameters: [
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "i32",
-      "i32",
-      "f32",
-      "i32",
-    ],
-    result: "void",
-  },
-  fc_segment_reduce: {
-    parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32"],
-    result: "void",
-  },
-  fc_segment_expand: {
-    parameters: ["buffer", "buffer", "buffer", "i32", "i32", "i32"],
-    result: "void",
-  },
-  fc_gather_rows: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
-  fc_scatter_add_rows: { parameters: ["buffer", "buffer", "buffer", "i32", "i32"], result: "void" },
-  fc_threads: { parameters: [], result: "i32" },
+  fc_gate: fn("bbii", "void"),
+  fc_gate_backward: fn("bbbii", "void"),
+  fc_unary: fn("ibbi", "void"),
+  fc_unary_backward: fn("ibbbbi", "void"),
+  fc_binary: fn("iibbbii", "void"),
+  fc_column_moments: fn("bbbii", "void"),
+  fc_batch_norm_forward: fn("bbbbbbiif", "void"),
+  fc_batch_norm_backward: fn("bbbbbbbbiifi", "void"),
+  fc_segment_reduce: fn("bbbiii", "void"),
+  fc_segment_expand: fn("bbbiii", "void"),
+  fc_gather_rows: fn("bbbii", "void"),
+  fc_scatter_add_rows: fn("bbbii", "void"),
+  fc_threads: fn(""),
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded kernels. */
@@ -68,51 +41,45 @@ export interface CpuKernelChoice {
   description: string;
 }
 
-function defaultPath(): string | null {
-  const url = new URL("../../../build/native/libfacgcnn_cpu.so", import.meta.url);
-  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : null;
-}
+/** The repository's `build/native/`, where `native/build_cpu.sh` puts the library. */
+const BUILD_DIR = new URL("../../../build/native", import.meta.url);
+
+/** Where the native CPU kernels are looked for (never by bare name: only our build has them). */
+export const CPU_KERNELS_SPEC: LibrarySpec = {
+  name: "libfacgcnn_cpu",
+  override: "cpuKernels",
+  sonames: ["libfacgcnn_cpu.so"],
+  folders: () => BUILD_DIR.protocol === "file:" ? [decodeURIComponent(BUILD_DIR.pathname)] : [],
+  bareNames: false,
+  hint: "`bash native/build_cpu.sh` makes a CPU step several times faster",
+};
 
 /**
- * Opens the native CPU kernels: `path` (`false` disables them), else `FACGCNN_CPU_KERNELS`,
- * else the build folder. Never throws: a missing library means the TypeScript kernels.
+ * Opens the native CPU kernels: `path` (`false` disables them), else `FACGCNN_CPU_KERNELS`
+ * (`off` disables them), else the build folder, by the shared loader policy
+ * (lib/util/library.ts). Never throws: a missing library means the TypeScript kernels.
  */
 export function loadCpuKernels(path?: string | false): CpuKernelChoice {
   const ts = "TypeScript kernels";
   if (path === false) return { kernels: null, description: `${ts} (native kernels disabled)` };
-  let target = path;
-  if (target === undefined) {
-    try {
-      target = Deno.env.get("FACGCNN_CPU_KERNELS") || undefined;
-    } catch { /* no --allow-env */ }
+  if (path === undefined && setting("cpuKernels") === "off") {
+    return { kernels: null, description: `${ts} (FACGCNN_CPU_KERNELS=off)` };
   }
-  if (target === "off") return { kernels: null, description: `${ts} (FACGCNN_CPU_KERNELS=off)` };
-  target ??= defaultPath() ?? undefined;
-  if (target === undefined) return { kernels: null, description: `${ts} (no local build folder)` };
+  // Idle OpenMP threads must sleep, not spin: they share the cores with OpenBLAS and V8.
   try {
-    Deno.statSync(target);
-  } catch {
-    return {
-      kernels: null,
-      description:
-        `${ts} (${target} not built: \`bash native/build_cpu.sh\` makes a CPU step several times faster)`,
-    };
-  }
+    if (!Deno.env.get("OMP_WAIT_POLICY")) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
+  } catch { /* no --allow-env: libgomp's default */ }
   try {
-    // Idle OpenMP threads must sleep, not spin: they share the cores with OpenBLAS and V8.
-    try {
-      if (!Deno.env.get("OMP_WAIT_POLICY")) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
-    } catch { /* no --allow-env: libgomp's default */ }
-    const lib = Deno.dlopen(target, CPU_KERNEL_SYMBOLS);
+    const { lib, path: from } = openLibrary({ ...CPU_KERNELS_SPEC, path }, CPU_KERNEL_SYMBOLS);
     const threads = lib.symbols.fc_threads();
     return {
       kernels: lib.symbols,
-      description: `native C kernels, ${threads} OpenMP threads (${target})`,
+      description: `native C kernels, ${threads} OpenMP threads (${from})`,
     };
   } catch (e) {
-    return {
-      kernels: null,
-      description: `${ts} (cannot load ${target}: ${(e as Error).message.split("\n")[0]})`,
-    };
+    const why = e instanceof LibraryNotFoundError
+      ? `${e.tried.join("; ")}: ${CPU_KERNELS_SPEC.hint}`
+      : String(e);
+    return { kernels: null, description: `${ts} (${why})` };
   }
 }

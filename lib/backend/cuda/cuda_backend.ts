@@ -20,6 +20,7 @@ import type {
 } from "../backend.ts";
 import { type CudaBackendOptions, CudaDevice } from "./cuda_device.ts";
 import { openCudaLibraries } from "./cuda_context.ts";
+import { cudaDeviceSetting, flag } from "../../util/settings.ts";
 import { CudaSparse } from "./cuda_sparse.ts";
 import { FaBinaryOp, FaBroadcast, FaUnaryOp } from "./ffi/kernels.ts";
 
@@ -404,20 +405,7 @@ export class CudaBackend extends CudaDevice implements Backend {
  * @throws Error naming the missing piece (library not found with the paths tried, no device, …).
  */
 export function createCudaBackend(options: CudaBackendOptions = {}): CudaBackend {
-  const env = (k: string) => {
-    try {
-      return Deno.env.get(k);
-    } catch {
-      return undefined;
-    }
-  };
-  const tf32 = options.tf32 ?? env("FACGCNN_TF32") === "1";
-  const device = options.device ?? Number(env("FACGCNN_CUDA_DEVICE") ?? 0);
-  const libs = openCudaLibraries(device);
-  try {
-    return new CudaBackend(libs, { tf32, device });
-  } catch (e) {
-    libs.close();
-    throw e;
-  }
+  const tf32 = options.tf32 ?? flag("tf32");
+  const device = options.device ?? cudaDeviceSetting();
+  return new CudaBackend(openCudaLibraries(device), { tf32, device });
 }

@@ -68,14 +68,12 @@ export abstract class CudaDevice {
   #scratch: CudaStorage | null = null;
   readonly #alpha = new Float32Array(1);
   readonly #beta = new Float32Array(1);
-  // Safety net only: storages are meant to be freed explicitly (tidy scopes).
-  readonly #finalizer = new FinalizationRegistry<DeviceBlock>((b) => {
-    try {
-      this.#alloc.release(b);
-    } catch {
-      // already released by dispose()
-    }
-  });
+  #disposed = false;
+  // Safety net only: storages are meant to be freed explicitly (tidy scopes). A reclaimed
+  // storage returns its block and leaves the live counts, as `free` would.
+  readonly #finalizer = new FinalizationRegistry<{ block: DeviceBlock; bytes: number }>(
+    (held) => this.reclaim(held),
+  );
 
   /** Binds opened libraries; use `createCudaBackend`. */
   constructor(libs: CudaLibraries, options: { tf32: boolean; device: number }) {
@@ -316,19 +314,42 @@ export abstract class CudaDevice {
     this.#blasCheck("gemm", status);
   }
 
-  /** Frees every storage and handle and closes the libraries; the backend is unusable afterwards. */
+  /**
+   * Frees every storage and handle; the backend is unusable afterwards and a second call is a
+   * no-op. The libraries stay loaded (shared by the process; see cuda_context.ts).
+   */
   dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
     this.sparse?.dispose();
     this.libs.cublas.cublasDestroy_v2(this.#blas);
     this.libs.cudart.cudaStreamSynchronize(this.cuStream);
     this.#alloc.releaseAll();
     this.libs.cudart.cudaStreamDestroy(this.cuStream);
-    this.libs.close();
+    this.#liveBuffers = 0;
+    this.#liveBytes = 0;
+  }
+
+  /** True once `dispose` ran. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * The garbage collector dropped a storage that was never freed: return its block and take
+   * it out of the live counts. Called by the `FinalizationRegistry` (after `dispose`, nothing).
+   */
+  protected reclaim(held: { block: DeviceBlock; bytes: number }): void {
+    if (this.#disposed) return;
+    this.#alloc.release(held.block);
+    this.#liveBuffers--;
+    this.#liveBytes -= held.bytes;
   }
 
   // --- internals -------------------------------------------------------------------------
 
   #allocRaw(dtype: DType, length: number): CudaStorage {
+    if (this.#disposed) throw new Error("CUDA alloc: the backend was disposed");
     if (!Number.isInteger(length) || length < 0 || length >= 2 ** 31) {
       throw new RangeError(`CUDA alloc: bad length ${length}`);
     }
@@ -340,7 +361,7 @@ export abstract class CudaDevice {
       block,
       Deno.UnsafePointer.create(block.ptr),
     );
-    this.#finalizer.register(s, block, s);
+    this.#finalizer.register(s, { block, bytes: length * 4 }, s);
     this.#liveBuffers++;
     this.#liveBytes += length * 4;
     this.#peakBytes = Math.max(this.#peakBytes, this.#liveBytes);
@@ -366,6 +387,7 @@ export abstract class CudaDevice {
   }
 
   #own(storage: Storage, op: string): CudaStorage {
+    if (this.#disposed) throw new Error(`CUDA ${op}: the backend was disposed`);
     if (!(storage instanceof CudaStorage) || storage.backend !== this.asBackend) {
       throw new Error(`CUDA ${op}: storage belongs to another backend`);
     }

@@ -1,9 +1,17 @@
 /**
- * `probeCuda()`: a cheap "can the CUDA backend run here?" used by `device: "auto"`.
+ * `probeCuda()`: a cheap "can the CUDA backend run here?" used by `device: "auto"`. It opens
+ * the process's CUDA libraries (cuda_context.ts), which the backend then reuses: nothing is
+ * closed, so no context outlives its runtime.
  * @module
  */
 
-import { CudaUnavailableError, deviceDescription, openCudaLibraries } from "./cuda_context.ts";
+import {
+  CudaUnavailableError,
+  deviceDescription,
+  openCudaLibraries,
+  versionLine,
+} from "./cuda_context.ts";
+import { cudaDeviceSetting } from "../../util/settings.ts";
 
 /** The probe's answer. */
 export interface CudaProbe {
@@ -11,20 +19,17 @@ export interface CudaProbe {
   available: boolean;
   /** Why not (each missing piece), or what was found. */
   reason: string;
-  /** Device description when available. */
+  /** Device description with driver and runtime versions, when available. */
   device?: string;
 }
 
-/** Loads the libraries, counts devices, closes everything again. Never throws. */
+/** Loads the libraries (once per process) and describes the device. Never throws. */
 export function probeCuda(): CudaProbe {
   try {
-    const libs = openCudaLibraries(0);
-    try {
-      const device = deviceDescription(libs.cudart, 0);
-      return { available: true, reason: `CUDA available: ${device}`, device };
-    } finally {
-      libs.close();
-    }
+    const ordinal = cudaDeviceSetting();
+    const libs = openCudaLibraries(ordinal);
+    const device = `${deviceDescription(libs.cudart, ordinal)}; ${versionLine(libs)}`;
+    return { available: true, reason: `CUDA available: ${device}`, device };
   } catch (e) {
     const why = e instanceof CudaUnavailableError
       ? e.summary

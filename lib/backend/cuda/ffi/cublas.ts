@@ -6,6 +6,8 @@
  * @module
  */
 
+import { fn } from "../../ffi.ts";
+
 /** `cublasOperation_t`. */
 export const CublasOp = { N: 0, T: 1 } as const;
 
@@ -37,56 +39,15 @@ export const CUBLAS_STATUS_NAMES: Readonly<Record<number, string>> = {
 
 /** The cuBLAS functions the CUDA backend binds. */
 export const CUBLAS_SYMBOLS = {
-  cublasCreate_v2: { parameters: ["buffer"], result: "i32" },
-  cublasDestroy_v2: { parameters: ["pointer"], result: "i32" },
-  cublasSetStream_v2: { parameters: ["pointer", "pointer"], result: "i32" },
-  cublasSetMathMode: { parameters: ["pointer", "i32"], result: "i32" },
+  cublasCreate_v2: fn("b"),
+  cublasDestroy_v2: fn("p"),
+  cublasSetStream_v2: fn("pp"),
+  cublasSetMathMode: fn("pi"),
   // (handle, transa, transb, m, n, k, alpha*, A, lda, B, ldb, beta*, C, ldc), column-major.
-  cublasSgemm_v2: {
-    parameters: [
-      "pointer",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "buffer",
-      "pointer",
-      "i32",
-      "pointer",
-      "i32",
-      "buffer",
-      "pointer",
-      "i32",
-    ],
-    result: "i32",
-  },
+  cublasSgemm_v2: fn("piiiiibpipibpi"),
   // (handle, transa, transb, m, n, k, alpha*, A, Atype, lda, B, Btype, ldb, beta*, C, Ctype,
   //  ldc, computeType, algo).
-  cublasGemmEx: {
-    parameters: [
-      "pointer",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "buffer",
-      "pointer",
-      "i32",
-      "i32",
-      "pointer",
-      "i32",
-      "i32",
-      "buffer",
-      "pointer",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-    ],
-    result: "i32",
-  },
+  cublasGemmEx: fn("piiiiibpiipiibpiiii"),
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound cuBLAS functions. */

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { fn } from "../../ffi.ts";
+
 /** `cudaMemcpyKind` values. */
 export const CudaMemcpyKind = {
   hostToDevice: 1,
@@ -27,31 +29,34 @@ export const CUDA_DEVICE_PROP_BYTES = 4096;
 
 /** The cudart functions the CUDA backend binds. */
 export const CUDART_SYMBOLS = {
-  cudaGetDeviceCount: { parameters: ["buffer"], result: "i32" },
-  cudaSetDevice: { parameters: ["i32"], result: "i32" },
-  cudaGetDeviceProperties: { parameters: ["buffer", "i32"], result: "i32" },
-  cudaDeviceGetAttribute: { parameters: ["buffer", "i32", "i32"], result: "i32" },
-  cudaMemGetInfo: { parameters: ["buffer", "buffer"], result: "i32" },
-  cudaDeviceSynchronize: { parameters: [], result: "i32" },
-  cudaGetErrorString: { parameters: ["i32"], result: "pointer" },
-  cudaGetLastError: { parameters: [], result: "i32" },
-  cudaMalloc: { parameters: ["buffer", "usize"], result: "i32" },
-  cudaFree: { parameters: ["pointer"], result: "i32" },
+  cudaGetDeviceCount: fn("b"),
+  // (int* version): 13000 for CUDA 13.0; the driver's is the newest CUDA it supports.
+  cudaDriverGetVersion: fn("b"),
+  cudaRuntimeGetVersion: fn("b"),
+  cudaSetDevice: fn("i"),
+  cudaGetDeviceProperties: fn("bi"),
+  cudaDeviceGetAttribute: fn("bii"),
+  cudaMemGetInfo: fn("bb"),
+  cudaDeviceSynchronize: fn(""),
+  cudaGetErrorString: fn("i", "pointer"),
+  cudaGetLastError: fn(""),
+  cudaMalloc: fn("bu"),
+  cudaFree: fn("p"),
+  // (void** host, bytes, flags): page-locked host memory, so a copy from it can be async.
+  cudaHostAlloc: fn("bui"),
+  cudaFreeHost: fn("p"),
   // (dst, src, bytes, kind): host sides are passed as Deno.UnsafePointer.of(typedArray).
-  cudaMemcpy: { parameters: ["pointer", "pointer", "usize", "i32"], result: "i32" },
-  cudaMemcpyAsync: {
-    parameters: ["pointer", "pointer", "usize", "i32", "pointer"],
-    result: "i32",
-  },
-  cudaMemsetAsync: { parameters: ["pointer", "i32", "usize", "pointer"], result: "i32" },
-  cudaStreamCreate: { parameters: ["buffer"], result: "i32" },
-  cudaStreamDestroy: { parameters: ["pointer"], result: "i32" },
-  cudaStreamSynchronize: { parameters: ["pointer"], result: "i32" },
-  cudaEventCreate: { parameters: ["buffer"], result: "i32" },
-  cudaEventRecord: { parameters: ["pointer", "pointer"], result: "i32" },
-  cudaEventSynchronize: { parameters: ["pointer"], result: "i32" },
-  cudaEventElapsedTime: { parameters: ["buffer", "pointer", "pointer"], result: "i32" },
-  cudaEventDestroy: { parameters: ["pointer"], result: "i32" },
+  cudaMemcpy: fn("ppui"),
+  cudaMemcpyAsync: fn("ppuip"),
+  cudaMemsetAsync: fn("piup"),
+  cudaStreamCreate: fn("b"),
+  cudaStreamDestroy: fn("p"),
+  cudaStreamSynchronize: fn("p"),
+  cudaEventCreate: fn("b"),
+  cudaEventRecord: fn("pp"),
+  cudaEventSynchronize: fn("p"),
+  cudaEventElapsedTime: fn("bpp"),
+  cudaEventDestroy: fn("p"),
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound cudart functions. */

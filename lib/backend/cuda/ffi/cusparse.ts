@@ -6,6 +6,8 @@
  * @module
  */
 
+import { fn } from "../../ffi.ts";
+
 /** `cusparseIndexType_t` 32-bit indices. */
 export const CUSPARSE_INDEX_32I = 2;
 /** `cusparseIndexBase_t` zero-based. */
@@ -19,67 +21,19 @@ export const CusparseSpMMAlg = { default: 0, csrAlg1: 4, csrAlg2: 6, csrAlg3: 12
 
 /** The cuSPARSE functions the CUDA backend binds. */
 export const CUSPARSE_SYMBOLS = {
-  cusparseCreate: { parameters: ["buffer"], result: "i32" },
-  cusparseDestroy: { parameters: ["pointer"], result: "i32" },
-  cusparseSetStream: { parameters: ["pointer", "pointer"], result: "i32" },
+  cusparseCreate: fn("b"),
+  cusparseDestroy: fn("p"),
+  cusparseSetStream: fn("pp"),
   // (out descr*, rows, cols, nnz, rowOffsets, colInd, values, offType, indType, base, valueType)
-  cusparseCreateCsr: {
-    parameters: [
-      "buffer",
-      "i64",
-      "i64",
-      "i64",
-      "pointer",
-      "pointer",
-      "pointer",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-    ],
-    result: "i32",
-  },
+  cusparseCreateCsr: fn("blllpppiiii"),
   // (out descr*, rows, cols, ld, values, valueType, order)
-  cusparseCreateDnMat: {
-    parameters: ["buffer", "i64", "i64", "i64", "pointer", "i32", "i32"],
-    result: "i32",
-  },
-  cusparseDestroySpMat: { parameters: ["pointer"], result: "i32" },
-  cusparseDestroyDnMat: { parameters: ["pointer"], result: "i32" },
+  cusparseCreateDnMat: fn("blllpii"),
+  cusparseDestroySpMat: fn("p"),
+  cusparseDestroyDnMat: fn("p"),
   // (handle, opA, opB, alpha*, A, B, beta*, C, computeType, alg, size_t* bufferSize)
-  cusparseSpMM_bufferSize: {
-    parameters: [
-      "pointer",
-      "i32",
-      "i32",
-      "buffer",
-      "pointer",
-      "pointer",
-      "buffer",
-      "pointer",
-      "i32",
-      "i32",
-      "buffer",
-    ],
-    result: "i32",
-  },
+  cusparseSpMM_bufferSize: fn("piibppbpiib"),
   // (handle, opA, opB, alpha*, A, B, beta*, C, computeType, alg, externalBuffer)
-  cusparseSpMM: {
-    parameters: [
-      "pointer",
-      "i32",
-      "i32",
-      "buffer",
-      "pointer",
-      "pointer",
-      "buffer",
-      "pointer",
-      "i32",
-      "i32",
-      "pointer",
-    ],
-    result: "i32",
-  },
+  cusparseSpMM: fn("piibppbpiip"),
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound cuSPARSE functions. */

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { fn } from "../../ffi.ts";
+
 /** `enum fa_unary_op` codes, keyed by the backend's `UnaryOp` names. */
 export const FaUnaryOp = {
   sigmoid: 0,
@@ -29,204 +31,63 @@ export const FaBroadcast = { none: 0, row: 1, col: 2, scalar: 3 } as const;
 /** The helper's exported functions. */
 export const KERNEL_SYMBOLS = {
   // (src, index, out, n_index, cols, stream)
-  fa_gather_rows_f32: {
-    parameters: ["pointer", "pointer", "pointer", "i32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_gather_rows_f32: fn("pppiip"),
   // (src, index, out, n_index, cols, stream)
-  fa_scatter_add_rows_atomic_f32: {
-    parameters: ["pointer", "pointer", "pointer", "i32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_scatter_add_rows_atomic_f32: fn("pppiip"),
   // (src, perm, dst_offsets, out, n_dst, cols, stream)
-  fa_scatter_add_rows_csr_f32: {
-    parameters: ["pointer", "pointer", "pointer", "pointer", "i32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_scatter_add_rows_csr_f32: fn("ppppiip"),
   // (src, offsets, out, n_segments, cols, mean, stream)
-  fa_segment_reduce_f32: {
-    parameters: ["pointer", "pointer", "pointer", "i32", "i32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_segment_reduce_f32: fn("pppiiip"),
   // (g, offsets, out, n_segments, cols, mean, stream)
-  fa_segment_expand_f32: {
-    parameters: ["pointer", "pointer", "pointer", "i32", "i32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_segment_expand_f32: fn("pppiiip"),
   // (op, x, out, n, stream)
-  fa_unary_f32: { parameters: ["i32", "pointer", "pointer", "i32", "pointer"], result: "i32" },
+  fa_unary_f32: fn("ippip"),
   // (op, x, y, dy, dx, n, stream)
-  fa_unary_backward_f32: {
-    parameters: ["i32", "pointer", "pointer", "pointer", "pointer", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_unary_backward_f32: fn("ippppip"),
   // (op, a, b, out, rows, cols, broadcast, stream)
-  fa_binary_f32: {
-    parameters: ["i32", "pointer", "pointer", "pointer", "i32", "i32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_binary_f32: fn("ipppiiip"),
   // (alpha, x, beta, y, n, stream)
-  fa_axpby_f32: {
-    parameters: ["f32", "pointer", "f32", "pointer", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_axpby_f32: fn("fpfpip"),
   // (x, out, alpha, beta, n, stream)
-  fa_affine_f32: {
-    parameters: ["pointer", "pointer", "f32", "f32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_affine_f32: fn("ppffip"),
   // (dst, value, n, stream)
-  fa_fill_f32: { parameters: ["pointer", "f32", "i32", "pointer"], result: "i32" },
+  fa_fill_f32: fn("pfip"),
   // (dst, value, n, stream)
-  fa_fill_i32: { parameters: ["pointer", "i32", "i32", "pointer"], result: "i32" },
+  fa_fill_i32: fn("piip"),
   // (src, src_ld, src_col, dst, dst_ld, dst_col, rows, cols, accumulate, stream)
-  fa_copy_cols_f32: {
-    parameters: ["pointer", "i32", "i32", "pointer", "i32", "i32", "i32", "i32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_copy_cols_f32: fn("piipiiiiip"),
   // (rows, cols)
-  fa_column_reduce_workspace_floats: { parameters: ["i32", "i32"], result: "i64" },
+  fa_column_reduce_workspace_floats: fn("ii", "i64"),
   // (n)
-  fa_sum_all_workspace_floats: { parameters: ["i32"], result: "i64" },
+  fa_sum_all_workspace_floats: fn("i", "i64"),
   // (x, out, rows, cols, workspace, stream)
-  fa_sum_rows_f32: {
-    parameters: ["pointer", "pointer", "i32", "i32", "pointer", "pointer"],
-    result: "i32",
-  },
+  fa_sum_rows_f32: fn("ppiipp"),
   // (x, out, n, workspace, stream)
-  fa_sum_all_f32: {
-    parameters: ["pointer", "pointer", "i32", "pointer", "pointer"],
-    result: "i32",
-  },
+  fa_sum_all_f32: fn("ppipp"),
   // (z, out, rows, cols, stream)
-  fa_gate_f32: { parameters: ["pointer", "pointer", "i32", "i32", "pointer"], result: "i32" },
+  fa_gate_f32: fn("ppiip"),
   // (z, dout, dz, rows, cols, stream)
-  fa_gate_backward_f32: {
-    parameters: ["pointer", "pointer", "pointer", "i32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_gate_backward_f32: fn("pppiip"),
   // (x, mean, variance, rows, cols, workspace, stream)
-  fa_column_moments_f32: {
-    parameters: ["pointer", "pointer", "pointer", "i32", "i32", "pointer", "pointer"],
-    result: "i32",
-  },
+  fa_column_moments_f32: fn("pppiipp"),
   // (x, mean, variance, gamma, beta, out, rows, cols, eps, stream)
-  fa_batchnorm_forward_f32: {
-    parameters: [
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "i32",
-      "i32",
-      "f32",
-      "pointer",
-    ],
-    result: "i32",
-  },
+  fa_batchnorm_forward_f32: fn("ppppppiifp"),
   // (x, dy, mean, variance, gamma, dx, dgamma, dbeta, rows, cols, eps, batch_statistics, workspace, stream)
-  fa_batchnorm_backward_f32: {
-    parameters: [
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "i32",
-      "i32",
-      "f32",
-      "i32",
-      "pointer",
-      "pointer",
-    ],
-    result: "i32",
-  },
+  fa_batchnorm_backward_f32: fn("ppppppppiifipp"),
   // (y, z, v, g, n, lr, beta1, beta2, bias_correction2, eps, weight_decay, ckp1, stream)
-  fa_schedule_free_adamw_f32: {
-    parameters: [
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "i32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "pointer",
-    ],
-    result: "i32",
-  },
+  fa_schedule_free_adamw_f32: fn("ppppifffffffp"),
   // (p, m, v, g, n, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, stream)
-  fa_adamw_f32: {
-    parameters: [
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "i32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "pointer",
-    ],
-    result: "i32",
-  },
+  fa_adamw_f32: fn("ppppifffffffp"),
   // (p, buf, g, n, lr, momentum, weight_decay, first_step, stream)
-  fa_sgd_f32: {
-    parameters: ["pointer", "pointer", "pointer", "i32", "f32", "f32", "f32", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_sgd_f32: fn("pppifffip"),
   // (d, out, n, n_centres, start, step, sigma, stream)
-  fa_gaussian_expand_f32: {
-    parameters: ["pointer", "pointer", "i32", "i32", "f32", "f32", "f32", "pointer"],
-    result: "i32",
-  },
+  fa_gaussian_expand_f32: fn("ppiifffp"),
   // (matrices, values, vectors, count, stream)
-  fa_symmetric_eigen3_f32: {
-    parameters: ["pointer", "pointer", "pointer", "i32", "pointer"],
-    result: "i32",
-  },
+  fa_symmetric_eigen3_f32: fn("pppip"),
   // (positions, offsets, centres, covariance, values, vectors, n_crystals, stream)
-  fa_pca_frames_f32: {
-    parameters: [
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "i32",
-      "pointer",
-    ],
-    result: "i32",
-  },
+  fa_pca_frames_f32: fn("ppppppip"),
   // (v, offsets, centres, vectors, frame_index, out, n_crystals, stream)
-  fa_frame_apply_f32: {
-    parameters: [
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "i32",
-      "pointer",
-    ],
-    result: "i32",
-  },
+  fa_frame_apply_f32: fn("ppppppip"),
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound helper functions. */
