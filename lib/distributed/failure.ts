@@ -6,6 +6,7 @@
  */
 
 import type { Communicator } from "./communicator.ts";
+import { flag } from "../util/settings.ts";
 
 /** `error: …` in one process, `rank 3/8: error: …` in a group. */
 export function rankErrorLine(comm: Pick<Communicator, "rank" | "size">, message: string): string {
@@ -31,10 +32,7 @@ export function rankErrorLine(comm: Pick<Communicator, "rank" | "size">, message
 export function failRank(comm: Communicator, error: unknown, exitCode = 1): never {
   const message = error instanceof Error ? error.message : String(error);
   console.error(rankErrorLine(comm, message));
-  let debug = false;
-  try {
-    debug = Deno.env.get("FACGCNN_DEBUG") === "1";
-  } catch { /* no env permission */ }
+  const debug = flag("debug");
   if (debug && error instanceof Error) console.error(error.stack);
   if (comm.size > 1) comm.abort(exitCode);
   Deno.exit(exitCode);

@@ -20,6 +20,7 @@ import {
   OPEN_MPI_SYMBOLS,
   type OpenMpiLibrary,
 } from "./mpi_ffi.ts";
+import { setting } from "../util/settings.ts";
 
 /** An opened MPI library of either ABI. */
 export type MpiLibrary =
@@ -123,14 +124,7 @@ function openOne(path: string, failures: string[]): MpiLibrary | null {
  * launcher. Throws an error listing every place tried and how to fix it.
  */
 export function openMpiLibrary(launcher: Launcher | null, path?: string): MpiLibrary {
-  let override = path;
-  if (override === undefined) {
-    try {
-      override = Deno.env.get("FACGCNN_MPI") || undefined;
-    } catch {
-      // no --allow-env: the defaults
-    }
-  }
+  const override = path ?? setting("mpi");
   const candidates = override !== undefined ? [override] : mpiCandidates(launcher);
   const failures: string[] = [];
   for (const candidate of candidates) {

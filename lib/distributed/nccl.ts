@@ -7,7 +7,7 @@
  */
 
 import type { Communicator } from "./communicator.ts";
-import { CUDART_SPEC, type LibrarySpec, loadLibrary } from "../backend/cuda/loader.ts";
+import { cudaFolders, type LibrarySpec, openLibrary } from "../backend/cuda/loader.ts";
 import {
   NCCL_SUCCESS,
   NCCL_SUM,
@@ -20,9 +20,9 @@ import {
 /** Where NCCL is looked for: `FACGCNN_NCCL`, the CUDA folders, the `nvidia-nccl-cu12/13` wheels. */
 export const NCCL_SPEC: LibrarySpec = {
   name: "libnccl",
-  envVar: "FACGCNN_NCCL",
+  override: "nccl",
   sonames: ["libnccl.so.2", "libnccl.so"],
-  wheelDirs: ["nccl/lib", ...CUDART_SPEC.wheelDirs],
+  folders: cudaFolders(["nccl/lib", "cuda_runtime/lib", "cu13/lib", "cu12/lib"]),
 };
 
 /** The NCCL calls the rank logic makes, so it can run against a stand-in without a GPU. */
@@ -54,7 +54,7 @@ function ncclVersion(code: number): string {
 
 /** The real NCCL through FFI (throws naming every path tried when it is missing). */
 export function openNccl(): NcclApi {
-  const { lib, path } = loadLibrary(NCCL_SPEC, NCCL_SYMBOLS);
+  const { lib, path } = openLibrary(NCCL_SPEC, NCCL_SYMBOLS);
   return ncclApi(lib, path);
 }
 

@@ -35,6 +35,8 @@ export const SETTING_VARIABLES = {
     variable: "FACGCNN_SCATTER",
     doc: "CUDA scatter-add: `csr` (deterministic, default), `atomic` or `spmm` (cuSPARSE)",
   },
+  mpi: { variable: "FACGCNN_MPI", doc: "path of the MPI library (libmpi) of the launching mpirun" },
+  nccl: { variable: "FACGCNN_NCCL", doc: "path of libnccl (only that path is tried)" },
   quiet: { variable: "FACGCNN_QUIET", doc: "`1`: do not print the device choice on stderr" },
   debug: { variable: "FACGCNN_DEBUG", doc: "`1`: commands print the stack of an error" },
   dataUrl: { variable: "FACGCNN_DATA_URL", doc: "base URL (mirror) of the public data sets" },

@@ -9,7 +9,7 @@
  */
 
 import { envVar } from "../../util/settings.ts";
-import { isDir, type LibrarySpec, listDir } from "../../util/library.ts";
+import { type LibrarySpec, listDir } from "../../util/library.ts";
 
 export { candidatePaths, LibraryNotFoundError, openLibrary } from "../../util/library.ts";
 export type { LibrarySpec, LoadedLibrary } from "../../util/library.ts";
@@ -42,7 +42,7 @@ function cudaDirs(): string[] {
 }
 
 /** The CUDA folders, `$LD_LIBRARY_PATH`, then these `nvidia/` wheel folders. */
-function cudaFolders(wheelDirs: readonly string[], extra: readonly string[] = []) {
+export function cudaFolders(wheelDirs: readonly string[], extra: readonly string[] = []) {
   return (): string[] => [
     ...cudaDirs(),
     ...(envVar("LD_LIBRARY_PATH") ?? "").split(":").filter((d) => d !== ""),
@@ -99,7 +99,7 @@ export const KERNELS_SPEC: LibrarySpec = {
   name: "libfacgcnn_kernels",
   override: "cudaKernels",
   sonames: ["libfacgcnn_kernels.so"],
-  folders: () => [NATIVE_BUILD_DIR, "build/native"].filter(isDir),
+  folders: () => [NATIVE_BUILD_DIR, "build/native"],
   bareNames: false,
   hint: "run `deno task build:native` or set FACGCNN_KERNELS",
 };
