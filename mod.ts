@@ -39,6 +39,9 @@
  * @module
  */
 
+// `Tensor.backward()` runs lib/autograd (the tensor layer does not import it).
+import "./lib/autograd/backward.ts";
+
 // --- crystals and data -----------------------------------------------------------------
 export type {
   Dataset,

@@ -15,6 +15,7 @@ import { collate } from "../lib/graph/batch.ts";
 import { Model } from "../lib/models/model.ts";
 import { mseLoss, tensor } from "../lib/tensor/ops.ts";
 import { tidy } from "../lib/tensor/scope.ts";
+import "../lib/autograd/backward.ts"; // installs Tensor.backward()
 
 const BATCH = 256;
 /** Each step takes 0.1–1 s on a small CPU: a fixed count keeps `deno task bench` short. */

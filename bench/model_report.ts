@@ -20,6 +20,7 @@ import { collate } from "../lib/graph/batch.ts";
 import { Model } from "../lib/models/model.ts";
 import { mseLoss, tensor } from "../lib/tensor/ops.ts";
 import { tidy } from "../lib/tensor/scope.ts";
+import "../lib/autograd/backward.ts"; // installs Tensor.backward()
 
 const iterations = Number(Deno.args[0] ?? 5);
 const BATCH = Number(Deno.args[1] ?? 256);

@@ -4,6 +4,9 @@
  *
  * Gradients of intermediates are freed as soon as they have been propagated, so the peak
  * memory of a backward pass is about one layer's worth of gradients above the forward's.
+ *
+ * Importing this module installs {@linkcode backward} as the implementation of
+ * `Tensor.backward()` (the tensor layer below does not import autograd).
  * @module
  */
 
@@ -11,7 +14,7 @@ import type { Backend, Broadcast, Storage } from "../backend/backend.ts";
 import type { Op } from "../tensor/op.ts";
 import { opInputs } from "../tensor/op.ts";
 import { keep, noGrad } from "../tensor/scope.ts";
-import { type Shape, shapeSize, Tensor } from "../tensor/tensor.ts";
+import { setBackward, type Shape, shapeSize, Tensor } from "../tensor/tensor.ts";
 
 /** Tensors reachable from `root` through recorded ops, inputs before users. */
 function topologicalOrder(root: Tensor): Tensor[] {
@@ -383,3 +386,6 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
     }
   }
 }
+
+// `Tensor.backward()` runs this (the tensor layer does not import autograd).
+setBackward(backward);

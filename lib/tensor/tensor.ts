@@ -7,7 +7,6 @@
 import type { Backend, DType, Storage } from "../backend/backend.ts";
 import type { Op } from "./op.ts";
 import { isGradEnabled, trackTensor } from "./scope.ts";
-import { backward } from "../autograd/backward.ts";
 import { JUPYTER_DISPLAY, type MimeBundle } from "../display/hook.ts";
 import { tensorBundle } from "../display/tensor.ts";
 
@@ -26,6 +25,25 @@ import { tensorBundle } from "../display/tensor.ts";
 export type Shape = readonly number[];
 
 let nextId = 0;
+
+/**
+ * Reverse-mode differentiation from a one-element tensor, as {@linkcode Tensor.backward} runs
+ * it. Autograd sits above the tensor layer: `lib/autograd/backward.ts` installs its
+ * implementation with {@linkcode setBackward} when it is imported (`mod.ts` does), so this
+ * module imports nothing from it.
+ */
+export type BackwardFn = (root: Tensor) => void;
+
+let backwardFn: BackwardFn | null = null;
+
+/**
+ * Installs the implementation behind {@linkcode Tensor.backward} (called once by
+ * `lib/autograd/backward.ts`). Internal.
+ * @ignore
+ */
+export function setBackward(fn: BackwardFn): void {
+  backwardFn = fn;
+}
 
 /** Checks a shape and returns its element count. */
 export function shapeSize(shape: Shape): number {
@@ -149,9 +167,17 @@ export class Tensor {
     return this.toArray()[0];
   }
 
-  /** Backpropagates from this scalar: accumulates `grad` on every leaf that requires it. */
+  /**
+   * Backpropagates from this scalar: accumulates `grad` on every leaf that requires it. Needs
+   * `lib/autograd/backward.ts` to have been imported (`mod.ts` and the trainer import it).
+   */
   backward(): void {
-    backward(this);
+    if (backwardFn === null) {
+      throw new Error(
+        "Tensor.backward(): no autograd loaded; import lib/autograd/backward.ts (mod.ts does)",
+      );
+    }
+    backwardFn(this);
   }
 
   /** A short description: `Tensor[3840, 64] float32 cpu`. */

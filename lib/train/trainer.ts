@@ -21,6 +21,7 @@ import { readSafetensors } from "../io/safetensors.ts";
 import { loadOptimizerState, saveOptimizerState } from "../optim/state_io.ts";
 import { mseLoss, tensor } from "../tensor/ops.ts";
 import { noGrad, tidy } from "../tensor/scope.ts";
+import "../autograd/backward.ts"; // installs Tensor.backward()
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { type DataConfig, loadTrainingData, type TrainingData } from "./data.ts";
 import { mae, type RegressionMetrics, regressionMetrics } from "./metrics.ts";

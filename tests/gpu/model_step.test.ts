@@ -49,6 +49,7 @@ import { createOptimizer } from "../../lib/optim/create.ts";
 import type { Optimizer } from "../../lib/optim/optimizer.ts";
 import { mseLoss, tensor } from "../../lib/tensor/ops.ts";
 import { noGrad, tidy } from "../../lib/tensor/scope.ts";
+import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import {
   assertDeviation,
   backends,

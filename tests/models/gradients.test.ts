@@ -21,6 +21,7 @@ import { collate } from "../../lib/graph/batch.ts";
 import { Model, type ModelConfig } from "../../lib/models/model.ts";
 import { mseLoss, tensor } from "../../lib/tensor/ops.ts";
 import { tidy } from "../../lib/tensor/scope.ts";
+import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { seededRng } from "../helpers/numeric.ts";
 import { perturbBatchNorm, syntheticGraphs, weightsOf } from "./_fixtures.ts";
 import {

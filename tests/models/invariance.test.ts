@@ -25,6 +25,7 @@ import { Model, type ModelConfig } from "../../lib/models/model.ts";
 import { SGD } from "../../lib/optim/sgd.ts";
 import { gatherRows, mseLoss, tensor } from "../../lib/tensor/ops.ts";
 import { noGrad, tidy } from "../../lib/tensor/scope.ts";
+import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { seededRng } from "../helpers/numeric.ts";
 import { CGCNN_SAMPLE, graphsOf, perturbBatchNorm } from "./_fixtures.ts";
 import { det3, type Motion, randomMotion, transformStructure } from "./_transform.ts";

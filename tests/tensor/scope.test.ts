@@ -9,6 +9,7 @@ import type { Backend } from "../../lib/backend/backend.ts";
 import * as T from "../../lib/tensor/ops.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 import { keep, noGrad, tidy } from "../../lib/tensor/scope.ts";
+import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { forEachBackend } from "../helpers/backends.ts";
 import { seededRng, uniform } from "../helpers/numeric.ts";
 

@@ -11,6 +11,7 @@ import { loadOptimizerState, saveOptimizerState } from "../../lib/optim/state_io
 import { PLOTLY_VERSION } from "../../lib/plot/bundle.ts";
 import { mseLoss, tensor } from "../../lib/tensor/ops.ts";
 import { tidy } from "../../lib/tensor/scope.ts";
+import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { loadCheckpoint, saveCheckpoint } from "../../lib/train/checkpoint.ts";
 import { loadTrainingData } from "../../lib/train/data.ts";
 import { regressionMetrics } from "../../lib/train/metrics.ts";
