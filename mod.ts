@@ -42,6 +42,16 @@
 // `Tensor.backward()` runs lib/autograd (the tensor layer does not import it).
 import "./lib/autograd/backward.ts";
 
+// --- entry points whose results display themselves in a Deno notebook --------------------
+// (the plain functions of lib/ know nothing of Jupyter; these attach the display)
+export {
+  loadDataset,
+  parseCif,
+  runExperiment,
+  syntheticCrystals,
+  train,
+} from "./lib/display/decorated.ts";
+
 // --- crystals and data -----------------------------------------------------------------
 export type {
   Dataset,
@@ -51,7 +61,7 @@ export type {
   SkippedEntry,
   Structure,
 } from "./lib/crystal/types.ts";
-export { CifError, type CifOptions, parseCif } from "./lib/crystal/cif.ts";
+export { CifError, type CifOptions } from "./lib/crystal/cif.ts";
 export { type CifWriteOptions, structureToCif } from "./lib/crystal/cif_write.ts";
 export {
   cartesian,
@@ -79,13 +89,11 @@ export {
 export {
   DatasetError,
   type DatasetFormat,
-  loadDataset,
   type LoadDatasetOptions,
   type LoadedDataset,
 } from "./lib/data/dataset.ts";
 export type { ReaderOptions } from "./lib/data/readers/common.ts";
 export type { ValidateOptions } from "./lib/data/readers/validate.ts";
-export { syntheticCrystals } from "./lib/data/synthetic.ts";
 export {
   featurize,
   type FeaturizeOptions,
@@ -149,7 +157,6 @@ export { backendInfo, type DeviceChoice, selectBackend } from "./lib/backend/sel
 export {
   type EpochRecord,
   evaluate,
-  train,
   type TrainConfig,
   type TrainHooks,
   TrainingDivergedError,
@@ -161,7 +168,6 @@ export {
   type ExperimentResult,
   type ExperimentRow,
   type ExperimentVariant,
-  runExperiment,
 } from "./lib/train/experiment.ts";
 
 // --- checkpoints ---------------------------------------------------------------------------

@@ -8,7 +8,6 @@
 import { latticeFromParameters, validateLattice } from "./lattice.ts";
 import { atomicNumber } from "./symbols.ts";
 import type { Structure } from "./types.ts";
-import { withDisplay } from "../display/hook.ts";
 
 /**
  * A CIF that cannot be turned into a structure. `message` = "<id> line <n>: <reason>".
@@ -528,12 +527,12 @@ export function parseCif(text: string, options: CifOptions = {}): Structure {
       } Å apart (< ${min} Å)`,
     );
   });
-  return withDisplay({
+  return {
     id,
     lattice,
     frac: Float64Array.from(frac),
     numbers: Int32Array.from(numbers),
-  });
+  };
 }
 
 /** Throws the error made by `fail` for the first pair closer than `min` Å (minimum image ±1). */

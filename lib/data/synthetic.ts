@@ -35,7 +35,6 @@ import { neighborList } from "../crystal/neighbors.ts";
 import { Rng } from "../util/random.ts";
 import { atomicNumber } from "../crystal/symbols.ts";
 import type { Dataset, DatasetEntry, Structure } from "../crystal/types.ts";
-import { withDisplay } from "../display/hook.ts";
 
 /** Per-element constants: [symbol, χ (electronegativity-like), r (Å, covalent-like)]. */
 const ELEMENTS: readonly [string, number, number][] = [
@@ -351,7 +350,7 @@ function generate(seed: number, index: number): DatasetEntry {
     frac: Float64Array.from(c.frac),
     numbers: Int32Array.from(c.numbers),
   };
-  return { id, structure: withDisplay(structure), target: syntheticEnergy(structure) };
+  return { id, structure, target: syntheticEnergy(structure) };
 }
 
 /**

@@ -5,13 +5,14 @@
  * @module
  */
 
+export { attachDisplay, type Displayable, JUPYTER_DISPLAY, type MimeBundle } from "./protocol.ts";
 export {
-  attachDisplay,
-  type Displayable,
-  JUPYTER_DISPLAY,
-  type MimeBundle,
+  installTensorDisplay,
+  withDatasetDisplay,
   withDisplay,
-} from "./hook.ts";
+  withExperimentDisplay,
+  withTrainingDisplay,
+} from "./attach.ts";
 export {
   elementColor,
   showStructure,

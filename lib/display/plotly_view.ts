@@ -17,7 +17,7 @@ import {
   plotlyScript,
   scriptJson,
 } from "../plot/plotly.ts";
-import { JUPYTER_DISPLAY, type MimeBundle } from "./hook.ts";
+import { JUPYTER_DISPLAY, type MimeBundle } from "./protocol.ts";
 
 const CONFIG = { responsive: true, displaylogo: false };
 

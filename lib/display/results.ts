@@ -15,7 +15,7 @@ import {
 } from "../train/metrics.ts";
 import { learningCurves, type ParityOptions, parityPlot } from "../train/report.ts";
 import type { EpochRecord, TrainResult } from "../train/trainer.ts";
-import { JUPYTER_DISPLAY, type MimeBundle } from "./hook.ts";
+import { JUPYTER_DISPLAY, type MimeBundle } from "./protocol.ts";
 
 function formatMetrics(m: RegressionMetrics): string {
   return `MAE ${m.mae.toPrecision(4)}, RMSE ${m.rmse.toPrecision(4)}, R² ${

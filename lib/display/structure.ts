@@ -10,7 +10,7 @@ import { elementSymbol } from "../crystal/symbols.ts";
 import type { Structure } from "../crystal/types.ts";
 import { escapeHtml, type PlotlyFigure } from "../plot/plotly.ts";
 import { figureBundle } from "./plotly_view.ts";
-import { JUPYTER_DISPLAY, type MimeBundle } from "./hook.ts";
+import { JUPYTER_DISPLAY, type MimeBundle } from "./protocol.ts";
 
 // Jmol-like colours of common elements; others get a colour derived from Z.
 const COLORS: Record<number, string> = {

@@ -5,7 +5,7 @@
  */
 
 import type { Tensor } from "../tensor/tensor.ts";
-import type { MimeBundle } from "./hook.ts";
+import type { MimeBundle } from "./protocol.ts";
 
 const ROWS = 4;
 const COLS = 6;

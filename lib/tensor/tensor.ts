@@ -7,8 +7,6 @@
 import type { Backend, DType, Storage } from "../backend/backend.ts";
 import type { Op } from "./op.ts";
 import { isGradEnabled, trackTensor } from "./scope.ts";
-import { JUPYTER_DISPLAY, type MimeBundle } from "../display/hook.ts";
-import { tensorBundle } from "../display/tensor.ts";
 
 /**
  * A tensor shape: `[n]` or `[rows, cols]`.
@@ -183,10 +181,5 @@ export class Tensor {
   /** A short description: `Tensor[3840, 64] float32 cpu`. */
   toString(): string {
     return `Tensor[${this.shape.join(", ")}] ${this.dtype} ${this.backend.name}`;
-  }
-
-  /** Jupyter display (Deno kernel): shape, dtype, device and the first few values. */
-  [JUPYTER_DISPLAY](): MimeBundle {
-    return tensorBundle(this);
   }
 }

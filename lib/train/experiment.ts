@@ -21,7 +21,6 @@ import { loadCheckpoint } from "./checkpoint.ts";
 import { formatMeanStdErr, type MeanStdErr, meanStdErr, regressionMetrics } from "./metrics.ts";
 import { experimentChart, writeReport } from "./report.ts";
 import { train, type TrainConfig, type TrainHooks } from "./trainer.ts";
-import { withExperimentDisplay } from "../display/hook.ts";
 
 /**
  * The three trained variants of the paper.
@@ -230,7 +229,7 @@ export async function runExperiment(
       }
     }
   }
-  const result: ExperimentResult = withExperimentDisplay({ out, rows: [...rows.values()] });
+  const result: ExperimentResult = { out, rows: [...rows.values()] };
   for (const row of result.rows) {
     row.r2 = meanStdErr(row.perSeed.map((s) => s.r2));
     row.mae = meanStdErr(row.perSeed.map((s) => s.mae));

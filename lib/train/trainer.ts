@@ -27,7 +27,6 @@ import { type DataConfig, loadTrainingData, type TrainingData } from "./data.ts"
 import { mae, type RegressionMetrics, regressionMetrics } from "./metrics.ts";
 import { Normalizer } from "./normalizer.ts";
 import { writeRunFiles } from "./run_files.ts";
-import { withTrainingDisplay } from "../display/hook.ts";
 
 /**
  * Everything a training run takes; defaults are the paper's where it gives them.
@@ -575,7 +574,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     testPredictions = t.predictions;
     await writeRunFiles.testResults(out, data.test, t.predictions);
   }
-  const result: TrainResult = withTrainingDisplay({
+  const result: TrainResult = {
     out,
     config: resolved,
     history: state.history,
@@ -586,7 +585,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     testPredictions,
     model: bestModel,
     data,
-  });
+  };
   await writeRunFiles.summary(out, result, backend);
   await writeRunFiles.report(out, result);
   return result;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { parseCif } from "../../lib/crystal/cif.ts";
-import { syntheticCrystals } from "../../lib/data/synthetic.ts";
+import { parseCif as parseCifPlain } from "../../lib/crystal/cif.ts";
+import { syntheticCrystals as syntheticCrystalsPlain } from "../../lib/data/synthetic.ts";
+import { loadDataset as loadDatasetPlain } from "../../lib/data/dataset.ts";
 import { transformStructure } from "../../lib/crystal/transform.ts";
 import type { Structure } from "../../lib/crystal/types.ts";
 import {
@@ -18,7 +19,10 @@ import {
   standaloneFigureBundle,
   structureFigure,
   withDisplay,
+  withExperimentDisplay,
 } from "../../lib/display/mod.ts";
+// The decorated entry points of mod.ts (importing it also installs the tensor display).
+import { loadDataset, parseCif, syntheticCrystals, Tensor, train } from "../../mod.ts";
 import { PLOTLY_MIME, type PlotlyFigure } from "../../lib/plot/plotly.ts";
 import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
 import { tensor } from "../../lib/tensor/ops.ts";
@@ -83,11 +87,7 @@ Deno.test("withDisplay: non-enumerable, invisible to JSON, keys, equality and cl
   assert.equal(attachDisplay(shown, () => ({})), shown, "an existing method is kept");
 });
 
-Deno.test("synthetic and CIF structures display themselves", async () => {
-  const s = syntheticCrystals({ count: 3, seed: 1 }).get(2).structure;
-  const fig = plotlyOf(await bundleOf(s));
-  assert.ok(fig.data.some((t) => t.name === "unit cell"));
-  const cif = parseCif(`data_x
+const CSCL_CIF = `data_x
 _cell_length_a 4
 _cell_length_b 4
 _cell_length_c 4
@@ -101,12 +101,78 @@ _atom_site_fract_y
 _atom_site_fract_z
 Cs 0 0 0
 Cl 0.5 0.5 0.5
-`);
+`;
+
+Deno.test("synthetic and CIF structures from mod.ts display themselves", async () => {
+  const s = syntheticCrystals({ count: 3, seed: 1 }).get(2).structure;
+  const fig = plotlyOf(await bundleOf(s));
+  assert.ok(fig.data.some((t) => t.name === "unit cell"));
+  const cif = parseCif(CSCL_CIF);
   const b = await bundleOf(cif);
   assert.match(b["text/plain"] as string, /CsCl/);
   // Derived structures are plain objects again (display via showStructure).
   const moved = transformStructure(cif, new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]), [0, 0, 0]);
   assert.equal(Object.getOwnPropertySymbols(moved).length, 0);
+});
+
+Deno.test("the layers below display are plain: no display on lib/ structures", () => {
+  const plain = [
+    parseCifPlain(CSCL_CIF),
+    syntheticCrystalsPlain({ count: 2, seed: 1 }).get(1).structure,
+  ];
+  for (const s of plain) assert.equal(Object.getOwnPropertySymbols(s).length, 0);
+  // The decorated versions return the same data.
+  assert.deepStrictEqual(parseCif(CSCL_CIF), plain[0]);
+  assert.deepStrictEqual(syntheticCrystals({ count: 2, seed: 1 }).get(1), {
+    id: "synthetic-1-1",
+    structure: plain[1],
+    target: syntheticCrystalsPlain({ count: 2, seed: 1 }).get(1).target,
+  });
+});
+
+Deno.test("loadDataset from mod.ts: structures display, the data set keeps its fields", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/id_prop.csv`, "cscl,1.5\n");
+    await Deno.writeTextFile(`${dir}/cscl.cif`, CSCL_CIF);
+    const folder = await loadDataset(dir, { quiet: true });
+    const plainFolder = await loadDatasetPlain(dir, { quiet: true });
+    assert.equal(folder.length, 1);
+    assert.equal(folder.constructor, plainFolder.constructor, "same class");
+    assert.deepEqual(Object.keys(folder), Object.keys(plainFolder));
+    assert.match((await bundleOf(folder.get(0).structure))["text/plain"] as string, /CsCl/);
+    assert.equal(Object.getOwnPropertySymbols(plainFolder.get(0).structure).length, 0);
+    const synthetic = await loadDataset("synthetic:5:3", { quiet: true });
+    assert.equal(synthetic.source, "synthetic:5:3");
+    assert.equal(synthetic.get(4), synthetic.get(4), "cached entries stay cached");
+    assert.ok(PLOTLY_MIME in await bundleOf(synthetic.get(4).structure));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("train from mod.ts: the result shows its learning curves", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const run = await train({
+      data: "synthetic:40",
+      epochs: 2,
+      atomFeaLen: 8,
+      hFeaLen: 8,
+      batchSize: 16,
+      device: "cpu",
+      out,
+      cacheDir: null,
+      quiet: true,
+    }, { log: () => {} });
+    run.model.dispose();
+    assert.equal(Object.getOwnPropertyDescriptor(run, JUPYTER_DISPLAY)?.enumerable, false);
+    const b = await bundleOf(run);
+    assert.ok(plotlyOf(b).data.some((t) => t.name === "train loss"));
+    assert.match(b["text/plain"] as string, /2 epochs/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
 });
 
 const HISTORY: EpochRecord[] = [1, 2, 3].map((epoch) => ({
@@ -180,6 +246,7 @@ Deno.test("experiment: HTML table with one row per result row, Markdown", async 
   assert.equal(md.trim().split("\n").length, 4);
   assert.match(md, /\| CGCNN \| 10 \| no \| – \| 0\.900 ± 0\.010 \|/);
   assert.deepEqual(experimentBundle(result), b);
+  assert.deepEqual(await bundleOf(withExperimentDisplay({ ...result })), b);
 });
 
 Deno.test("figure: any Plotly figure", async () => {
@@ -187,6 +254,12 @@ Deno.test("figure: any Plotly figure", async () => {
   const b = await bundleOf(showFigure(fig, "bars"));
   assert.deepEqual(plotlyOf(b), fig);
   assert.equal(b["text/plain"], "bars");
+});
+
+Deno.test("tensor: display is a non-enumerable prototype method, installed by mod.ts", () => {
+  const d = Object.getOwnPropertyDescriptor(Tensor.prototype, JUPYTER_DISPLAY);
+  assert.equal(typeof d?.value, "function");
+  assert.equal(d?.enumerable, false);
 });
 
 Deno.test("tensor: shape, dtype, device, first values; disposed tensors too", async () => {

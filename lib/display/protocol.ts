@@ -1,15 +1,11 @@
 /**
- * Jupyter display hooks. The Deno kernel shows a cell's value through its
+ * The Jupyter display protocol of the Deno kernel: it shows a cell's value through its
  * `[Symbol.for("Jupyter.display")]()` method (a MIME bundle, possibly async); anywhere else
- * the method is never called, so attaching one is harmless. Nothing here reads
- * `Deno.jupyter` (it throws outside the kernel), and this module imports no Plotly code:
- * renderers are loaded on first display.
+ * the method is never called, so attaching one is harmless. This module imports nothing: the
+ * layers below never depend on display, and `attach.ts` decorates what `mod.ts` exports.
+ * Nothing here reads `Deno.jupyter` (it throws outside the kernel).
  * @module
  */
-
-import type { Structure } from "../crystal/types.ts";
-import type { ExperimentResult } from "../train/experiment.ts";
-import type { TrainResult } from "../train/trainer.ts";
 
 /**
  * The well-known symbol the Deno Jupyter kernel looks up: `Symbol.for("Jupyter.display")`.
@@ -72,43 +68,4 @@ export function attachDisplay<T extends object>(
     configurable: true,
   });
   return target;
-}
-
-/**
- * Makes a structure display itself in the Deno kernel (3-D view of atoms and unit cell with
- * its formula). Returns the same object; its type, JSON and equality are unchanged.
- *
- * @example
- * ```ts
- * import { type Structure, withDisplay } from "@facgcnn/toolkit";
- * const s: Structure = withDisplay({
- *   id: "Fe",
- *   lattice: new Float64Array([2.87, 0, 0, 0, 2.87, 0, 0, 0, 2.87]),
- *   frac: new Float64Array([0, 0, 0, 0.5, 0.5, 0.5]),
- *   numbers: new Int32Array([26, 26]),
- * });
- * s; // in a Deno notebook: 3-D view of the bcc cell under "Fe: Fe (Fe2), 2 atoms, …"
- * ```
- */
-export function withDisplay<T extends Structure>(structure: T): T {
-  return attachDisplay(
-    structure,
-    async (s) => (await import("./structure.ts")).structureBundle(s),
-  );
-}
-
-/** Makes `train()`'s result display its learning curves in the Deno kernel. */
-export function withTrainingDisplay<T extends TrainResult>(result: T): T {
-  return attachDisplay(
-    result,
-    async (r) => (await import("./results.ts")).trainingBundle(r),
-  );
-}
-
-/** Makes `runExperiment()`'s result display its table in the Deno kernel. */
-export function withExperimentDisplay<T extends ExperimentResult>(result: T): T {
-  return attachDisplay(
-    result,
-    async (r) => (await import("./results.ts")).experimentBundle(r),
-  );
 }
