@@ -7,9 +7,12 @@
  * @module
  */
 
-import source from "plotly.js-dist-min/plotly.min.js" with { type: "text" };
+// A full npm: specifier, not the import map's bare name, so scripts outside the repository
+// (which do not see deno.json) can import mod.ts.
+// deno-lint-ignore no-import-prefix
+import source from "npm:plotly.js-dist-min@4.1.2/plotly.min.js" with { type: "text" };
 
-/** The minified Plotly.js bundle (`plotly.js-dist-min`, pinned in `deno.json`). */
+/** The minified Plotly.js bundle (`plotly.js-dist-min`, pinned here and in `deno.json`). */
 export const PLOTLY_BUNDLE: string = source;
 
 /** The bundled Plotly.js version, read from its banner (e.g. "4.1.2"), or "unknown". */

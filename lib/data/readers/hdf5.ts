@@ -19,7 +19,10 @@
  * @module
  */
 
-import h5wasm, { type Dataset as H5Dataset } from "h5wasm/node";
+// A full npm: specifier (same version as deno.json's import map) so scripts outside the
+// repository can import mod.ts without the repository's deno.json.
+// deno-lint-ignore no-import-prefix
+import h5wasm, { type Dataset as H5Dataset } from "npm:h5wasm@0.10.3/node";
 import type { DatasetEntry, SkippedEntry, Structure } from "../../crystal/types.ts";
 import {
   DatasetError,
