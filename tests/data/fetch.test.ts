@@ -10,7 +10,7 @@ import {
   downloadFile,
   fetchDataset,
   KNOWN_DATASETS,
-} from "../../cli/fetch_data.ts";
+} from "../../lib/data/download.ts";
 
 /** A CSV in CDVAE's shape with multi-line quoted CIFs, `size` rows. */
 function cdvaeCsv(rows: number, tag: string): string {
@@ -302,4 +302,36 @@ Deno.test("a server that never answers times out with the offline message", asyn
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("the fetch-data command: --list, usage without a name, a download via --base-url", async () => {
+  const cli = new URL("../../cli/fetch_data.ts", import.meta.url).pathname;
+  const run = async (args: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-net", cli, ...args],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+  };
+  const list = await run(["--list"]);
+  assert.equal(list.code, 0);
+  for (const [k, v] of Object.entries(KNOWN_DATASETS)) {
+    assert.ok(list.out.includes(`${k.padEnd(10)} ${v.description} (target ${v.target})`));
+  }
+  assert.equal((await run([])).code, 2, "no data set named: usage, exit 2");
+  await withServer(async ({ base, state, dir }) => {
+    for (const k of ["train", "val", "test"]) {
+      state.files.set(`/perov_5/${k}.csv`, enc.encode(cdvaeCsv(3, k)));
+    }
+    const r = await run(["perov_5", "--base-url", base, "--out", dir]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /perov_5: 3 files in .*perov_5\/; train with target heat_ref/);
+    assert.equal(await Deno.readTextFile(`${dir}/perov_5/val.csv`), cdvaeCsv(3, "val"));
+    const bad = await run(["mp_21", "--out", dir]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^fetch-data: unknown data set "mp_21"; known: mp_20/);
+  });
 });
