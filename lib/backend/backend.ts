@@ -15,12 +15,6 @@
 
 /**
  * Element types a tensor can hold: float32 values, int32 indices.
- *
- * @example
- * ```ts
- * import { type DType, selectBackend } from "@facgcnn/toolkit";
- * const dtype: DType = selectBackend("cpu").alloc("int32", 4).dtype; // "int32"
- * ```
  */
 export type DType = "float32" | "int32";
 
@@ -47,23 +41,11 @@ export interface Storage {
 
 /**
  * Element-wise functions with a backward rule (`unaryBackward`).
- *
- * @example
- * ```ts
- * import { type UnaryOp } from "@facgcnn/toolkit";
- * const op: UnaryOp = "softplus";
- * ```
  */
 export type UnaryOp = "sigmoid" | "softplus" | "exp" | "log" | "neg" | "square" | "sqrt" | "abs";
 
 /**
  * Element-wise binary functions.
- *
- * @example
- * ```ts
- * import { type BinaryOp } from "@facgcnn/toolkit";
- * const op: BinaryOp = "mul";
- * ```
  */
 export type BinaryOp = "add" | "sub" | "mul" | "div";
 
@@ -71,12 +53,6 @@ export type BinaryOp = "add" | "sub" | "mul" | "div";
  * How the right operand of a binary op is shaped relative to the left `[rows, cols]`:
  * `"none"` the same shape, `"row"` one row `[cols]` repeated for every row, `"col"` one
  * column `[rows]` repeated for every column, `"scalar"` one element.
- *
- * @example
- * ```ts
- * import { type Broadcast } from "@facgcnn/toolkit";
- * const b: Broadcast = "row"; // the second operand is one row, repeated
- * ```
  */
 export type Broadcast = "none" | "row" | "col" | "scalar";
 

@@ -12,14 +12,6 @@ import { flag } from "../util/settings.ts";
 
 /**
  * Which device to run on.
- *
- * @example
- * ```ts
- * import { createModel, type DeviceChoice } from "@facgcnn/toolkit";
- * const device: DeviceChoice = Deno.env.get("DEVICE") === "gpu" ? "cuda" : "auto";
- * const model = createModel({ kind: "facgcnn", device });
- * model.dispose();
- * ```
  */
 export type DeviceChoice = "auto" | "cpu" | "cuda";
 

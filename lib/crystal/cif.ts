@@ -41,13 +41,6 @@ export class CifError extends Error {
 
 /**
  * Options of {@linkcode parseCif}.
- *
- * @example
- * ```ts
- * import { type CifOptions, parseCif } from "@facgcnn/toolkit";
- * const options: CifOptions = { id: "mp-1", occupancy: "majority" };
- * const s = parseCif(await Deno.readTextFile("mp-1.cif"), options);
- * ```
  */
 export interface CifOptions {
   /** Name used in errors and as `Structure.id` (default: the data block name). */

@@ -10,13 +10,6 @@ import type { Structure } from "./types.ts";
 
 /**
  * Options of {@linkcode structureToCif}.
- *
- * @example
- * ```ts
- * import { structureToCif, syntheticCrystals } from "@facgcnn/toolkit";
- * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
- * const text = structureToCif(s, { blockName: "example", digits: 8 });
- * ```
  */
 export interface CifWriteOptions {
   /** Data block name (default: the structure's id, whitespace and quotes replaced by `_`). */

@@ -10,13 +10,6 @@ import type { Structure } from "./types.ts";
 
 /**
  * Cell parameters: edge lengths in Å, angles in degrees (α = ∠(b, c), β = ∠(a, c), γ = ∠(a, b)).
- *
- * @example
- * ```ts
- * import { type LatticeParameters, latticeFromParameters, latticeParameters } from "@facgcnn/toolkit";
- * const p: LatticeParameters = latticeParameters(latticeFromParameters(3, 4, 5, 90, 90, 120));
- * console.log(p.a, p.gamma); // 3 120
- * ```
  */
 export interface LatticeParameters {
   /** |a| in Å. */

@@ -15,13 +15,6 @@ import type { NeighborList, Structure } from "./types.ts";
 
 /**
  * Options of {@linkcode neighborList}.
- *
- * @example
- * ```ts
- * import { neighborList, type NeighborOptions, syntheticCrystals } from "@facgcnn/toolkit";
- * const options: NeighborOptions = { radius: 6, maxNeighbors: 8 };
- * const nl = neighborList(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure, options);
- * ```
  */
 export interface NeighborOptions {
   /** Cut-off radius in Å (default 8). */
@@ -48,13 +41,6 @@ export interface NeighborOptions {
  *   leave no edge at all the shell is kept).
  * - `"truncate"`: CGCNN's rule, exactly `maxNeighbors` (a stable sort by distance keeps the
  *   first ones); ties ordered by neighbour index, then image. Depends on the atom order.
- *
- * @example
- * ```ts
- * import { neighborList, type NeighborTies, syntheticCrystals } from "@facgcnn/toolkit";
- * const ties: NeighborTies = "truncate"; // CGCNN's graphs
- * const nl = neighborList(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure, { ties });
- * ```
  */
 export type NeighborTies = "include" | "drop" | "truncate";
 

@@ -6,13 +6,6 @@
 
 /**
  * Centres μ_k = min + k · step for k = 0 .. K−1, K = floor((max − min)/step) + 1; width σ.
- *
- * @example
- * ```ts
- * import { gaussianExpand, type GaussianOptions } from "@facgcnn/toolkit";
- * const options: GaussianOptions = { min: 0, max: 6, step: 0.25 };
- * const g = gaussianExpand(new Float64Array([2]), options);
- * ```
  */
 export interface GaussianOptions {
   /** First centre in Å (default 0). */

@@ -32,13 +32,6 @@ export interface Structure {
 
 /**
  * Periodic neighbours of every atom of one structure, as CSR over centre atoms.
- *
- * @example
- * ```ts
- * import { type NeighborList, neighborList, syntheticCrystals } from "@facgcnn/toolkit";
- * const nl: NeighborList = neighborList(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure);
- * const first = nl.neighbors.subarray(nl.offsets[0], nl.offsets[1]); // neighbours of atom 0
- * ```
  */
 export interface NeighborList {
   /** `[nAtoms + 1]`: edges of atom i are `offsets[i] .. offsets[i+1]`, nearest first. */
@@ -53,13 +46,6 @@ export interface NeighborList {
 
 /**
  * One labelled structure of a data set.
- *
- * @example
- * ```ts
- * import { type DatasetEntry, syntheticCrystals } from "@facgcnn/toolkit";
- * const entry: DatasetEntry = syntheticCrystals({ count: 1, seed: 0 }).get(0);
- * console.log(entry.id, entry.target);
- * ```
  */
 export interface DatasetEntry {
   /** Identifier of the entry (same as the structure id). */
@@ -72,14 +58,6 @@ export interface DatasetEntry {
 
 /**
  * A structure that a loader could not use, and why (names the file/line/id).
- *
- * @example
- * ```ts
- * import { loadDataset, type SkippedEntry } from "@facgcnn/toolkit";
- * const data = await loadDataset("my_cifs/");
- * const skipped: SkippedEntry[] = data.skipped;
- * for (const s of skipped) console.log(`${s.id}: ${s.reason}`);
- * ```
  */
 export interface SkippedEntry {
   /** Identifier of the structure (file, row or index). */

@@ -26,25 +26,11 @@ export { DatasetError, type LoadedDataset } from "./readers/common.ts";
 
 /**
  * Data-source formats; `"auto"` picks one from the source string.
- *
- * @example
- * ```ts
- * import { type DatasetFormat, loadDataset } from "@facgcnn/toolkit";
- * const format: DatasetFormat = "csv";
- * const data = await loadDataset("train.csv", { format, target: "band_gap" });
- * ```
  */
 export type DatasetFormat = "auto" | "cgcnn" | "csv" | "hdf5" | "synthetic";
 
 /**
  * Options of {@link loadDataset}.
- *
- * @example
- * ```ts
- * import { loadDataset, type LoadDatasetOptions } from "@facgcnn/toolkit";
- * const options: LoadDatasetOptions = { target: "formation_energy_per_atom", limit: 1000, quiet: true };
- * const data = await loadDataset("mp_20/train.csv", options);
- * ```
  */
 export interface LoadDatasetOptions extends ReaderOptions {
   /** Default `"auto"`: `synthetic:` prefix, a folder → cgcnn, `.csv` → csv, `.h5`/`.hdf5` → hdf5. */

@@ -30,13 +30,6 @@ import {
 
 /**
  * Options of {@link featurize}.
- *
- * @example
- * ```ts
- * import { featurize, type FeaturizeOptions, loadDataset } from "@facgcnn/toolkit";
- * const options: FeaturizeOptions = { radius: 6, maxNeighbors: 8, cacheDir: null };
- * const { graphs } = await featurize(await loadDataset("synthetic:20"), options);
- * ```
  */
 export interface FeaturizeOptions {
   /** Neighbour cut-off (Å), default 8. */
@@ -58,13 +51,6 @@ export interface FeaturizeOptions {
 
 /**
  * Result of {@link featurize}: the graphs and the structures it had to leave out.
- *
- * @example
- * ```ts
- * import { featurize, type FeaturizeResult, loadDataset } from "@facgcnn/toolkit";
- * const result: FeaturizeResult = await featurize(await loadDataset("synthetic:20"), { cacheDir: null });
- * console.log(result.graphs.count);
- * ```
  */
 export interface FeaturizeResult {
   /** The concatenated graphs of the usable structures, in data-set order. */
@@ -320,13 +306,6 @@ export async function featurize(
 
 /**
  * Result of {@link loadGraphs}.
- *
- * @example
- * ```ts
- * import { loadGraphs, type LoadGraphsResult } from "@facgcnn/toolkit";
- * const r: LoadGraphsResult = await loadGraphs("synthetic:50", { cacheDir: null });
- * console.log(r.graphs.count, r.atomFeatures === undefined);
- * ```
  */
 export interface LoadGraphsResult extends FeaturizeResult {
   /** Where the data came from. */

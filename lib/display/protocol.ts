@@ -21,12 +21,6 @@ export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as n
 
 /**
  * A Jupyter MIME bundle: MIME type → data (`"text/plain"`, `"text/html"`, Plotly JSON, …).
- *
- * @example
- * ```ts
- * import { type MimeBundle } from "@facgcnn/toolkit";
- * const bundle: MimeBundle = { "text/plain": "x = 1", "text/markdown": "*x* = 1" };
- * ```
  */
 export type MimeBundle = Record<string, unknown>;
 

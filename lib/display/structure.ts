@@ -69,13 +69,6 @@ export function structureSummary(s: Structure): string {
 
 /**
  * Options of {@link structureFigure}.
- *
- * @example
- * ```ts
- * import { structureFigure, type StructureFigureOptions, syntheticCrystals } from "@facgcnn/toolkit";
- * const options: StructureFigureOptions = { title: "no cell", cell: false };
- * const fig = structureFigure(syntheticCrystals({ count: 1, seed: 0 }).get(0).structure, options);
- * ```
  */
 export interface StructureFigureOptions {
   /** Figure title (default: id and formula). */

@@ -53,14 +53,6 @@ export interface PcaFrames {
 
 /**
  * Options of {@linkcode pcaFrames}.
- *
- * @example
- * ```ts
- * import { cartesian, pcaFrames, type PcaOptions, syntheticCrystals } from "@facgcnn/toolkit";
- * const options: PcaOptions = { gapTolerance: 1e-3 };
- * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
- * const f = pcaFrames(cartesian(s), Int32Array.of(0, s.numbers.length), options);
- * ```
  */
 export interface PcaOptions {
   /** Relative eigengap threshold for `degenerate` (default {@linkcode DEFAULT_GAP_TOLERANCE}). */

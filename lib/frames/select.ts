@@ -23,14 +23,6 @@ import { SIGN_FRAME_COUNT, signOf } from "./signs.ts";
  * invariant; for a lattice base each signed frame is invariant on its own, so averaging over
  * them is still exact. Limit of `"hybrid"`: a crystal whose gap sits at the tolerance may pick
  * different sources for a rotated copy (gap roundoff ~1e-16), a discontinuity only there.
- *
- * @example
- * ```ts
- * import { createModel, type FrameKind } from "@facgcnn/toolkit";
- * const frameKind: FrameKind = "hybrid"; // PCA where the eigengap is clear, lattice otherwise
- * const model = createModel({ kind: "facgcnn", frameKind, device: "cpu" });
- * model.dispose();
- * ```
  */
 export type FrameKind = "pca" | "lattice" | "hybrid";
 
@@ -41,28 +33,11 @@ export type FrameKind = "pca" | "lattice" | "hybrid";
  * - `"stochastic"`: one frame per crystal drawn uniformly per call (k = 1, FAENet/paper);
  * - `"all"`: all 8 frames, copy f uses pattern f (exact frame averaging);
  * - `{ sample: k }`: k distinct patterns per crystal drawn uniformly without replacement.
- *
- * @example
- * ```ts
- * import { type FrameMode, loadDataset, createModel } from "@facgcnn/toolkit";
- * const model = createModel({ kind: "facgcnn", device: "cpu" });
- * const frames: FrameMode = { sample: 4 }; // average over 4 random sign frames
- * const p = await model.predict(await loadDataset("synthetic:10"), { frames });
- * model.dispose();
- * ```
  */
 export type FrameMode = "none" | "stochastic" | "all" | { sample: number };
 
 /**
  * Options of {@linkcode computeFrames}.
- *
- * @example
- * ```ts
- * import { computeFrames, type FrameOptions, loadGraphs } from "@facgcnn/toolkit";
- * const options: FrameOptions = { gapTolerance: 1e-3 };
- * const { graphs } = await loadGraphs("synthetic:10", { cacheDir: null });
- * const f = computeFrames(graphs.positions, graphs.atomOffsets, null, "pca", options);
- * ```
  */
 export interface FrameOptions {
   /** Relative eigengap threshold (default {@linkcode DEFAULT_GAP_TOLERANCE}). */

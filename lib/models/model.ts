@@ -68,14 +68,6 @@ export interface ModelConfig {
 
 /**
  * A model configuration with every field set (what checkpoints store).
- *
- * @example
- * ```ts
- * import { loadCheckpoint, type ResolvedModelConfig } from "@facgcnn/toolkit";
- * const { model } = await loadCheckpoint("runs/example/best.safetensors");
- * const config: ResolvedModelConfig = model.config; // every field set
- * console.log(config.kind, config.atomFeaLen, config.frames);
- * ```
  */
 export interface ResolvedModelConfig {
   /** Architecture. */
@@ -108,15 +100,6 @@ export interface ResolvedModelConfig {
 
 /**
  * Options of prediction.
- *
- * @example
- * ```ts
- * import { createModel, loadDataset, type PredictOptions } from "@facgcnn/toolkit";
- * const model = createModel({ kind: "facgcnn", device: "cpu" });
- * const options: PredictOptions = { frames: "all", batchSize: 64 };
- * const p = await model.predict(await loadDataset("synthetic:10"), options);
- * model.dispose();
- * ```
  */
 export interface PredictOptions {
   /** Frame mode for this call (default: the model's). */

@@ -10,15 +10,6 @@ import { Tensor } from "../tensor/tensor.ts";
 
 /**
  * A named trainable tensor (a leaf that requires a gradient).
- *
- * @example
- * ```ts
- * import { createModel, type Parameter } from "@facgcnn/toolkit";
- * const model = createModel({ kind: "cgcnn", device: "cpu" });
- * const params: Parameter[] = model.parameters();
- * for (const p of params) console.log(p.name, p.value.shape);
- * model.dispose();
- * ```
  */
 export interface Parameter {
   /** Dotted name, e.g. `convs.0.fc_full.weight`. */

@@ -21,14 +21,6 @@ import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.
 
 /**
  * Hyperparameters of {@link AdamW}; the defaults are PyTorch's.
- *
- * @example
- * ```ts
- * import { AdamW, type AdamWOptions, createModel } from "@facgcnn/toolkit";
- * const options: AdamWOptions = { lr: 1e-3, betas: [0.9, 0.999], weightDecay: 0.01 };
- * const model = createModel({ kind: "cgcnn", device: "cpu" });
- * const opt = new AdamW(model.parameters(), options);
- * ```
  */
 export interface AdamWOptions {
   /** Learning rate (default 1e-3). */

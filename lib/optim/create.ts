@@ -14,14 +14,6 @@ export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ["sf-adamw", "adamw", "
 
 /**
  * Options shared by the three; each class's own defaults fill in what is left out.
- *
- * @example
- * ```ts
- * import { createModel, createOptimizer, type CreateOptimizerOptions } from "@facgcnn/toolkit";
- * const options: CreateOptimizerOptions = { lr: 0.01, momentum: 0.9, weightDecay: 0 };
- * const model = createModel({ kind: "cgcnn", device: "cpu" });
- * const opt = createOptimizer("sgd", model.parameters(), options);
- * ```
  */
 export interface CreateOptimizerOptions {
   /** Learning rate. */

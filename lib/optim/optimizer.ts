@@ -15,13 +15,6 @@ import type { Tensor } from "../tensor/tensor.ts";
  * What an optimizer needs from a parameter: a stable name (the key of its state in
  * checkpoints) and the tensor it updates in place, whose `.grad` holds the gradient.
  * `nn`'s `Parameter` has exactly this shape.
- *
- * @example
- * ```ts
- * import { createModel, type OptimizerParameter } from "@facgcnn/toolkit";
- * const model = createModel({ kind: "cgcnn", device: "cpu" });
- * const params: OptimizerParameter[] = model.parameters(); // { name, value } pairs
- * ```
  */
 export interface OptimizerParameter {
   /** Unique name; keys the state in checkpoints. */
@@ -32,13 +25,6 @@ export interface OptimizerParameter {
 
 /**
  * The optimizers this toolkit has (the `--optimizer` values).
- *
- * @example
- * ```ts
- * import { type OptimizerKind, train } from "@facgcnn/toolkit";
- * const optimizer: OptimizerKind = "sgd";
- * const run = await train({ data: "synthetic:200", optimizer, lr: 0.01, epochs: 3 });
- * ```
  */
 export type OptimizerKind = "sf-adamw" | "adamw" | "sgd";
 

@@ -5,16 +5,6 @@
 
 /**
  * Anything with a settable learning rate (every {@link Optimizer} qualifies).
- *
- * @example
- * ```ts
- * import { type HasLr, MultiStepLR } from "@facgcnn/toolkit";
- * const target: HasLr = { lr: 0.1 };
- * const schedule = new MultiStepLR(target, { milestones: [2], gamma: 0.5 });
- * schedule.step();
- * schedule.step();
- * console.log(target.lr); // 0.05
- * ```
  */
 export interface HasLr {
   /** The learning rate a scheduler sets. */
@@ -45,13 +35,6 @@ export interface LRScheduler {
 
 /**
  * Options of {@link MultiStepLR}; the defaults are CGCNN's (`--lr-milestones 100`, ×0.1).
- *
- * @example
- * ```ts
- * import { MultiStepLR, type MultiStepLROptions } from "@facgcnn/toolkit";
- * const options: MultiStepLROptions = { milestones: [10, 20], gamma: 0.5 };
- * const schedule = new MultiStepLR({ lr: 1 }, options);
- * ```
  */
 export interface MultiStepLROptions {
   /** Epochs at which lr is multiplied by `gamma` (default [100]). */

@@ -30,14 +30,6 @@ import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.
 
 /**
  * Hyperparameters of {@link ScheduleFreeAdamW}; the defaults are the reference's.
- *
- * @example
- * ```ts
- * import { createModel, ScheduleFreeAdamW, type ScheduleFreeAdamWOptions } from "@facgcnn/toolkit";
- * const options: ScheduleFreeAdamWOptions = { lr: 5e-4, warmupSteps: 100, weightDecay: 0 };
- * const model = createModel({ kind: "cgcnn", device: "cpu" });
- * const opt = new ScheduleFreeAdamW(model.parameters(), options);
- * ```
  */
 export interface ScheduleFreeAdamWOptions {
   /** Peak learning rate (default 0.0025). */
@@ -58,14 +50,6 @@ export interface ScheduleFreeAdamWOptions {
 
 /**
  * Whether parameters hold y (training) or x (evaluation).
- *
- * @example
- * ```ts
- * import { createModel, ScheduleFreeAdamW, type ScheduleFreeMode } from "@facgcnn/toolkit";
- * const model = createModel({ kind: "cgcnn", device: "cpu" });
- * const opt = new ScheduleFreeAdamW(model.parameters(), { lr: 5e-4 });
- * const mode: ScheduleFreeMode = opt.mode; // "train" or "eval"
- * ```
  */
 export type ScheduleFreeMode = "train" | "eval";
 

@@ -23,14 +23,6 @@ import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.
 
 /**
  * Hyperparameters of {@link SGD}; the defaults are CGCNN's (`main.py`: lr 0.01, momentum 0.9).
- *
- * @example
- * ```ts
- * import { createModel, SGD, type SgdOptions } from "@facgcnn/toolkit";
- * const options: SgdOptions = { lr: 0.01, momentum: 0.9, weightDecay: 0 };
- * const model = createModel({ kind: "cgcnn", device: "cpu" });
- * const opt = new SGD(model.parameters(), options);
- * ```
  */
 export interface SgdOptions {
   /** Learning rate (default 0.01). */

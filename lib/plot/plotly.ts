@@ -25,13 +25,6 @@ export interface PlotlyFigure {
 
 /**
  * One figure of a report page with its heading.
- *
- * @example
- * ```ts
- * import { errorHistogram, renderHtml, type ReportFigure } from "@facgcnn/toolkit";
- * const figures: ReportFigure[] = [{ title: "Errors", figure: errorHistogram([1, 2], [1.1, 1.8]) }];
- * const html = renderHtml(figures, { title: "Errors" });
- * ```
  */
 export interface ReportFigure {
   /** Heading shown above the figure. */
@@ -116,13 +109,6 @@ for (const el of document.querySelectorAll('script[id^="figure-"]')) {
 
 /**
  * The MIME type Jupyter front ends (JupyterLab, VS Code) render natively.
- *
- * @example
- * ```ts
- * import { PLOTLY_MIME, parityPlot, plotlyMimeBundle } from "@facgcnn/toolkit";
- * const bundle = plotlyMimeBundle(parityPlot([1, 2], [1, 2]));
- * console.log(PLOTLY_MIME in bundle); // true: "application/vnd.plotly.v1+json"
- * ```
  */
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 

@@ -10,15 +10,6 @@
 
 /**
  * What a scope needs of a tensor.
- *
- * @example
- * ```ts
- * import { type Disposable, keep, selectBackend, tidy, Tensor } from "@facgcnn/toolkit";
- * const be = selectBackend("cpu");
- * const t: Disposable = tidy(() => keep(new Tensor(be, be.upload(new Float32Array(4)), [2, 2])));
- * t.dispose();
- * console.log(t.disposed); // true
- * ```
  */
 export interface Disposable {
   /** Frees the resource; idempotent. */

@@ -10,15 +10,6 @@ import { isGradEnabled, trackTensor } from "./scope.ts";
 
 /**
  * A tensor shape: `[n]` or `[rows, cols]`.
- *
- * @example
- * ```ts
- * import { type Shape, selectBackend, Tensor } from "@facgcnn/toolkit";
- * const shape: Shape = [2, 3];
- * const be = selectBackend("cpu");
- * const t = new Tensor(be, be.alloc("float32", 6), shape);
- * t.dispose();
- * ```
  */
 export type Shape = readonly number[];
 

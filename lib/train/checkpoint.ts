@@ -80,13 +80,6 @@ export async function saveCheckpoint(
 
 /**
  * A loaded checkpoint: the model and the stored facts.
- *
- * @example
- * ```ts
- * import { loadCheckpoint, type LoadedCheckpoint } from "@facgcnn/toolkit";
- * const loaded: LoadedCheckpoint = await loadCheckpoint("runs/example/best.safetensors");
- * loaded.model.dispose();
- * ```
  */
 export interface LoadedCheckpoint {
   /** The rebuilt model (dispose it). */
@@ -97,13 +90,6 @@ export interface LoadedCheckpoint {
 
 /**
  * Options of `loadCheckpoint`.
- *
- * @example
- * ```ts
- * import { loadCheckpoint, type LoadCheckpointOptions } from "@facgcnn/toolkit";
- * const options: LoadCheckpointOptions = { device: "cpu" };
- * const { model } = await loadCheckpoint("runs/example/best.safetensors", options);
- * ```
  */
 export interface LoadCheckpointOptions {
   /** Device to load onto ("auto"). */

@@ -7,14 +7,6 @@
 
 /**
  * Anything indexable by position with numbers: `number[]`, `Float32Array`, `Float64Array`.
- *
- * @example
- * ```ts
- * import { mae, type Numbers } from "@facgcnn/toolkit";
- * const targets: Numbers = new Float64Array([1, 2, 3]);
- * const predictions: Numbers = [1, 2, 4];
- * console.log(mae(targets, predictions)); // 0.333…
- * ```
  */
 export type Numbers = ArrayLike<number>;
 

@@ -8,13 +8,6 @@
 
 /**
  * The two numbers a normaliser is, as saved in checkpoints (JSON).
- *
- * @example
- * ```ts
- * import { Normalizer, type NormalizerJSON } from "@facgcnn/toolkit";
- * const json: NormalizerJSON = Normalizer.fit([1, 2, 3]).toJSON();
- * console.log(json.mean, json.std);
- * ```
  */
 export interface NormalizerJSON {
   /** Mean of the training targets. */

@@ -11,13 +11,6 @@ import { type ValidateOptions, validateStructure, validateTarget } from "./valid
 
 /**
  * A {@link Dataset} as returned by the loaders, with what else the source provided.
- *
- * @example
- * ```ts
- * import { type LoadedDataset, loadDataset } from "@facgcnn/toolkit";
- * const data: LoadedDataset = await loadDataset("my_cgcnn_folder/");
- * console.log(data.length, data.target, data.atomFeatures?.source);
- * ```
  */
 export interface LoadedDataset extends Dataset {
   /** The folder's own `atom_init.json` (CGCNN layout), to be used instead of the built-in table. */
@@ -28,13 +21,6 @@ export interface LoadedDataset extends Dataset {
 
 /**
  * Options every reader understands (a subset of `loadDataset`'s).
- *
- * @example
- * ```ts
- * import { loadDataset, type ReaderOptions } from "@facgcnn/toolkit";
- * const options: ReaderOptions = { target: "band_gap", idColumn: "material_id", strict: false };
- * const data = await loadDataset("train.csv", options);
- * ```
  */
 export interface ReaderOptions extends ValidateOptions {
   /** Target column (CSV) or dataset under `structures/` (HDF5). */

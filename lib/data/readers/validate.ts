@@ -11,13 +11,6 @@ import { type AtomFeatureTable, BUILTIN_ATOM_FEATURES } from "../../crystal/atom
 
 /**
  * Options of {@link validateStructure}.
- *
- * @example
- * ```ts
- * import { loadDataset, type ValidateOptions } from "@facgcnn/toolkit";
- * const options: ValidateOptions = { minDistance: 0.5 };
- * const data = await loadDataset("my_cifs/", options);
- * ```
  */
 export interface ValidateOptions {
   /** Two atoms (or an atom and its own periodic image) closer than this are "overlapping" (Å). Default 0.5. */
