@@ -15,6 +15,7 @@ import type { Op } from "../tensor/op.ts";
 import { opInputs } from "../tensor/op.ts";
 import { keep, noGrad } from "../tensor/scope.ts";
 import { setBackward, type Shape, shapeSize, Tensor } from "../tensor/tensor.ts";
+import { syncBatchNormBackward } from "./sync_batch_norm.ts";
 
 /** Tensors reachable from `root` through recorded ops, inputs before users. */
 function topologicalOrder(root: Tensor): Tensor[] {
@@ -358,6 +359,27 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
     }
     case "batchNorm": {
       const { x, gamma, beta } = op;
+      if (op.sync) {
+        const r = syncBatchNormBackward(
+          b,
+          {
+            x: x.storage,
+            dy: g.storage,
+            mean: op.mean.storage,
+            variance: op.variance.storage,
+            gamma: gamma.storage,
+          },
+          x.rows,
+          x.cols,
+          op.eps,
+          op.sync,
+        );
+        return [
+          [x, new Tensor(b, b.upload(r.dx), x.shape)],
+          [gamma, new Tensor(b, b.upload(r.dGamma), gamma.shape)],
+          [beta, new Tensor(b, b.upload(r.dBeta), beta.shape)],
+        ];
+      }
       const dx = make(b, x.shape), dGamma = make(b, gamma.shape), dBeta = make(b, beta.shape);
       b.batchNormBackward(
         x.storage,

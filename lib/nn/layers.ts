@@ -9,6 +9,7 @@ import { batchNorm, linear } from "../tensor/ops.ts";
 import { noGrad } from "../tensor/scope.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { Module, ownedTensor } from "./module.ts";
+import { globalBatchMoments } from "./sync_batch_norm.ts";
 
 /**
  * `y = x·Wᵀ + b` with W `[out, in]`. Initialised like PyTorch's `nn.Linear`:
@@ -64,6 +65,13 @@ export class BatchNorm1d extends Module {
   readonly runningVar: Tensor;
   /** Batches seen since the last reset (PyTorch's `num_batches_tracked`). */
   batchesTracked = 0;
+  /**
+   * Data-parallel training (SyncBN): sums a float64 buffer over all processes in place. When
+   * set, training-mode statistics are those of the global batch (every process's rows) and the
+   * backward uses the global batch sums, so N processes compute what one process would on
+   * the whole batch. Null (the default): this process's rows only.
+   */
+  sync: ((buf: Float64Array) => void) | null = null;
 
   constructor(
     backend: Backend,
@@ -110,21 +118,42 @@ export class BatchNorm1d extends Module {
         false,
       );
     }
-    if (x.rows < 2) {
+    const b = this.backend;
+    let rows = x.rows;
+    let mean: Tensor, variance: Tensor;
+    if (this.sync !== null) {
+      const sync = this.sync;
+      const g = globalBatchMoments(b.download(x.storage) as Float32Array, x.rows, x.cols, sync);
+      rows = g.count;
+      [mean, variance] = noGrad(() => [
+        new Tensor(b, b.upload(g.mean), [this.features]),
+        new Tensor(b, b.upload(g.variance), [this.features]),
+      ]);
+    } else {
+      [mean, variance] = noGrad(() => {
+        const m = new Tensor(b, b.alloc("float32", this.features), [this.features]);
+        const v = new Tensor(b, b.alloc("float32", this.features), [this.features]);
+        b.columnMoments(x.storage, m.storage, v.storage, x.rows, this.features);
+        return [m, v];
+      });
+    }
+    if (rows < 2) {
       throw new RangeError("BatchNorm1d in training mode needs more than one row per batch");
     }
-    const b = this.backend;
-    const [mean, variance] = noGrad(() => {
-      const m = new Tensor(b, b.alloc("float32", this.features), [this.features]);
-      const v = new Tensor(b, b.alloc("float32", this.features), [this.features]);
-      b.columnMoments(x.storage, m.storage, v.storage, x.rows, this.features);
-      return [m, v];
-    });
     this.batchesTracked++;
     const m = this.momentum ?? 1 / this.batchesTracked;
-    const unbiased = x.rows / (x.rows - 1);
+    const unbiased = rows / (rows - 1);
     b.axpby(m, mean.storage, 1 - m, this.runningMean.storage, this.features);
     b.axpby(m * unbiased, variance.storage, 1 - m, this.runningVar.storage, this.features);
-    return batchNorm(x, this.weight, this.bias, mean, variance, this.eps, true);
+    return batchNorm(
+      x,
+      this.weight,
+      this.bias,
+      mean,
+      variance,
+      this.eps,
+      true,
+      this.sync ?? undefined,
+    );
   }
 }

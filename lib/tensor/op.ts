@@ -41,6 +41,11 @@ export type Op =
     variance: Tensor;
     eps: number;
     batchStatistics: boolean;
+    /**
+     * Data-parallel SyncBN: sums a float64 buffer over all processes in place; the backward
+     * then uses the global batch sums (see `syncBatchNormBackward`).
+     */
+    sync?: (buf: Float64Array) => void;
   }
   | { kind: "mseLoss"; pred: Tensor; target: Tensor };
 

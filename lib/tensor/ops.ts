@@ -350,7 +350,9 @@ export function gate(z: Tensor): Tensor {
 
 /**
  * Batch normalisation over rows with the given statistics `[cols]`: the batch's own ones
- * (`batchStatistics`, gradient through them) or running ones (constants).
+ * (`batchStatistics`, gradient through them) or running ones (constants). With `sync`
+ * (data-parallel SyncBN) the statistics are those of the global batch and the backward sums
+ * its batch reductions over the processes with `sync`.
  */
 export function batchNorm(
   x: Tensor,
@@ -360,6 +362,7 @@ export function batchNorm(
   variance: Tensor,
   eps: number,
   batchStatistics: boolean,
+  sync?: (buf: Float64Array) => void,
 ): Tensor {
   const backend = sameBackend("batchNorm", x, gamma, beta, mean, variance);
   const cols = x.cols;
@@ -375,6 +378,7 @@ export function batchNorm(
     variance,
     eps,
     batchStatistics,
+    ...(sync && batchStatistics ? { sync } : {}),
   }, [x, gamma, beta]);
   backend.batchNormForward(
     x.storage,

@@ -100,6 +100,49 @@ for (const launcher of mpiLaunchers()) {
   });
 }
 
+/** Builds the NCCL stand-in (fake_nccl.c) with the C compiler; null when there is none. */
+function buildFakeNccl(): string | null {
+  const out = Deno.makeTempDirSync({ prefix: "fake_nccl_" }) + "/libfake_nccl.so";
+  try {
+    const r = new Deno.Command("cc", {
+      args: ["-shared", "-fPIC", "-O1", "-o", out, `${here}fake_nccl.c`],
+      stderr: "piped",
+    }).outputSync();
+    return r.success ? out : null;
+  } catch {
+    return null;
+  }
+}
+
+const firstLauncher = mpiLaunchers()[0];
+Deno.test({
+  name: "NCCL rank logic over MPI: rank 0's unique id reaches every rank's ncclCommInitRank",
+  ignore: firstLauncher === undefined,
+  async fn() {
+    const lib = buildFakeNccl();
+    if (lib === null) {
+      console.warn("no C compiler: the NCCL stand-in cannot be built; check skipped");
+      return;
+    }
+    const r = await mpirun(firstLauncher, 3, `${here}nccl_worker.ts`, [], { FACGCNN_NCCL: lib });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3);
+    const ids = new Set(lines.map((l) => l.idChecksum));
+    assert.equal(ids.size, 1, "every rank joined with the same 128-byte id (passed by value)");
+    for (const l of lines) {
+      assert.equal(l.initRank, l.rank);
+      assert.equal(l.initSize, 3);
+      assert.deepEqual(
+        l.buf,
+        [2, 3, 4, 5, 5],
+        "ncclAllReduce got the buffer, count 4, float32, sum",
+      );
+      assert.match(l.description, /^NCCL 2\.21\.5/);
+    }
+  },
+});
+
 Deno.test({
   name: "MPI launch tests",
   ignore: skip !== null,
