@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { Backend } from "../../lib/backend/backend.ts";
+import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { BatchNorm1d } from "../../lib/nn/layers.ts";
 import { mul, parameter, sum, tensor } from "../../lib/tensor/ops.ts";
 import { tidy } from "../../lib/tensor/scope.ts";
