@@ -103,9 +103,14 @@ export {
 } from "./lib/data/featurize.ts";
 export { splitIndices, subsetGraphs } from "./lib/graph/subset.ts";
 export {
+  randomlyRotateStructure,
+  randomlyShiftGraphs,
+  randomlyShiftOrigin,
   randomlyTransformGraphs,
   randomlyTransformStructure,
   randomOrthogonal,
+  rotateStructure,
+  shiftOrigin,
   transformStructure,
 } from "./lib/crystal/transform.ts";
 export { Rng } from "./lib/util/random.ts";
@@ -122,6 +127,7 @@ export {
 } from "./lib/frames/select.ts";
 export { type PcaFrames, pcaFrames, type PcaOptions } from "./lib/frames/pca.ts";
 export { latticeFrames } from "./lib/frames/lattice.ts";
+export type { CoordinateInputs } from "./lib/frames/scale.ts";
 
 // --- models ------------------------------------------------------------------------------
 export {

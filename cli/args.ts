@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import type { DatasetFormat } from "../lib/data/dataset.ts";
 import type { NeighborTies } from "../lib/crystal/neighbors.ts";
 import type { FrameKind, FrameMode } from "../lib/frames/select.ts";
+import type { CoordinateInputs } from "../lib/frames/scale.ts";
 import type { OptimizerKind } from "../lib/optim/optimizer.ts";
 import type { TrainConfig } from "../lib/train/trainer.ts";
 import { flag } from "../lib/util/settings.ts";
@@ -37,6 +38,8 @@ export const TRAIN_FLAGS = {
   model: { type: "string" },
   frames: { type: "string" },
   "frame-kind": { type: "string" },
+  "coord-scale": { type: "string" },
+  "node-coords": { type: "string" },
   epochs: { type: "string" },
   "batch-size": { type: "string" },
   lr: { type: "string" },
@@ -206,6 +209,7 @@ export function trainConfig(v: DataValues & TrainValues): TrainConfig {
     model: choiceFlag("model", v.model, ["cgcnn", "facgcnn"] as const),
     frames: framesFlag(v.frames),
     frameKind: choiceFlag<FrameKind>("frame-kind", v["frame-kind"], ["pca", "lattice", "hybrid"]),
+    coordinates: coordinateFlags(v["coord-scale"], v["node-coords"]),
     epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }),
     batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 2 }),
     lr: numberFlag("lr", v.lr, { min: 0, exclusiveMin: true }),
@@ -220,6 +224,20 @@ export function trainConfig(v: DataValues & TrainValues): TrainConfig {
     out: v.out,
     resume: v.resume,
   };
+}
+
+/** `--coord-scale LENGTH|rms` and `--node-coords on|off` (undefined when neither is given). */
+function coordinateFlags(scale?: string, node?: string): CoordinateInputs | undefined {
+  if (scale === undefined && node === undefined) return undefined;
+  const out: CoordinateInputs = {};
+  if (scale !== undefined) {
+    out.scale = scale === "rms"
+      ? "rms"
+      : numberFlag("coord-scale", scale, { min: 0, exclusiveMin: true });
+  }
+  const n = choiceFlag("node-coords", node, ["on", "off"] as const);
+  if (n !== undefined) out.node = n === "on";
+  return out;
 }
 
 /**

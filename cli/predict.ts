@@ -1,14 +1,16 @@
 /**
  * `deno task predict --checkpoint F --data D [--frames ...] [--rotate] [--out preds.csv]`:
  * predictions of a saved model for a data set, as CSV (id, target, prediction), with test
- * metrics when the data has targets. `--rotate` first applies a random O(3) rotation and a
- * random translation to every structure (the paper's rotation test).
+ * metrics when the data has targets. `--rotate` first applies a rigid random O(3) rotation of
+ * every structure's coordinate system (the paper's rotation test: lattice and Cartesian
+ * positions rotate, fractional coordinates stay); `--shift-origin` a random origin shift with
+ * the atoms wrapped into the cell (the same crystal, another stored point cloud).
  * @module
  */
 
 import { loadDataset } from "../lib/data/dataset.ts";
 import { Rng } from "../lib/util/random.ts";
-import { randomlyTransformStructure } from "../lib/crystal/transform.ts";
+import { randomlyRotateStructure, randomlyShiftOrigin } from "../lib/crystal/transform.ts";
 import type { Dataset } from "../lib/crystal/types.ts";
 import { writeTextAtomic } from "../lib/io/atomic.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
@@ -30,8 +32,11 @@ const HELP = `deno task predict --checkpoint FILE --data PATH [flags]
   --data PATH|synthetic:N   structures to predict (CGCNN folder, CSV with cif column, HDF5)
   --format, --target, --id-column, --positions, --limit   as for train
   --frames stochastic|all|none|K   frame mode (default: the model's)
-  --rotate                  random O(3) rotation + translation of every structure first
-  --seed N                  seed of --rotate and of stochastic frames (0)
+  --rotate                  rigid random O(3) rotation of every structure's coordinate system
+                            first (lattice and Cartesian positions; fractional unchanged)
+  --shift-origin            random origin shift of every cell, atoms wrapped into it (same
+                            crystal; moves PCA frames and w/o-FA coordinates)
+  --seed N                  seed of --rotate, --shift-origin and stochastic frames (0)
   --batch-size 256  --device auto|cpu|cuda  --out preds.csv (default: stdout)
 `;
 
@@ -42,6 +47,7 @@ if (import.meta.main) {
       checkpoint: { type: "string" },
       frames: { type: "string" },
       rotate: { type: "boolean" },
+      "shift-origin": { type: "boolean" },
       seed: { type: "string" },
       "batch-size": { type: "string" },
       device: { type: "string" },
@@ -69,15 +75,23 @@ if (import.meta.main) {
         limit: data.limit,
         atomFeatures: model.atomFeatures,
       });
-      if (flags.rotate) {
-        const rng = new Rng(seed, 31);
+      if (flags.rotate || flags["shift-origin"]) {
+        const rotations = new Rng(seed, 31), shifts = new Rng(seed, 32);
         const base = dataset;
-        const rotated = Array.from({ length: base.length }, (_, i) => {
+        const moved = Array.from({ length: base.length }, (_, i) => {
           const e = base.get(i);
-          return { ...e, structure: randomlyTransformStructure(e.structure, rng) };
+          let s = e.structure;
+          if (flags.rotate) s = randomlyRotateStructure(s, rotations);
+          if (flags["shift-origin"]) s = randomlyShiftOrigin(s, shifts);
+          return { ...e, structure: s };
         });
-        dataset = { length: rotated.length, skipped: base.skipped, get: (i) => rotated[i] };
+        dataset = { length: moved.length, skipped: base.skipped, get: (i) => moved[i] };
       }
+      const how = [
+        flags.rotate ? "randomly rotated" : "",
+        flags["shift-origin"] ? "origin shifted" : "",
+      ]
+        .filter(Boolean).join(", ");
       model.reseedFrames(seed, 3);
       const predictions = await model.predict(dataset, { frames, batchSize });
       const rows: string[] = ["id,target,prediction"];
@@ -97,7 +111,7 @@ if (import.meta.main) {
       if (targets.every(Number.isFinite)) {
         const m = regressionMetrics(targets, predictions);
         console.error(
-          `${dataset.length} structures${flags.rotate ? " (randomly rotated)" : ""}: ` +
+          `${dataset.length} structures${how ? ` (${how})` : ""}: ` +
             `MAE ${m.mae.toFixed(4)}, RMSE ${m.rmse.toFixed(4)}, R² ${m.r2.toFixed(4)}` +
             (flags.out ? ` → ${flags.out}` : ""),
         );

@@ -21,6 +21,8 @@ Data:
                             dropped, or cut as CGCNN does (depends on atom order)
 Model:
   --model facgcnn|cgcnn     --frames stochastic|all|none|K   --frame-kind pca|lattice|hybrid
+  --coord-scale 1|LENGTH|rms   divide frame coordinates by a length in Å (1 = raw Å, the paper)
+  --node-coords on|off      feed atoms their frame coordinates (on, the paper)
   --atom-fea-len 128  --h-fea-len 128  --n-conv 3  --n-h 1
 Training:
   --epochs 30  --batch-size 2048 (capped to the data)  --lr 5e-4

@@ -53,8 +53,51 @@ function rotateRows(
 }
 
 /**
- * The structure rotated by R (Cartesian X → X·R: lattice rows L → L·R, fractional
- * coordinates unchanged) and translated by a fractional `shift` (atoms wrapped into the cell).
+ * A rigid O(3) change of the coordinate system: Cartesian X → X·R, so the lattice rows
+ * L → L·R and the Cartesian positions rotate together; the fractional coordinates are
+ * unchanged (copied as they are, not wrapped). This is the paper's rotation test: the same
+ * crystal, the same cell and the same atoms, seen in rotated axes.
+ *
+ * @example
+ * ```ts
+ * import { randomOrthogonal, rotateStructure, Rng, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const r = rotateStructure(s, randomOrthogonal(new Rng(1)));
+ * console.log(r.frac.every((f, i) => f === s.frac[i])); // true
+ * ```
+ */
+export function rotateStructure(s: Structure, rotation: Float64Array): Structure {
+  const lattice = s.lattice.slice();
+  rotateRows(lattice, rotation);
+  return { id: s.id, lattice, frac: s.frac.slice(), numbers: s.numbers.slice() };
+}
+
+/**
+ * The same periodic crystal described from another cell origin: fractional coordinates
+ * f → f + shift, wrapped into [0, 1). Distances, neighbours and CGCNN's graph do not change,
+ * but the stored point cloud does (atoms cross the cell faces), so its centroid and PCA
+ * frame move: PCA frames belong to one choice of origin and wrapping, not to the crystal.
+ *
+ * @example
+ * ```ts
+ * import { shiftOrigin, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const moved = shiftOrigin(s, [0.5, 0.25, 0]);
+ * ```
+ */
+export function shiftOrigin(s: Structure, shift: ArrayLike<number>): Structure {
+  const frac = s.frac.slice();
+  for (let i = 0; i < frac.length; i++) {
+    const f = frac[i] + shift[i % 3];
+    frac[i] = f - Math.floor(f);
+  }
+  return { id: s.id, lattice: s.lattice.slice(), frac, numbers: s.numbers.slice() };
+}
+
+/**
+ * The structure rotated by R ({@linkcode rotateStructure}) and, when a non-zero `shift` is
+ * given, with its origin shifted by that fractional vector and the atoms wrapped into the
+ * cell ({@linkcode shiftOrigin}).
  *
  * @example
  * ```ts
@@ -68,18 +111,43 @@ export function transformStructure(
   rotation: Float64Array,
   shift: ArrayLike<number> = [0, 0, 0],
 ): Structure {
-  const lattice = s.lattice.slice();
-  rotateRows(lattice, rotation);
-  const frac = s.frac.slice();
-  for (let i = 0; i < frac.length; i++) {
-    const f = frac[i] + shift[i % 3];
-    frac[i] = f - Math.floor(f);
-  }
-  return { id: s.id, lattice, frac, numbers: s.numbers.slice() };
+  const r = rotateStructure(s, rotation);
+  return shift[0] === 0 && shift[1] === 0 && shift[2] === 0 ? r : shiftOrigin(r, shift);
 }
 
 /**
- * `structure` under a random O(3) rotation and a random translation (seeded).
+ * `structure` under a random O(3) rotation of the coordinate system (seeded); fractional
+ * coordinates unchanged. What `predict --rotate` applies.
+ *
+ * @example
+ * ```ts
+ * import { randomlyRotateStructure, Rng, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const rotated = randomlyRotateStructure(s, new Rng(7));
+ * ```
+ */
+export function randomlyRotateStructure(s: Structure, rng: Rng): Structure {
+  return rotateStructure(s, randomOrthogonal(rng));
+}
+
+/**
+ * `structure` with a uniformly random origin shift, atoms wrapped into the cell (seeded).
+ * What `predict --shift-origin` applies.
+ *
+ * @example
+ * ```ts
+ * import { randomlyShiftOrigin, Rng, syntheticCrystals } from "@facgcnn/toolkit";
+ * const s = syntheticCrystals({ count: 1, seed: 0 }).get(0).structure;
+ * const shifted = randomlyShiftOrigin(s, new Rng(7));
+ * ```
+ */
+export function randomlyShiftOrigin(s: Structure, rng: Rng): Structure {
+  return shiftOrigin(s, [rng.next(), rng.next(), rng.next()]);
+}
+
+/**
+ * `structure` under a random O(3) rotation and a random origin shift with wrapping (seeded):
+ * {@linkcode randomlyRotateStructure} then {@linkcode randomlyShiftOrigin}.
  *
  * @example
  * ```ts
@@ -123,4 +191,56 @@ export function randomlyTransformGraphs(graphs: GraphSet, seed: number): GraphSe
     rotateRows(out.lattices, r, 3 * c, 3 * c + 3);
   }
   return out;
+}
+
+/**
+ * A copy of a graph set with every crystal's origin randomly shifted and its atoms wrapped
+ * back into the cell: positions x → (wrap(f + s))·L with f = x·L⁻¹; lattices, neighbours,
+ * distances and edge vectors are unchanged (the periodic crystal is the same). Only the
+ * stored point cloud moves, so only quantities of that cloud (the centroid, PCA frames,
+ * w/o-FA coordinates) can change.
+ *
+ * @example
+ * ```ts
+ * import { loadGraphs, randomlyShiftGraphs } from "@facgcnn/toolkit";
+ * const { graphs } = await loadGraphs("synthetic:50", { cacheDir: null });
+ * const shifted = randomlyShiftGraphs(graphs, 1);
+ * ```
+ */
+export function randomlyShiftGraphs(graphs: GraphSet, seed: number): GraphSet {
+  const rng = new Rng(seed, 78);
+  const positions = graphs.positions.slice();
+  const inv = new Float64Array(9);
+  for (let c = 0; c < graphs.count; c++) {
+    const L = graphs.lattices.subarray(9 * c, 9 * c + 9);
+    invert3(L, inv);
+    const sh = [rng.next(), rng.next(), rng.next()];
+    for (let a = graphs.atomOffsets[c]; a < graphs.atomOffsets[c + 1]; a++) {
+      const x = positions[3 * a], y = positions[3 * a + 1], z = positions[3 * a + 2];
+      const f = [0, 1, 2].map((k) => {
+        const v = x * inv[k] + y * inv[3 + k] + z * inv[6 + k] + sh[k];
+        return v - Math.floor(v);
+      });
+      for (let k = 0; k < 3; k++) {
+        positions[3 * a + k] = f[0] * L[k] + f[1] * L[3 + k] + f[2] * L[6 + k];
+      }
+    }
+  }
+  return { ...graphs, positions };
+}
+
+/** Inverse of a row-major 3×3 into `out` (adjugate / determinant). */
+function invert3(m: ArrayLike<number>, out: Float64Array): void {
+  const c00 = m[4] * m[8] - m[5] * m[7], c01 = m[5] * m[6] - m[3] * m[8];
+  const c02 = m[3] * m[7] - m[4] * m[6];
+  const det = m[0] * c00 + m[1] * c01 + m[2] * c02;
+  out[0] = c00 / det;
+  out[1] = (m[2] * m[7] - m[1] * m[8]) / det;
+  out[2] = (m[1] * m[5] - m[2] * m[4]) / det;
+  out[3] = c01 / det;
+  out[4] = (m[0] * m[8] - m[2] * m[6]) / det;
+  out[5] = (m[2] * m[3] - m[0] * m[5]) / det;
+  out[6] = c02 / det;
+  out[7] = (m[1] * m[6] - m[0] * m[7]) / det;
+  out[8] = (m[0] * m[4] - m[1] * m[3]) / det;
 }

@@ -18,6 +18,11 @@ import {
   type FrameMode,
   frameVectors,
 } from "../frames/select.ts";
+import {
+  type CoordinateInputs,
+  coordinateScales,
+  resolveCoordinateInputs,
+} from "../frames/scale.ts";
 import type { GraphBatch } from "../graph/batch.ts";
 import { tensor } from "../tensor/ops.ts";
 import type { Tensor } from "../tensor/tensor.ts";
@@ -29,6 +34,8 @@ export interface InputSpec {
   frameKind: FrameKind;
   /** Relative eigengap under which a PCA frame counts as degenerate. */
   gapTolerance?: number;
+  /** Scale of the coordinate inputs and whether atoms get theirs (raw Å, node + edge). */
+  coordinates?: CoordinateInputs;
 }
 
 /** Host arrays of one forward pass (k copies stacked). */
@@ -123,6 +130,8 @@ export function buildHostInputs(batch: GraphBatch, spec: InputSpec, rng: () => n
     } else {
       for (let c = 0; c < C; c++) degenerate += frames.degenerate[c];
     }
+    const co = resolveCoordinateInputs(spec.coordinates);
+    const scales = coordinateScales(co, batch.positions, batch.crystalOffsets, frames.centers);
     for (let f = 0; f < k; f++) {
       const row = patterns.subarray(f * C, (f + 1) * C);
       frameCoordinates(
@@ -133,6 +142,7 @@ export function buildHostInputs(batch: GraphBatch, spec: InputSpec, rng: () => n
         row,
         coords.subarray(3 * f * N, 3 * (f + 1) * N),
       );
+      scaleRows(coords, 3 * f * N, batch.crystalOffsets, scales, co.node);
       frameVectors(
         batch.vectors,
         batch.edgeOffsets,
@@ -141,6 +151,9 @@ export function buildHostInputs(batch: GraphBatch, spec: InputSpec, rng: () => n
         row,
         relative,
       );
+      if (co.scale !== 1) {
+        scaleRows(relative, 0, batch.edgeOffsets, scales, true, batch.crystalOffsets);
+      }
       const base = f * E * F;
       for (let e = 0; e < E; e++) {
         const o = base + e * F + G;
@@ -162,6 +175,28 @@ export function buildHostInputs(batch: GraphBatch, spec: InputSpec, rng: () => n
     crystalOffsets,
     degenerate,
   };
+}
+
+/**
+ * Divides the 3-vectors of crystal c by `scales[c]` (or zeroes them when `keep` is false):
+ * rows `ranges[c]..ranges[c+1]`, or with `atoms`, rows `ranges[atoms[c]]..ranges[atoms[c+1]]`
+ * (edges of crystal c); `offset` is added to the flat index.
+ */
+function scaleRows(
+  v: Float32Array,
+  offset: number,
+  ranges: Int32Array,
+  scales: Float64Array,
+  keep: boolean,
+  atoms?: Int32Array,
+): void {
+  for (let c = 0; c < scales.length; c++) {
+    const lo = atoms ? ranges[atoms[c]] : ranges[c],
+      hi = atoms ? ranges[atoms[c + 1]] : ranges[c + 1];
+    const s = keep ? 1 / scales[c] : 0;
+    if (s === 1) continue;
+    for (let i = offset + 3 * lo; i < offset + 3 * hi; i++) v[i] *= s;
+  }
 }
 
 /** Uploads host inputs (the one host→device transfer of a step besides the targets). */

@@ -15,6 +15,7 @@ import { featurize } from "../data/featurize.ts";
 import { Rng } from "../util/random.ts";
 import type { Dataset, GraphSet, Structure } from "../crystal/types.ts";
 import type { NeighborTies } from "../crystal/neighbors.ts";
+import { type CoordinateInputs, resolveCoordinateInputs } from "../frames/scale.ts";
 import type { FrameKind, FrameMode } from "../frames/select.ts";
 import { collate, type GraphBatch } from "../graph/batch.ts";
 import type { Parameter } from "../nn/module.ts";
@@ -52,6 +53,8 @@ export interface ModelConfig {
   frameKind?: FrameKind;
   /** Relative eigengap under which a PCA frame counts as degenerate (1e-2). */
   gapTolerance?: number;
+  /** FACGCNN coordinate inputs: length scale and whether atoms get theirs (raw Å, both). */
+  coordinates?: CoordinateInputs;
   /** Seed of the weight initialisation and of the frame draws (0). */
   seed?: number;
   /** "auto" (CUDA when usable, else CPU; default), "cpu" or "cuda". */
@@ -86,6 +89,8 @@ export interface ResolvedModelConfig {
   frameKind: FrameKind;
   /** Relative eigengap under which a PCA frame counts as degenerate. */
   gapTolerance: number;
+  /** FACGCNN coordinate inputs (absent in old checkpoints: raw Å, node and edge). */
+  coordinates?: Required<CoordinateInputs>;
   /** Seed of the weight initialisation and of the frame draws. */
   seed: number;
   /** Neighbour radius (Å) used by `predict`. */
@@ -151,6 +156,7 @@ export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
     frames: checkFrameMode(config.frames ?? "stochastic"),
     frameKind,
     gapTolerance: config.gapTolerance ?? 1e-2,
+    coordinates: resolveCoordinateInputs(config.coordinates),
     seed: config.seed ?? 0,
     radius: config.radius ?? 8,
     maxNeighbors: positiveInt("maxNeighbors", config.maxNeighbors ?? 12),
@@ -262,6 +268,7 @@ export class Model {
       frames: checkFrameMode(frames),
       frameKind: this.config.frameKind,
       gapTolerance: this.config.gapTolerance,
+      coordinates: this.config.coordinates,
     }, () => this.#frameRng.next());
     this.degenerateSeen += h.degenerate;
     return h;

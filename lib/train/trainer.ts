@@ -11,6 +11,7 @@ import { type DeviceChoice, selectBackend } from "../backend/select.ts";
 import { Rng } from "../util/random.ts";
 import type { GraphSet } from "../crystal/types.ts";
 import type { FrameKind, FrameMode } from "../frames/select.ts";
+import type { CoordinateInputs } from "../frames/scale.ts";
 import { collate } from "../graph/batch.ts";
 import { Model } from "../models/model.ts";
 import { BatchNorm1d } from "../nn/layers.ts";
@@ -55,6 +56,8 @@ export interface TrainConfig extends DataConfig {
   frames?: FrameMode;
   /** Frame base ("pca"). */
   frameKind?: FrameKind;
+  /** FACGCNN coordinate inputs (raw Å, node and edge: the paper). */
+  coordinates?: CoordinateInputs;
   /** Epochs (30). */
   epochs?: number;
   /** Crystals per step (2048, capped to the data; see `resolveBatchSize`). */
@@ -441,6 +444,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     nH: c.nH ?? 1,
     frames: c.frames ?? "stochastic",
     frameKind: c.frameKind ?? "pca",
+    coordinates: c.coordinates,
     seed,
     radius: c.radius,
     maxNeighbors: c.maxNeighbors,
