@@ -34,8 +34,11 @@ import type {
   AdamWScalars,
   Backend,
   BackendInfo,
+  BatchNormArgs,
+  BatchNormBackwardArgs,
   BinaryOp,
   Broadcast,
+  CopyColsArgs,
   DType,
   GemmArgs,
   MemoryInfo,
@@ -778,17 +781,7 @@ export class TrafficBackend implements Backend {
   affine(_x: Storage, _out: Storage, _alpha: number, _beta: number, length: number): void {
     this.#k("affine", 8 * length);
   }
-  copyCols(
-    _src: Storage,
-    _srcLd: number,
-    _srcCol: number,
-    _dst: Storage,
-    _dstLd: number,
-    _dstCol: number,
-    rows: number,
-    cols: number,
-    accumulate: boolean,
-  ): void {
+  copyCols({ rows, cols, accumulate }: CopyColsArgs): void {
     this.#k("copyCols", 4 * rows * cols * (accumulate ? 3 : 2));
   }
   gatherRows(_src: Storage, _index: Storage, _out: Storage, nIndex: number, cols: number): void {
@@ -833,30 +826,10 @@ export class TrafficBackend implements Backend {
   columnMoments(_x: Storage, _m: Storage, _v: Storage, rows: number, cols: number): void {
     this.#k("columnMoments", 4 * rows * cols + 8 * cols);
   }
-  batchNormForward(
-    _x: Storage,
-    _mean: Storage,
-    _variance: Storage,
-    _gamma: Storage,
-    _beta: Storage,
-    _out: Storage,
-    rows: number,
-    cols: number,
-  ): void {
+  batchNormForward({ rows, cols }: BatchNormArgs): void {
     this.#k("batchNormForward", 8 * rows * cols + 16 * cols);
   }
-  batchNormBackward(
-    _x: Storage,
-    _dy: Storage,
-    _mean: Storage,
-    _variance: Storage,
-    _gamma: Storage,
-    _dx: Storage,
-    _dGamma: Storage,
-    _dBeta: Storage,
-    rows: number,
-    cols: number,
-  ): void {
+  batchNormBackward({ rows, cols }: BatchNormBackwardArgs): void {
     this.#k("batchNormBackward", 12 * rows * cols + 20 * cols);
   }
   scheduleFreeAdamWStep(

@@ -164,23 +164,17 @@ export function opCases(
     mem(
       `batchNorm fwd   [E,2A]`,
       2 * e * h * F,
-      () => backend.batchNormForward(z, mean, variance, gamma, beta, outEH, e, h, 1e-5),
+      () =>
+        backend.batchNormForward({
+          ...{ x: z, mean, variance, gamma, beta, out: outEH },
+          ...{ rows: e, cols: h, eps: 1e-5 },
+        }),
     );
     mem(`batchNorm bwd   [E,2A]`, 2 * e * h * F * 2 + e * h * F, () =>
-      backend.batchNormBackward(
-        z,
-        outEH,
-        mean,
-        variance,
-        gamma,
-        outEH2,
-        dGamma,
-        dBeta,
-        e,
-        h,
-        1e-5,
-        true,
-      ));
+      backend.batchNormBackward({
+        ...{ x: z, dy: outEH, mean, variance, gamma, dx: outEH2, dGamma, dBeta },
+        ...{ rows: e, cols: h, eps: 1e-5, batchStatistics: true },
+      }));
     mem(
       `add             [E,2A]+[E,2A]`,
       3 * e * h * F,

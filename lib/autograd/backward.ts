@@ -298,7 +298,17 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
       for (const p of op.parts) {
         if (p.requiresGrad) {
           const dp = make(b, p.shape);
-          b.copyCols(g.storage, node.cols, at, dp.storage, p.cols, 0, p.rows, p.cols, false);
+          b.copyCols({
+            src: g.storage,
+            srcLd: node.cols,
+            srcCol: at,
+            dst: dp.storage,
+            dstLd: p.cols,
+            dstCol: 0,
+            rows: p.rows,
+            cols: p.cols,
+            accumulate: false,
+          });
           out.push([p, dp]);
         }
         at += p.cols;
@@ -307,17 +317,17 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
     }
     case "sliceCols": {
       const dx = make(b, op.x.shape);
-      b.copyCols(
-        g.storage,
-        node.cols,
-        0,
-        dx.storage,
-        op.x.cols,
-        op.start,
-        node.rows,
-        node.cols,
-        false,
-      );
+      b.copyCols({
+        src: g.storage,
+        srcLd: node.cols,
+        srcCol: 0,
+        dst: dx.storage,
+        dstLd: op.x.cols,
+        dstCol: op.start,
+        rows: node.rows,
+        cols: node.cols,
+        accumulate: false,
+      });
       return [[op.x, dx]];
     }
     case "gatherRows": {
@@ -381,20 +391,20 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
         ];
       }
       const dx = make(b, x.shape), dGamma = make(b, gamma.shape), dBeta = make(b, beta.shape);
-      b.batchNormBackward(
-        x.storage,
-        g.storage,
-        op.mean.storage,
-        op.variance.storage,
-        gamma.storage,
-        dx.storage,
-        dGamma.storage,
-        dBeta.storage,
-        x.rows,
-        x.cols,
-        op.eps,
-        op.batchStatistics,
-      );
+      b.batchNormBackward({
+        x: x.storage,
+        dy: g.storage,
+        mean: op.mean.storage,
+        variance: op.variance.storage,
+        gamma: gamma.storage,
+        dx: dx.storage,
+        dGamma: dGamma.storage,
+        dBeta: dBeta.storage,
+        rows: x.rows,
+        cols: x.cols,
+        eps: op.eps,
+        batchStatistics: op.batchStatistics,
+      });
       return [[x, dx], [gamma, dGamma], [beta, dBeta]];
     }
     case "mseLoss": {

@@ -104,6 +104,77 @@ export interface GemmArgs {
 }
 
 /**
+ * A column block copy: `dst[r, dstCol + j] (+)= src[r, srcCol + j]` for `r < rows`,
+ * `j < cols`, with row strides `srcLd` and `dstLd` (concatenation and split along features).
+ * `T` is the storage type: `Storage` for a backend, `Float32Array` for host kernels.
+ */
+export interface CopyColsArgs<T = Storage> {
+  /** Source `[rows, srcLd]`. */
+  src: T;
+  /** Source row stride. */
+  srcLd: number;
+  /** First source column. */
+  srcCol: number;
+  /** Destination `[rows, dstLd]`. */
+  dst: T;
+  /** Destination row stride. */
+  dstLd: number;
+  /** First destination column. */
+  dstCol: number;
+  /** Rows copied. */
+  rows: number;
+  /** Columns copied. */
+  cols: number;
+  /** Add into `dst` instead of overwriting. */
+  accumulate: boolean;
+}
+
+/**
+ * BatchNorm over the rows of `x` (`[rows, cols]`) with per-column `mean`, `variance`, `gamma`,
+ * `beta` (`[cols]`): `out = (x − mean) / sqrt(variance + eps) · gamma + beta`. `T` is the
+ * storage type: `Storage` for a backend, `Float32Array` for host kernels.
+ */
+export interface BatchNormArgs<T = Storage> {
+  /** Input `[rows, cols]`. */
+  x: T;
+  /** Column means `[cols]`. */
+  mean: T;
+  /** Column (biased) variances `[cols]`. */
+  variance: T;
+  /** Scale `[cols]`. */
+  gamma: T;
+  /** Shift `[cols]`. */
+  beta: T;
+  /** Output `[rows, cols]`. */
+  out: T;
+  /** Rows (atoms, edges or crystals). */
+  rows: number;
+  /** Columns (features). */
+  cols: number;
+  /** Added to the variance. */
+  eps: number;
+}
+
+/**
+ * Backward of {@linkcode BatchNormArgs}: reads `x`, `dy`, the statistics and `gamma`; writes
+ * `dx` (`[rows, cols]`), `dGamma`, `dBeta` (`[cols]`), overwriting. With `batchStatistics` the
+ * mean and variance are the batch's own (their dependence on x is included); otherwise they
+ * are constants (running statistics).
+ */
+export interface BatchNormBackwardArgs<T = Storage> extends Omit<BatchNormArgs<T>, "beta" | "out"> {
+  /** Gradient of the output `[rows, cols]`. */
+  dy: T;
+  /** Gradient of the input `[rows, cols]` (written). */
+  dx: T;
+  /** Gradient of gamma `[cols]` (written). */
+  dGamma: T;
+  /** Gradient of beta `[cols]` (written). */
+  dBeta: T;
+  /** Whether mean and variance are the batch's own statistics. */
+  batchStatistics: boolean;
+}
+
+/**
  * Scalars of one Schedule-Free AdamW step (Defazio et al. 2024), computed on the host.
  *
  * @example
@@ -285,21 +356,8 @@ export interface Backend {
   affine(x: Storage, out: Storage, alpha: number, beta: number, length: number): void;
 
   // --- column blocks (concat / split along features) -----------------------------------
-  /**
-   * Copies a `[rows, cols]` block: `dst[r, dstCol + j] (+)= src[r, srcCol + j]`, with row
-   * strides `srcLd` and `dstLd`. `accumulate` adds instead of overwriting.
-   */
-  copyCols(
-    src: Storage,
-    srcLd: number,
-    srcCol: number,
-    dst: Storage,
-    dstLd: number,
-    dstCol: number,
-    rows: number,
-    cols: number,
-    accumulate: boolean,
-  ): void;
+  /** Copies (or adds) a column block (see {@linkcode CopyColsArgs}). */
+  copyCols(args: CopyColsArgs): void;
 
   // --- graph ---------------------------------------------------------------------------
   /** `out[i, :] = src[index[i], :]` for i < index.length; `cols` features per row. */
@@ -348,37 +406,10 @@ export interface Backend {
   gateBackward(z: Storage, dOut: Storage, dz: Storage, rows: number, cols: number): void;
   /** Column mean and biased variance of `[rows, cols]` (`mean`, `variance` have `cols`). */
   columnMoments(x: Storage, mean: Storage, variance: Storage, rows: number, cols: number): void;
-  /** `out = (x − mean) / sqrt(variance + eps) · gamma + beta`, per column. */
-  batchNormForward(
-    x: Storage,
-    mean: Storage,
-    variance: Storage,
-    gamma: Storage,
-    beta: Storage,
-    out: Storage,
-    rows: number,
-    cols: number,
-    eps: number,
-  ): void;
-  /**
-   * Backward of `batchNormForward`. With `batchStatistics` the mean and variance are the
-   * batch's own (their dependence on x is included); otherwise they are constants
-   * (running statistics). Writes `dx`, `dGamma`, `dBeta` (overwriting).
-   */
-  batchNormBackward(
-    x: Storage,
-    dy: Storage,
-    mean: Storage,
-    variance: Storage,
-    gamma: Storage,
-    dx: Storage,
-    dGamma: Storage,
-    dBeta: Storage,
-    rows: number,
-    cols: number,
-    eps: number,
-    batchStatistics: boolean,
-  ): void;
+  /** BatchNorm with given statistics (see {@linkcode BatchNormArgs}). */
+  batchNormForward(args: BatchNormArgs): void;
+  /** Backward of `batchNormForward` (see {@linkcode BatchNormBackwardArgs}). */
+  batchNormBackward(args: BatchNormBackwardArgs): void;
 
   // --- optimizers (one fused launch per parameter) ---------------------------------------
   /** Schedule-Free AdamW on one parameter `y` (in place) with state `z`, `v` and gradient `g`. */

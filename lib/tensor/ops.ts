@@ -231,7 +231,17 @@ export function concatCols(parts: Tensor[]): Tensor {
   const out = output(backend, [rows, cols], { kind: "concatCols", parts }, parts);
   let at = 0;
   for (const p of parts) {
-    backend.copyCols(p.storage, p.cols, 0, out.storage, cols, at, rows, p.cols, false);
+    backend.copyCols({
+      src: p.storage,
+      srcLd: p.cols,
+      srcCol: 0,
+      dst: out.storage,
+      dstLd: cols,
+      dstCol: at,
+      rows,
+      cols: p.cols,
+      accumulate: false,
+    });
     at += p.cols;
   }
   return out;
@@ -245,7 +255,17 @@ export function sliceCols(x: Tensor, start: number, end: number): Tensor {
   }
   const cols = end - start;
   const out = output(backend, [x.rows, cols], { kind: "sliceCols", x, start }, [x]);
-  backend.copyCols(x.storage, x.cols, start, out.storage, cols, 0, x.rows, cols, false);
+  backend.copyCols({
+    src: x.storage,
+    srcLd: x.cols,
+    srcCol: start,
+    dst: out.storage,
+    dstLd: cols,
+    dstCol: 0,
+    rows: x.rows,
+    cols,
+    accumulate: false,
+  });
   return out;
 }
 
@@ -380,17 +400,17 @@ export function batchNorm(
     batchStatistics,
     ...(sync && batchStatistics ? { sync } : {}),
   }, [x, gamma, beta]);
-  backend.batchNormForward(
-    x.storage,
-    mean.storage,
-    variance.storage,
-    gamma.storage,
-    beta.storage,
-    out.storage,
-    x.rows,
+  backend.batchNormForward({
+    x: x.storage,
+    mean: mean.storage,
+    variance: variance.storage,
+    gamma: gamma.storage,
+    beta: beta.storage,
+    out: out.storage,
+    rows: x.rows,
     cols,
     eps,
-  );
+  });
   return out;
 }
 

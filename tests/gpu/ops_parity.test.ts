@@ -150,7 +150,11 @@ Deno.test({
       const res = onBoth(
         [src, dst],
         [],
-        (b, [S, D]) => b.copyCols(S, srcLd, 5, D, dstLd, 20, rows, 30, acc),
+        (b, [S, D]) =>
+          b.copyCols({
+            ...{ src: S, srcLd, srcCol: 5, dst: D, dstLd, dstCol: 20 },
+            ...{ rows, cols: 30, accumulate: acc },
+          }),
       );
       assertAllClose(`copyCols acc=${acc}`, res);
     }
@@ -278,7 +282,11 @@ Deno.test({
         onBoth(
           [x, mean, variance, gamma, beta],
           [["float32", rows * cols]],
-          (b, [X, M, V, G, B], [O]) => b.batchNormForward(X, M, V, G, B, O, rows, cols, 1e-5),
+          (b, [X, M, V, G, B], [O]) =>
+            b.batchNormForward({
+              ...{ x: X, mean: M, variance: V, gamma: G, beta: B, out: O },
+              ...{ rows, cols, eps: 1e-5 },
+            }),
         ),
       );
       for (const batchStatistics of [true, false]) {
@@ -290,7 +298,10 @@ Deno.test({
           ["float32", cols],
         ], (b, [X, DY, G], [M, V, DX, DG, DB]) => {
           b.columnMoments(X, M, V, rows, cols);
-          b.batchNormBackward(X, DY, M, V, G, DX, DG, DB, rows, cols, 1e-5, batchStatistics);
+          b.batchNormBackward({
+            ...{ x: X, dy: DY, mean: M, variance: V, gamma: G, dx: DX, dGamma: DG, dBeta: DB },
+            ...{ rows, cols, eps: 1e-5, batchStatistics },
+          });
         });
         assertAllClose(`batchNormBackward ${rows} batchStatistics=${batchStatistics}`, res, 2e-5);
       }

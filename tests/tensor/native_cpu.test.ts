@@ -142,7 +142,11 @@ Deno.test({
       "bnForward",
       [x, mean, variance, gamma, beta],
       [R * C],
-      (b, [xs, m, v, g, be], [o]) => b.batchNormForward(xs, m, v, g, be, o, R, C, 1e-5),
+      (b, [xs, m, v, g, be], [o]) =>
+        b.batchNormForward({
+          ...{ x: xs, mean: m, variance: v, gamma: g, beta: be, out: o },
+          ...{ rows: R, cols: C, eps: 1e-5 },
+        }),
     );
     for (const stats of [true, false]) {
       same(
@@ -150,7 +154,10 @@ Deno.test({
         [x, rand(R * C), mean, variance, gamma],
         [R * C, C, C],
         (b, [xs, dy, m, v, g], [dx, dg, db]) =>
-          b.batchNormBackward(xs, dy, m, v, g, dx, dg, db, R, C, 1e-5, stats),
+          b.batchNormBackward({
+            ...{ x: xs, dy, mean: m, variance: v, gamma: g, dx, dGamma: dg, dBeta: db },
+            ...{ rows: R, cols: C, eps: 1e-5, batchStatistics: stats },
+          }),
         2e-5,
       );
     }

@@ -3,6 +3,8 @@
  * @module
  */
 
+import type { BatchNormArgs, BatchNormBackwardArgs } from "../backend.ts";
+
 /** Column mean and biased variance. */
 export function columnMomentsKernel(
   x: Float32Array,
@@ -34,15 +36,7 @@ export function columnMomentsKernel(
 
 /** `out = (x − mean)/sqrt(var + eps)·gamma + beta`. */
 export function batchNormForwardKernel(
-  x: Float32Array,
-  mean: Float32Array,
-  variance: Float32Array,
-  gamma: Float32Array,
-  beta: Float32Array,
-  out: Float32Array,
-  rows: number,
-  cols: number,
-  eps: number,
+  { x, mean, variance, gamma, beta, out, rows, cols, eps }: BatchNormArgs<Float32Array>,
 ): void {
   const scale = new Float64Array(cols);
   const shift = new Float64Array(cols);
@@ -60,20 +54,8 @@ export function batchNormForwardKernel(
  * Backward. With batch statistics:
  * dx = γ·invStd/N · (N·dy − Σdy − x̂·Σ(dy·x̂)); otherwise dx = γ·invStd·dy.
  */
-export function batchNormBackwardKernel(
-  x: Float32Array,
-  dy: Float32Array,
-  mean: Float32Array,
-  variance: Float32Array,
-  gamma: Float32Array,
-  dx: Float32Array,
-  dGamma: Float32Array,
-  dBeta: Float32Array,
-  rows: number,
-  cols: number,
-  eps: number,
-  batchStatistics: boolean,
-): void {
+export function batchNormBackwardKernel(a: BatchNormBackwardArgs<Float32Array>): void {
+  const { x, dy, mean, variance, gamma, dx, dGamma, dBeta, rows, cols, eps } = a;
   const invStd = new Float64Array(cols);
   for (let j = 0; j < cols; j++) invStd[j] = 1 / Math.sqrt(variance[j] + eps);
   const sumDy = new Float64Array(cols);
@@ -90,7 +72,7 @@ export function batchNormBackwardKernel(
     dGamma[j] = sumDyXhat[j];
     dBeta[j] = sumDy[j];
   }
-  if (!batchStatistics) {
+  if (!a.batchStatistics) {
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       for (let j = 0; j < cols; j++) dx[o + j] = gamma[j] * invStd[j] * dy[o + j];

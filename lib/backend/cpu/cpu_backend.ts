@@ -8,8 +8,11 @@ import type {
   AdamWScalars,
   Backend,
   BackendInfo,
+  BatchNormArgs,
+  BatchNormBackwardArgs,
   BinaryOp,
   Broadcast,
+  CopyColsArgs,
   DType,
   GemmArgs,
   MemoryInfo,
@@ -19,29 +22,10 @@ import type {
   UnaryOp,
 } from "../backend.ts";
 import { type BlasChoice, loadBlas } from "./blas.ts";
-import {
-  binaryKernel,
-  gateBackwardKernel,
-  gateKernel,
-  unaryBackwardKernel,
-  unaryKernel,
-} from "./elementwise.ts";
-import {
-  checkIndices,
-  checkOffsets,
-  gatherRowsKernel,
-  scatterAddRowsKernel,
-  segmentExpandKernel,
-  segmentReduceKernel,
-  sumRowsKernel,
-} from "./graph_kernels.ts";
-import {
-  batchNormBackwardKernel,
-  batchNormForwardKernel,
-  columnMomentsKernel,
-} from "./batch_norm.ts";
+import { sumRowsKernel } from "./graph_kernels.ts";
+import { type CpuKernelTable, nativeKernelTable, TS_KERNELS } from "./kernel_table.ts";
 import { adamWKernel, scheduleFreeAdamWKernel, sgdKernel } from "./optim_kernels.ts";
-import { type CpuKernelChoice, loadCpuKernels } from "./native_kernels.ts";
+import { loadCpuKernels } from "./native_kernels.ts";
 import { symmetricEigen3Batched } from "../../util/eigen3.ts";
 
 /** CPU storage: owns one typed array until freed. */
@@ -91,15 +75,13 @@ const MIN_POOLED_BYTES = 64 * 1024;
 /** The pool may always hold this much, even before the peak is known. */
 const MIN_POOL_BUDGET = 64 * 1024 * 1024;
 
-const UNARY_NATIVE: Partial<Record<UnaryOp, number>> = { sigmoid: 0, softplus: 1 };
-const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
-const BROADCAST_CODE: Record<Broadcast, number> = { none: 0, row: 1, col: 2, scalar: 3 };
-
 /** The CPU implementation of `Backend`. */
 export class CpuBackend implements Backend {
   readonly name = "cpu" as const;
   readonly #blas: BlasChoice;
-  readonly #native: CpuKernelChoice;
+  /** The element-wise, graph and batch-norm kernels, chosen once (kernel_table.ts). */
+  readonly #k: CpuKernelTable;
+  readonly #kernelsDescription: string;
   /** Freed float arrays by length, reused by `alloc` (see there). */
   readonly #pool = new Map<number, Float32Array[]>();
   #pooledBytes = 0;
@@ -109,11 +91,13 @@ export class CpuBackend implements Backend {
 
   constructor(options: CpuBackendOptions = {}) {
     this.#blas = loadBlas(options.blasPath);
-    this.#native = loadCpuKernels(options.nativeKernels);
+    const native = loadCpuKernels(options.nativeKernels);
+    this.#k = native.kernels ? nativeKernelTable(native.kernels) : TS_KERNELS;
+    this.#kernelsDescription = native.description;
   }
 
   info(): BackendInfo {
-    const notes = [`element-wise and graph ops: ${this.#native.description}`];
+    const notes = [`element-wise and graph ops: ${this.#kernelsDescription}`];
     if (this.#blas.reason) notes.push(this.#blas.reason);
     let threads = "";
     try {
@@ -129,7 +113,7 @@ export class CpuBackend implements Backend {
 
   /** True when the element-wise and graph ops run in the native CPU kernels. */
   get usesNativeKernels(): boolean {
-    return this.#native.kernels !== null;
+    return this.#k.native;
   }
 
   /** True when GEMM runs on OpenBLAS (false: the TypeScript fallback). */
@@ -243,9 +227,7 @@ export class CpuBackend implements Backend {
   }
 
   unary(op: UnaryOp, x: Storage, out: Storage, length: number): void {
-    const k = this.#native.kernels, code = UNARY_NATIVE[op];
-    if (k && code !== undefined) return k.fc_unary(code, this.#f32(x), this.#f32(out), length);
-    unaryKernel(op, this.#f32(x), this.#f32(out), length);
+    this.#k.unary(op, this.#f32(x), this.#f32(out), length);
   }
 
   unaryBackward(
@@ -256,10 +238,8 @@ export class CpuBackend implements Backend {
     dx: Storage,
     length: number,
   ): void {
-    const k = this.#native.kernels, code = UNARY_NATIVE[op];
     const [xs, ys, dys, dxs] = [this.#f32(x), this.#f32(y), this.#f32(dy), this.#f32(dx)];
-    if (k && code !== undefined) return k.fc_unary_backward(code, xs, ys, dys, dxs, length);
-    unaryBackwardKernel(op, xs, ys, dys, dxs, length);
+    this.#k.unaryBackward(op, xs, ys, dys, dxs, length);
   }
 
   binary(
@@ -271,12 +251,7 @@ export class CpuBackend implements Backend {
     cols: number,
     broadcast: Broadcast,
   ): void {
-    const k = this.#native.kernels;
-    const [as, bs, os] = [this.#f32(a), this.#f32(b), this.#f32(out)];
-    if (k && rows * cols >= 4096) {
-      return k.fc_binary(BINARY_CODE[op], BROADCAST_CODE[broadcast], as, bs, os, rows, cols);
-    }
-    binaryKernel(op, as, bs, os, rows, cols, broadcast);
+    this.#k.binary(op, this.#f32(a), this.#f32(b), this.#f32(out), rows, cols, broadcast);
   }
 
   axpby(alpha: number, x: Storage, beta: number, y: Storage, length: number): void {
@@ -289,39 +264,21 @@ export class CpuBackend implements Backend {
     for (let i = 0; i < length; i++) o[i] = alpha * xs[i] + beta;
   }
 
-  copyCols(
-    src: Storage,
-    srcLd: number,
-    srcCol: number,
-    dst: Storage,
-    dstLd: number,
-    dstCol: number,
-    rows: number,
-    cols: number,
-    accumulate: boolean,
-  ): void {
-    const s = this.#f32(src), d = this.#f32(dst);
-    for (let r = 0; r < rows; r++) {
-      const so = r * srcLd + srcCol, dO = r * dstLd + dstCol;
-      if (accumulate) { for (let j = 0; j < cols; j++) d[dO + j] += s[so + j]; }
+  copyCols(c: CopyColsArgs): void {
+    const s = this.#f32(c.src), d = this.#f32(c.dst), cols = c.cols;
+    for (let r = 0; r < c.rows; r++) {
+      const so = r * c.srcLd + c.srcCol, dO = r * c.dstLd + c.dstCol;
+      if (c.accumulate) { for (let j = 0; j < cols; j++) d[dO + j] += s[so + j]; }
       else d.set(s.subarray(so, so + cols), dO);
     }
   }
 
   gatherRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
-    const k = this.#native.kernels;
-    const [s, i, o] = [this.#f32(src), this.#i32(index), this.#f32(out)];
-    if (!k) return gatherRowsKernel(s, i, o, nIndex, cols);
-    checkIndices("gatherRows", i, nIndex, cols > 0 ? s.length / cols : Infinity);
-    k.fc_gather_rows(s, i, o, nIndex, cols);
+    this.#k.gatherRows(this.#f32(src), this.#i32(index), this.#f32(out), nIndex, cols);
   }
 
   scatterAddRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
-    const k = this.#native.kernels;
-    const [s, i, o] = [this.#f32(src), this.#i32(index), this.#f32(out)];
-    if (!k) return scatterAddRowsKernel(s, i, o, nIndex, cols);
-    checkIndices("scatterAddRows", i, nIndex, cols > 0 ? o.length / cols : Infinity);
-    k.fc_scatter_add_rows(s, i, o, nIndex, cols);
+    this.#k.scatterAddRows(this.#f32(src), this.#i32(index), this.#f32(out), nIndex, cols);
   }
 
   segmentReduce(
@@ -332,11 +289,8 @@ export class CpuBackend implements Backend {
     cols: number,
     mean: boolean,
   ): void {
-    const k = this.#native.kernels;
     const [s, off, o] = [this.#f32(src), this.#i32(offsets), this.#f32(out)];
-    if (!k) return segmentReduceKernel(s, off, o, nSegments, cols, mean);
-    checkOffsets("segmentReduce", off, nSegments, cols > 0 ? s.length / cols : Infinity);
-    k.fc_segment_reduce(s, off, o, nSegments, cols, mean ? 1 : 0);
+    this.#k.segmentReduce(s, off, o, nSegments, cols, mean);
   }
 
   segmentExpand(
@@ -347,11 +301,8 @@ export class CpuBackend implements Backend {
     cols: number,
     mean: boolean,
   ): void {
-    const k = this.#native.kernels;
     const [gs, off, o] = [this.#f32(g), this.#i32(offsets), this.#f32(out)];
-    if (!k) return segmentExpandKernel(gs, off, o, nSegments, cols, mean);
-    checkOffsets("segmentExpand", off, nSegments, cols > 0 ? o.length / cols : Infinity);
-    k.fc_segment_expand(gs, off, o, nSegments, cols, mean ? 1 : 0);
+    this.#k.segmentExpand(gs, off, o, nSegments, cols, mean);
   }
 
   sumRows(x: Storage, out: Storage, rows: number, cols: number): void {
@@ -366,75 +317,35 @@ export class CpuBackend implements Backend {
   }
 
   gate(z: Storage, out: Storage, rows: number, cols: number): void {
-    const k = this.#native.kernels;
-    if (k) return k.fc_gate(this.#f32(z), this.#f32(out), rows, cols);
-    gateKernel(this.#f32(z), this.#f32(out), rows, cols);
+    this.#k.gate(this.#f32(z), this.#f32(out), rows, cols);
   }
 
   gateBackward(z: Storage, dOut: Storage, dz: Storage, rows: number, cols: number): void {
-    const k = this.#native.kernels;
-    if (k) return k.fc_gate_backward(this.#f32(z), this.#f32(dOut), this.#f32(dz), rows, cols);
-    gateBackwardKernel(this.#f32(z), this.#f32(dOut), this.#f32(dz), rows, cols);
+    this.#k.gateBackward(this.#f32(z), this.#f32(dOut), this.#f32(dz), rows, cols);
   }
 
   columnMoments(x: Storage, mean: Storage, variance: Storage, rows: number, cols: number): void {
-    const k = this.#native.kernels;
-    const [xs, m, v] = [this.#f32(x), this.#f32(mean), this.#f32(variance)];
-    if (k) return k.fc_column_moments(xs, m, v, rows, cols);
-    columnMomentsKernel(xs, m, v, rows, cols);
+    this.#k.columnMoments(this.#f32(x), this.#f32(mean), this.#f32(variance), rows, cols);
   }
 
-  batchNormForward(
-    x: Storage,
-    mean: Storage,
-    variance: Storage,
-    gamma: Storage,
-    beta: Storage,
-    out: Storage,
-    rows: number,
-    cols: number,
-    eps: number,
-  ): void {
-    const args = [x, mean, variance, gamma, beta, out].map((t) => this.#f32(t)) as [
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-    ];
-    const k = this.#native.kernels;
-    if (k) return k.fc_batch_norm_forward(...args, rows, cols, eps);
-    batchNormForwardKernel(...args, rows, cols, eps);
+  batchNormForward(a: BatchNormArgs): void {
+    const [x, mean, variance, gamma, beta, out] = [a.x, a.mean, a.variance, a.gamma, a.beta, a.out]
+      .map((t) => this.#f32(t));
+    this.#k.batchNormForward({ ...a, x, mean, variance, gamma, beta, out });
   }
 
-  batchNormBackward(
-    x: Storage,
-    dy: Storage,
-    mean: Storage,
-    variance: Storage,
-    gamma: Storage,
-    dx: Storage,
-    dGamma: Storage,
-    dBeta: Storage,
-    rows: number,
-    cols: number,
-    eps: number,
-    batchStatistics: boolean,
-  ): void {
-    const a = [x, dy, mean, variance, gamma, dx, dGamma, dBeta].map((t) => this.#f32(t)) as [
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-      Float32Array,
-    ];
-    const k = this.#native.kernels;
-    if (k) return k.fc_batch_norm_backward(...a, rows, cols, eps, batchStatistics ? 1 : 0);
-    batchNormBackwardKernel(...a, rows, cols, eps, batchStatistics);
+  batchNormBackward(a: BatchNormBackwardArgs): void {
+    const [x, dy, mean, variance, gamma, dx, dGamma, dBeta] = [
+      a.x,
+      a.dy,
+      a.mean,
+      a.variance,
+      a.gamma,
+      a.dx,
+      a.dGamma,
+      a.dBeta,
+    ].map((t) => this.#f32(t));
+    this.#k.batchNormBackward({ ...a, x, dy, mean, variance, gamma, dx, dGamma, dBeta });
   }
 
   scheduleFreeAdamWStep(

@@ -11,8 +11,11 @@
 import type {
   AdamWScalars,
   Backend,
+  BatchNormArgs,
+  BatchNormBackwardArgs,
   BinaryOp,
   Broadcast,
+  CopyColsArgs,
   ScheduleFreeScalars,
   SgdScalars,
   Storage,
@@ -89,26 +92,30 @@ export class CudaBackend extends CudaDevice implements Backend {
     this.run("affine", this.k.fa_affine_f32(px, po, alpha, beta, length, this.cuStream));
   }
 
-  copyCols(
-    src: Storage,
-    srcLd: number,
-    srcCol: number,
-    dst: Storage,
-    dstLd: number,
-    dstCol: number,
-    rows: number,
-    cols: number,
-    accumulate: boolean,
-  ): void {
-    if (srcCol + cols > srcLd || dstCol + cols > dstLd) {
+  copyCols(c: CopyColsArgs): void {
+    const { rows, cols } = c;
+    if (c.srcCol + cols > c.srcLd || c.dstCol + cols > c.dstLd) {
       throw new RangeError("CUDA copyCols: column block exceeds the row stride");
     }
     const need = (ld: number, col: number) => rows === 0 ? 0 : (rows - 1) * ld + col + cols;
-    const [ps, pd] = this.fp("copyCols", [src, need(srcLd, srcCol)], [dst, need(dstLd, dstCol)]);
-    const acc = accumulate ? 1 : 0;
+    const [ps, pd] = this.fp(
+      "copyCols",
+      [c.src, need(c.srcLd, c.srcCol)],
+      [c.dst, need(c.dstLd, c.dstCol)],
+    );
+    const shape = [rows, cols, c.accumulate ? 1 : 0] as const;
     this.run(
       "copyCols",
-      this.k.fa_copy_cols_f32(ps, srcLd, srcCol, pd, dstLd, dstCol, rows, cols, acc, this.cuStream),
+      this.k.fa_copy_cols_f32(
+        ps,
+        c.srcLd,
+        c.srcCol,
+        pd,
+        c.dstLd,
+        c.dstCol,
+        ...shape,
+        this.cuStream,
+      ),
     );
   }
 
@@ -208,58 +215,30 @@ export class CudaBackend extends CudaDevice implements Backend {
     this.run(op, this.k.fa_column_moments_f32(px, pm, pv, rows, cols, ws, this.cuStream));
   }
 
-  batchNormForward(
-    x: Storage,
-    mean: Storage,
-    variance: Storage,
-    gamma: Storage,
-    beta: Storage,
-    out: Storage,
-    rows: number,
-    cols: number,
-    eps: number,
-  ): void {
-    const op = "batchNormForward", n = rows * cols, c = cols;
-    const p = this.fp(op, [x, n], [mean, c], [variance, c], [gamma, c], [beta, c], [out, n]);
-    const [px, pm, pv, pg, pb, po] = p;
-    this.run(
+  batchNormForward(a: BatchNormArgs): void {
+    const op = "batchNormForward", n = a.rows * a.cols, c = a.cols;
+    const [px, pm, pv, pg, pb, po] = this.fp(
       op,
-      this.k.fa_batchnorm_forward_f32(px, pm, pv, pg, pb, po, rows, cols, eps, this.cuStream),
+      ...[[a.x, n], [a.mean, c], [a.variance, c], [a.gamma, c], [a.beta, c], [a.out, n]] as const,
     );
+    const rest = [a.rows, a.cols, a.eps, this.cuStream] as const;
+    this.run(op, this.k.fa_batchnorm_forward_f32(px, pm, pv, pg, pb, po, ...rest));
   }
 
-  batchNormBackward(
-    x: Storage,
-    dy: Storage,
-    mean: Storage,
-    variance: Storage,
-    gamma: Storage,
-    dx: Storage,
-    dGamma: Storage,
-    dBeta: Storage,
-    rows: number,
-    cols: number,
-    eps: number,
-    batchStatistics: boolean,
-  ): void {
-    const op = "batchNormBackward", n = rows * cols, c = cols;
-    const [px, pdy, pm, pv, pg, pdx, pdg, pdb] = this.fp(
+  batchNormBackward(a: BatchNormBackwardArgs): void {
+    const op = "batchNormBackward", n = a.rows * a.cols, c = a.cols;
+    const ptrs = this.fp(
       op,
-      [x, n],
-      [dy, n],
-      [mean, c],
-      [variance, c],
-      [gamma, c],
-      [dx, n],
-      [dGamma, c],
-      [dBeta, c],
+      ...[[a.x, n], [a.dy, n], [a.mean, c], [a.variance, c], [a.gamma, c]] as const,
+      ...[[a.dx, n], [a.dGamma, c], [a.dBeta, c]] as const,
     );
-    const ws = this.columnWorkspace(rows, cols), bs = batchStatistics ? 1 : 0;
+    const [px, pdy, pm, pv, pg, pdx, pdg, pdb] = ptrs;
+    const ws = this.columnWorkspace(a.rows, a.cols), bs = a.batchStatistics ? 1 : 0;
     this.run(
       op,
       this.k.fa_batchnorm_backward_f32(
         ...[px, pdy, pm, pv, pg, pdx, pdg, pdb] as const,
-        ...[rows, cols, eps, bs, ws, this.cuStream] as const,
+        ...[a.rows, a.cols, a.eps, bs, ws, this.cuStream] as const,
       ),
     );
   }

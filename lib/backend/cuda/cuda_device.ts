@@ -396,7 +396,7 @@ export abstract class CudaDevice {
   }
 
   /** Checked float32 pointers of storages paired with the element counts they must hold. */
-  protected fp(op: string, ...pairs: [Storage, number][]): Deno.PointerValue[] {
+  protected fp(op: string, ...pairs: (readonly [Storage, number])[]): Deno.PointerValue[] {
     return pairs.map(([s, n]) => this.f(s, n, op));
   }
 

@@ -1,0 +1,153 @@
+/**
+ * The CPU backend's kernels as one table, chosen once when the backend is created: the
+ * TypeScript kernels, or the native C kernels (native/cpu/facgcnn_cpu.c) where they exist with
+ * the TypeScript ones filling the gaps. The backend then calls `this.kernels.gate(…)` and never
+ * asks again which implementation runs.
+ * @module
+ */
+
+import type {
+  BatchNormArgs,
+  BatchNormBackwardArgs,
+  BinaryOp,
+  Broadcast,
+  UnaryOp,
+} from "../backend.ts";
+import {
+  binaryKernel,
+  gateBackwardKernel,
+  gateKernel,
+  unaryBackwardKernel,
+  unaryKernel,
+} from "./elementwise.ts";
+import {
+  checkIndices,
+  checkOffsets,
+  gatherRowsKernel,
+  scatterAddRowsKernel,
+  segmentExpandKernel,
+  segmentReduceKernel,
+} from "./graph_kernels.ts";
+import {
+  batchNormBackwardKernel,
+  batchNormForwardKernel,
+  columnMomentsKernel,
+} from "./batch_norm.ts";
+import type { CpuKernels } from "./native_kernels.ts";
+
+type F = Float32Array;
+type I = Int32Array;
+
+/** Host kernels of the ops that have a native implementation. */
+export interface CpuKernelTable {
+  /** True for the native table. */
+  readonly native: boolean;
+  /** `out = f(x)`. */
+  unary(op: UnaryOp, x: F, out: F, n: number): void;
+  /** `dx = dy · f'(x)`. */
+  unaryBackward(op: UnaryOp, x: F, y: F, dy: F, dx: F, n: number): void;
+  /** `out = a ∘ b` (b broadcast). */
+  binary(op: BinaryOp, a: F, b: F, out: F, rows: number, cols: number, bc: Broadcast): void;
+  /** `out[i] = src[index[i]]` (rows of `cols`). */
+  gatherRows(src: F, index: I, out: F, n: number, cols: number): void;
+  /** `out[index[i]] += src[i]`. */
+  scatterAddRows(src: F, index: I, out: F, n: number, cols: number): void;
+  /** Segment sum or mean over CSR offsets. */
+  segmentReduce(src: F, offsets: I, out: F, nSeg: number, cols: number, mean: boolean): void;
+  /** Adjoint of `segmentReduce`. */
+  segmentExpand(g: F, offsets: I, out: F, nSeg: number, cols: number, mean: boolean): void;
+  /** CGCNN gate. */
+  gate(z: F, out: F, rows: number, cols: number): void;
+  /** Backward of the gate. */
+  gateBackward(z: F, dOut: F, dz: F, rows: number, cols: number): void;
+  /** Column mean and biased variance. */
+  columnMoments(x: F, mean: F, variance: F, rows: number, cols: number): void;
+  /** BatchNorm with given statistics. */
+  batchNormForward(a: BatchNormArgs<F>): void;
+  /** Its backward. */
+  batchNormBackward(a: BatchNormBackwardArgs<F>): void;
+}
+
+/** The TypeScript kernels (the reference, and the fallback without a C compiler). */
+export const TS_KERNELS: CpuKernelTable = {
+  native: false,
+  unary: unaryKernel,
+  unaryBackward: unaryBackwardKernel,
+  binary: binaryKernel,
+  gatherRows: gatherRowsKernel,
+  scatterAddRows: scatterAddRowsKernel,
+  segmentReduce: segmentReduceKernel,
+  segmentExpand: segmentExpandKernel,
+  gate: gateKernel,
+  gateBackward: gateBackwardKernel,
+  columnMoments: columnMomentsKernel,
+  batchNormForward: batchNormForwardKernel,
+  batchNormBackward: batchNormBackwardKernel,
+};
+
+const UNARY_NATIVE: Partial<Record<UnaryOp, number>> = { sigmoid: 0, softplus: 1 };
+const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+const BROADCAST_CODE: Record<Broadcast, number> = { none: 0, row: 1, col: 2, scalar: 3 };
+/** Below this many elements a binary op is cheaper in TypeScript than across the FFI. */
+const NATIVE_BINARY_MIN = 4096;
+
+/**
+ * The native kernels, with the TypeScript ones where the C library has none (unary ops other
+ * than sigmoid/softplus, small binary ops). The C kernels trust their indices, so indices and
+ * offsets are checked here first, as the TypeScript kernels do while they run.
+ */
+export function nativeKernelTable(k: CpuKernels): CpuKernelTable {
+  return {
+    native: true,
+    unary(op, x, out, n) {
+      const code = UNARY_NATIVE[op];
+      if (code === undefined) return unaryKernel(op, x, out, n);
+      k.fc_unary(code, x, out, n);
+    },
+    unaryBackward(op, x, y, dy, dx, n) {
+      const code = UNARY_NATIVE[op];
+      if (code === undefined) return unaryBackwardKernel(op, x, y, dy, dx, n);
+      k.fc_unary_backward(code, x, y, dy, dx, n);
+    },
+    binary(op, a, b, out, rows, cols, bc) {
+      if (rows * cols < NATIVE_BINARY_MIN) return binaryKernel(op, a, b, out, rows, cols, bc);
+      k.fc_binary(BINARY_CODE[op], BROADCAST_CODE[bc], a, b, out, rows, cols);
+    },
+    gatherRows(src, index, out, n, cols) {
+      checkIndices("gatherRows", index, n, cols > 0 ? src.length / cols : Infinity);
+      k.fc_gather_rows(src, index, out, n, cols);
+    },
+    scatterAddRows(src, index, out, n, cols) {
+      checkIndices("scatterAddRows", index, n, cols > 0 ? out.length / cols : Infinity);
+      k.fc_scatter_add_rows(src, index, out, n, cols);
+    },
+    segmentReduce(src, offsets, out, nSeg, cols, mean) {
+      checkOffsets("segmentReduce", offsets, nSeg, cols > 0 ? src.length / cols : Infinity);
+      k.fc_segment_reduce(src, offsets, out, nSeg, cols, mean ? 1 : 0);
+    },
+    segmentExpand(g, offsets, out, nSeg, cols, mean) {
+      checkOffsets("segmentExpand", offsets, nSeg, cols > 0 ? out.length / cols : Infinity);
+      k.fc_segment_expand(g, offsets, out, nSeg, cols, mean ? 1 : 0);
+    },
+    gate: (z, out, rows, cols) => k.fc_gate(z, out, rows, cols),
+    gateBackward: (z, dOut, dz, rows, cols) => k.fc_gate_backward(z, dOut, dz, rows, cols),
+    columnMoments: (x, m, v, rows, cols) => k.fc_column_moments(x, m, v, rows, cols),
+    batchNormForward: (a) =>
+      k.fc_batch_norm_forward(
+        a.x,
+        a.mean,
+        a.variance,
+        a.gamma,
+        a.beta,
+        a.out,
+        a.rows,
+        a.cols,
+        a.eps,
+      ),
+    batchNormBackward: (a) =>
+      k.fc_batch_norm_backward(
+        ...[a.x, a.dy, a.mean, a.variance, a.gamma, a.dx, a.dGamma, a.dBeta] as const,
+        ...[a.rows, a.cols, a.eps, a.batchStatistics ? 1 : 0] as const,
+      ),
+  };
+}
