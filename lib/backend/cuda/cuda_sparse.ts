@@ -10,6 +10,7 @@ import {
   CUSPARSE_INDEX_BASE_ZERO,
   CUSPARSE_OPERATION_NON_TRANSPOSE,
   CUSPARSE_ORDER_ROW,
+  CUSPARSE_STATUS_NAMES,
   CusparseSpMMAlg,
 } from "./ffi/cusparse.ts";
 import { CUDA_R_32F } from "./ffi/cublas.ts";
@@ -51,32 +52,36 @@ export class CudaSparse {
   ): void {
     const lib = this.#lib, out = this.#out;
     const i = (x: number) => BigInt(x);
-    this.#check(
-      "cusparseCreateCsr",
-      lib.cusparseCreateCsr(
-        out,
-        i(m),
-        i(k),
-        i(nnz),
-        rowOffsets,
-        colIndices,
-        values,
-        CUSPARSE_INDEX_32I,
-        CUSPARSE_INDEX_32I,
-        CUSPARSE_INDEX_BASE_ZERO,
-        CUDA_R_32F,
-      ),
-    );
-    const matA = Deno.UnsafePointer.create(out[0]);
-    const dense = (rows: number, p: Deno.PointerValue) => {
-      this.#check(
-        "cusparseCreateDnMat",
-        lib.cusparseCreateDnMat(out, i(rows), i(n), i(n), p, CUDA_R_32F, CUSPARSE_ORDER_ROW),
-      );
-      return Deno.UnsafePointer.create(out[0]);
+    // Every descriptor created is destroyed, also when a later create or the SpMM fails.
+    const created: [Deno.PointerValue, "sp" | "dn"][] = [];
+    const keep = (kind: "sp" | "dn") => {
+      const p = Deno.UnsafePointer.create(out[0]);
+      created.push([p, kind]);
+      return p;
     };
-    const matB = dense(k, b), matC = dense(m, c);
     try {
+      this.#check(
+        "cusparseCreateCsr",
+        lib.cusparseCreateCsr(
+          out,
+          ...[i(m), i(k), i(nnz), rowOffsets, colIndices, values] as const,
+          ...[
+            CUSPARSE_INDEX_32I,
+            CUSPARSE_INDEX_32I,
+            CUSPARSE_INDEX_BASE_ZERO,
+            CUDA_R_32F,
+          ] as const,
+        ),
+      );
+      const matA = keep("sp");
+      const dense = (rows: number, p: Deno.PointerValue) => {
+        this.#check(
+          "cusparseCreateDnMat",
+          lib.cusparseCreateDnMat(out, i(rows), i(n), i(n), p, CUDA_R_32F, CUSPARSE_ORDER_ROW),
+        );
+        return keep("dn");
+      };
+      const matB = dense(k, b), matC = dense(m, c);
       this.#beta[0] = beta;
       const op = CUSPARSE_OPERATION_NON_TRANSPOSE, alg = CusparseSpMMAlg.default;
       const size = new BigUint64Array(1);
@@ -88,9 +93,10 @@ export class CudaSparse {
       const buffer = this.#workspace(Math.ceil(Number(size[0]) / 4));
       this.#check("cusparseSpMM", lib.cusparseSpMM(...args, CUDA_R_32F, alg, buffer));
     } finally {
-      lib.cusparseDestroySpMat(matA);
-      lib.cusparseDestroyDnMat(matB);
-      lib.cusparseDestroyDnMat(matC);
+      for (const [p, kind] of created.reverse()) {
+        if (kind === "sp") lib.cusparseDestroySpMat(p);
+        else lib.cusparseDestroyDnMat(p);
+      }
     }
   }
 
@@ -100,6 +106,10 @@ export class CudaSparse {
   }
 
   #check(op: string, status: number): void {
-    if (status !== 0) throw new Error(`CUDA ${op}: cusparseStatus ${status}`);
+    if (status !== 0) {
+      throw new Error(
+        `CUDA ${op}: ${CUSPARSE_STATUS_NAMES[status] ?? "cusparseStatus"} (${status})`,
+      );
+    }
   }
 }

@@ -19,6 +19,22 @@ export const CUSPARSE_OPERATION_NON_TRANSPOSE = 0;
 /** `cusparseSpMMAlg_t` values. */
 export const CusparseSpMMAlg = { default: 0, csrAlg1: 4, csrAlg2: 6, csrAlg3: 12 } as const;
 
+/** Names of `cusparseStatus_t` codes (cusparse.h), for error messages. */
+export const CUSPARSE_STATUS_NAMES: Readonly<Record<number, string>> = {
+  0: "CUSPARSE_STATUS_SUCCESS",
+  1: "CUSPARSE_STATUS_NOT_INITIALIZED",
+  2: "CUSPARSE_STATUS_ALLOC_FAILED",
+  3: "CUSPARSE_STATUS_INVALID_VALUE",
+  4: "CUSPARSE_STATUS_ARCH_MISMATCH",
+  5: "CUSPARSE_STATUS_MAPPING_ERROR",
+  6: "CUSPARSE_STATUS_EXECUTION_FAILED",
+  7: "CUSPARSE_STATUS_INTERNAL_ERROR",
+  8: "CUSPARSE_STATUS_MATRIX_TYPE_NOT_SUPPORTED",
+  9: "CUSPARSE_STATUS_ZERO_PIVOT",
+  10: "CUSPARSE_STATUS_NOT_SUPPORTED",
+  11: "CUSPARSE_STATUS_INSUFFICIENT_RESOURCES",
+};
+
 /** The cuSPARSE functions the CUDA backend binds. */
 export const CUSPARSE_SYMBOLS = {
   cusparseCreate: fn("b"),
