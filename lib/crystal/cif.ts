@@ -8,6 +8,13 @@
 import { latticeFromParameters, validateLattice } from "./lattice.ts";
 import { atomicNumber } from "./symbols.ts";
 import type { Structure } from "./types.ts";
+import {
+  settingFromHall,
+  settingFromHM,
+  settingFromNumber,
+  SpaceGroupError,
+  type SpaceGroupSetting,
+} from "./space_groups.ts";
 
 /**
  * A CIF that cannot be turned into a structure. `message` = "<id> line <n>: <reason>".
@@ -55,6 +62,11 @@ export interface CifOptions {
   minDistance?: number;
   /** Symmetry images closer than this fractional distance are merged (default 1e-3). */
   mergeTolerance?: number;
+  /**
+   * Which data block to read when several have atom sites: its name (without `data_`) or its
+   * 0-based index among those blocks. Default: the only one; several are an error naming them.
+   */
+  block?: string | number;
 }
 
 // ---------------------------------------------------------------- tokens
@@ -284,11 +296,47 @@ function parseOperation(expr: string): Float64Array | undefined {
 }
 
 const OPERATION_TAGS = ["_symmetry_equiv_pos_as_xyz", "_space_group_symop_operation_xyz"];
+const HALL_TAGS = ["_space_group_name_hall", "_symmetry_space_group_name_hall"];
+const HM_TAGS = ["_space_group_name_h-m_alt", "_symmetry_space_group_name_h-m"];
+const NUMBER_TAGS = ["_space_group_it_number", "_symmetry_int_tables_number"];
 // Parsed operations by their text: data sets repeat the same few hundred space groups.
-const OPERATION_CACHE = new Map<string, Float64Array>();
+const OPERATION_CACHE = new Map<string, Float64Array | string>();
 const IDENTITY = Float64Array.of(1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0);
 
-function operations(b: Block, t: Tokens, id: string): Float64Array[] {
+/**
+ * Why a parsed operation is not a crystallographic one, or null: the rotation part must be an
+ * integer matrix of determinant ±1 (so "2x,y,z" or "x,x,z" are refused here rather than
+ * producing atoms that are later blamed on an overlap).
+ */
+function operationProblem(op: Float64Array, text: string): string | null {
+  for (let r = 0; r < 3; r++) {
+    for (let c = 0; c < 3; c++) {
+      const v = op[4 * r + c];
+      if (!Number.isInteger(v)) {
+        return `symmetry operation "${text}" is not a symmetry: the coefficient of ` +
+          `${"xyz"[c]} in its ${["first", "second", "third"][r]} part is ${v}, not an integer`;
+      }
+    }
+  }
+  const m = (r: number, c: number) => op[4 * r + c];
+  const det = m(0, 0) * (m(1, 1) * m(2, 2) - m(1, 2) * m(2, 1)) -
+    m(0, 1) * (m(1, 0) * m(2, 2) - m(1, 2) * m(2, 0)) +
+    m(0, 2) * (m(1, 0) * m(2, 1) - m(1, 1) * m(2, 0));
+  if (Math.abs(det) !== 1) {
+    return `symmetry operation "${text}" is not a symmetry: its matrix has determinant ${det} ` +
+      `(a crystallographic operation has ±1)`;
+  }
+  return null;
+}
+
+/** Operators from the operator loop, else from the space-group symbols, else the identity. */
+interface Symmetry {
+  ops: Float64Array[];
+  /** Where the operators came from, for error messages; undefined for a loop or none. */
+  from?: SpaceGroupSetting & { tag: string; symbol: string };
+}
+
+function operations(b: Block, t: Tokens, id: string, rhombohedral: boolean): Symmetry {
   for (const tag of OPERATION_TAGS) {
     const col = column(b, tag);
     if (!col) continue;
@@ -296,19 +344,82 @@ function operations(b: Block, t: Tokens, id: string): Float64Array[] {
     for (let r = 0; r < col.rows; r++) {
       const k = col.at(r);
       let op = OPERATION_CACHE.get(t.text[k]);
-      if (!op) {
-        op = parseOperation(t.text[k]);
-        if (op) {
-          if (OPERATION_CACHE.size >= 20000) OPERATION_CACHE.clear();
-          OPERATION_CACHE.set(t.text[k], op);
-        }
+      if (op === undefined) {
+        const parsed = parseOperation(t.text[k]);
+        op = parsed === undefined
+          ? `cannot parse symmetry operation "${t.text[k]}"`
+          : operationProblem(parsed, t.text[k]) ?? parsed;
+        if (OPERATION_CACHE.size >= 20000) OPERATION_CACHE.clear();
+        OPERATION_CACHE.set(t.text[k], op);
       }
-      if (!op) throw new CifError(id, t.line[k], `cannot parse symmetry operation "${t.text[k]}"`);
+      if (typeof op === "string") {
+        throw new CifError(id, t.line[k], op);
+      }
       ops.push(op);
     }
-    if (ops.length > 0) return ops;
+    if (ops.length > 0) return { ops };
   }
-  return [IDENTITY];
+  return symbolOperations(b, t, id, rhombohedral);
+}
+
+/** The first present, known value of `tags` in block `b`, with its tag and token index. */
+function item(b: Block, t: Tokens, tags: string[]): { tag: string; k: number } | undefined {
+  for (const tag of tags) {
+    const k = b.items.get(tag);
+    if (k !== undefined && !isUnknown(t, k) && t.text[k].trim() !== "") return { tag, k };
+  }
+  return undefined;
+}
+
+/**
+ * Operators from `_space_group_name_Hall`, else the H-M symbol, else the IT number (each
+ * mapped to its standard setting); a number that disagrees with the symbol is an error.
+ */
+function symbolOperations(b: Block, t: Tokens, id: string, rhombohedral: boolean): Symmetry {
+  const hall = item(b, t, HALL_TAGS), hm = item(b, t, HM_TAGS), num = item(b, t, NUMBER_TAGS);
+  if (!hall && !hm && !num) return { ops: [IDENTITY] };
+  let setting: SpaceGroupSetting | undefined;
+  let used: { tag: string; k: number };
+  try {
+    if (hall) {
+      used = hall;
+      setting = settingFromHall(t.text[hall.k]);
+    } else if (hm) {
+      used = hm;
+      setting = settingFromHM(t.text[hm.k], { rhombohedral });
+    } else {
+      used = num!;
+      const n = Number(t.text[num!.k]);
+      setting = settingFromNumber(n, { rhombohedral });
+    }
+  } catch (e) {
+    if (!(e instanceof SpaceGroupError)) throw e;
+    throw new CifError(id, t.line[(hall ?? hm ?? num)!.k], `${e.message} (${(hall ?? hm)!.tag})`);
+  }
+  if (setting === undefined) {
+    throw new CifError(
+      id,
+      t.line[used.k],
+      `unknown space group ${used.tag} "${t.text[used.k]}" and no symmetry operator loop ` +
+        `(${OPERATION_TAGS[0]}): cannot expand the asymmetric unit; give a standard ` +
+        `Hermann-Mauguin or Hall symbol, an IT number 1-230, or the operator loop`,
+    );
+  }
+  if (num && used !== num && setting.number !== 0) {
+    const n = Number(t.text[num.k]);
+    if (n !== setting.number) {
+      throw new CifError(
+        id,
+        t.line[num.k],
+        `${num.tag} ${t.text[num.k]} disagrees with ${used.tag} "${t.text[used.k]}" ` +
+          `(space group ${setting.number}) and there is no operator loop to settle it`,
+      );
+    }
+  }
+  return {
+    ops: setting.operations,
+    from: { ...setting, tag: used.tag, symbol: t.text[used.k] },
+  };
 }
 
 // ---------------------------------------------------------------- structure
@@ -419,15 +530,20 @@ function majority(sites: Site[], tol: number): Site[] {
 }
 
 /**
- * Parses the first data block that has atom sites into a {@linkcode Structure}: cell from
- * `_cell_length_*`/`_cell_angle_*` (pymatgen convention), sites from `_atom_site_fract_*`
- * with the element from `_atom_site_type_symbol` or else `_atom_site_label` (charges and
- * numbering stripped), expanded by `_symmetry_equiv_pos_as_xyz` or
- * `_space_group_symop_operation_xyz`. Coordinates are wrapped into [0, 1); symmetry images of
- * one species within `mergeTolerance` (periodic fractional distance) are merged. Accepts
- * quoted values, ';' text fields, esd suffixes "5.431(2)", comments and several blocks.
- * Throws {@linkcode CifError} for: empty file, missing/invalid cell (zero or negative volume),
- * truncated loops/strings, non-numeric or unknown coordinates, unknown element symbols,
+ * Parses the data block that has atom sites (several: the one `block` names) into a
+ * {@linkcode Structure}: cell from `_cell_length_*`/`_cell_angle_*` (pymatgen convention),
+ * sites from `_atom_site_fract_*` with the element from `_atom_site_type_symbol` or else
+ * `_atom_site_label` (charges and numbering stripped), expanded by the operator loop
+ * (`_symmetry_equiv_pos_as_xyz` or `_space_group_symop_operation_xyz`), or, without one, by
+ * the operators generated from `_space_group_name_Hall`, the H-M symbol or the IT number
+ * (standard setting; see space_groups.ts). Coordinates are wrapped into [0, 1); symmetry
+ * images of one species within `mergeTolerance` (periodic fractional distance) are merged.
+ * Accepts quoted values, ';' text fields, esd suffixes "5.431(2)", comments and several
+ * blocks. Throws {@linkcode CifError} for: empty file, missing/invalid cell (zero, negative or
+ * flat volume), truncated loops/strings, non-numeric or unknown coordinates, unknown element
+ * symbols, malformed or non-crystallographic operators, unknown or contradictory space-group
+ * symbols, an origin choice the symbol leaves open when the coordinates fit the other one,
+ * several blocks with atoms and no `block`,
  * partial occupancy (unless `occupancy: "majority"`), atoms closer than `minDistance`, and
  * no atoms.
  *
@@ -446,10 +562,7 @@ export function parseCif(text: string, options: CifOptions = {}): Structure {
   if (t.text.length === 0) throw new CifError(id, undefined, "empty file (no CIF content)");
   const all = blocks(t, id);
   if (all.length === 0) throw new CifError(id, undefined, "no data_ block");
-  const b = all.find((x) => column(x, "_atom_site_fract_x") !== undefined);
-  if (!b) {
-    throw new CifError(id, all[0].line, "no atoms (no _atom_site_fract_x in any data block)");
-  }
+  const b = chooseBlock(all, options.block, id);
   if (options.id === undefined && b.name) id = b.name;
 
   const cell: number[] = [];
@@ -464,6 +577,10 @@ export function parseCif(text: string, options: CifOptions = {}): Structure {
   }
   for (let c = 0; c < 3; c++) {
     if (!(cell[c] > 0)) throw new CifError(id, cellLine, `cell length ${cell[c]} is not positive`);
+  }
+  const flat = flatCell(cell[3], cell[4], cell[5]);
+  if (flat !== null) {
+    throw new CifError(id, cellLine, `cell (${cell.join(", ")}): ${flat}`);
   }
   const lattice = latticeFromParameters(cell[0], cell[1], cell[2], cell[3], cell[4], cell[5]);
   try {
@@ -491,7 +608,64 @@ export function parseCif(text: string, options: CifOptions = {}): Structure {
     throw new CifError(id, b.line, "no atoms left after occupancy resolution");
   }
 
-  const ops = operations(b, t, id);
+  const [a0, b0, c0, al, be, ga] = cell;
+  const near = (x: number, y: number) => Math.abs(x - y) <= 1e-3 * Math.max(x, y);
+  const rhombohedral = near(a0, b0) && near(b0, c0) && Math.abs(al - be) < 0.01 &&
+    Math.abs(be - ga) < 0.01 && Math.abs(al - 90) > 0.01;
+  const { ops, from } = operations(b, t, id, rhombohedral);
+  const minDistance = options.minDistance ?? 0.5;
+  const { frac, numbers, origin } = expand(sites, ops, tol);
+  checkOverlap(lattice, frac, minDistance, (a, b2, d, min) => {
+    const sa = sites[origin[a]], sb = sites[origin[b2]];
+    const hint = from === undefined ? "" : `; the operators were generated from ${from.tag} ` +
+      `"${from.symbol}" (${from.hm}${from.assumed ? `, assuming ${from.assumed}` : ""}): if ` +
+      `the file uses another setting, add its operator loop`;
+    return new CifError(
+      id,
+      sb.line,
+      `atoms of sites "${sa.label}" and "${sb.label}" overlap: ${
+        d.toFixed(3)
+      } Å apart (< ${min} Å)${hint}`,
+    );
+  });
+  if (from?.alternative) {
+    // The symbol leaves the origin open. Atoms sit on special positions of the right origin,
+    // so the wrong one spreads them over more sites: fewer atoms (and no overlap) with origin
+    // choice 1 means the coordinates were written for it, and guessing would be silent.
+    const alt = expand(sites, from.alternative.operations, tol);
+    let altFits = alt.numbers.length < numbers.length;
+    if (altFits) {
+      try {
+        checkOverlap(lattice, alt.frac, minDistance, () => new Error());
+      } catch {
+        altFits = false;
+      }
+    }
+    if (altFits) {
+      throw new CifError(
+        id,
+        t.line[b.items.get(from.tag) ?? 0] ?? b.line,
+        `${from.tag} "${from.symbol}" does not say which origin choice the coordinates use, ` +
+          `and they look like origin choice 1 (${alt.numbers.length} atoms with "` +
+          `${from.alternative.hm}", ${numbers.length} with "${from.hm}"): write the symbol ` +
+          `with ":1" or ":2", or add the operator loop`,
+      );
+    }
+  }
+  return {
+    id,
+    lattice,
+    frac: Float64Array.from(frac),
+    numbers: Int32Array.from(numbers),
+  };
+}
+
+/** Applies every operator to every site, merging images of one species within `tol`. */
+function expand(
+  sites: Site[],
+  ops: Float64Array[],
+  tol: number,
+): { frac: number[]; numbers: number[]; origin: number[] } {
   const frac: number[] = [];
   const numbers: number[] = [];
   const origin: number[] = [];
@@ -510,22 +684,64 @@ export function parseCif(text: string, options: CifOptions = {}): Structure {
       if (!dup) frac.push(g[0], g[1], g[2]), numbers.push(s.z), origin.push(si);
     }
   });
-  checkOverlap(lattice, frac, options.minDistance ?? 0.5, (a, b2, d, min) => {
-    const sa = sites[origin[a]], sb = sites[origin[b2]];
-    return new CifError(
+  return { frac, numbers, origin };
+}
+
+/**
+ * The block to read: the one with atom sites, or the one `choice` names when several have
+ * them (several without a choice is an error naming them: reading only the first would drop
+ * the others silently).
+ */
+function chooseBlock(all: Block[], choice: string | number | undefined, id: string): Block {
+  const withAtoms = all.filter((x) => column(x, "_atom_site_fract_x") !== undefined);
+  if (withAtoms.length === 0) {
+    throw new CifError(id, all[0].line, "no atoms (no _atom_site_fract_x in any data block)");
+  }
+  const names = withAtoms.map((x) => `data_${x.name}`).join(", ");
+  if (choice === undefined) {
+    if (withAtoms.length === 1) return withAtoms[0];
+    throw new CifError(
       id,
-      sb.line,
-      `atoms of sites "${sa.label}" and "${sb.label}" overlap: ${
-        d.toFixed(3)
-      } Å apart (< ${min} Å)`,
+      withAtoms[1].line,
+      `${withAtoms.length} data blocks have atom sites (${names}); pick one with the ` +
+        `block option (a name or a 0-based index), or split the file`,
     );
-  });
-  return {
-    id,
-    lattice,
-    frac: Float64Array.from(frac),
-    numbers: Int32Array.from(numbers),
-  };
+  }
+  const chosen = typeof choice === "number"
+    ? withAtoms[choice]
+    : withAtoms.find((x) => x.name === choice.replace(/^data_/, ""));
+  if (chosen === undefined) {
+    throw new CifError(
+      id,
+      undefined,
+      `no data block ${JSON.stringify(choice)} with atom sites (blocks with atoms: ${names})`,
+    );
+  }
+  return chosen;
+}
+
+/**
+ * Why cell angles (degrees) give no cell, or null. The volume factor
+ * 1 − cos²α − cos²β − cos²γ + 2 cos α cos β cos γ must be clearly positive: angles such as
+ * 120/120/120 (α + β + γ = 360°) or 90/90/180 make a flat cell whose tiny floating-point
+ * volume would otherwise surface later as "atoms overlap".
+ */
+function flatCell(alpha: number, beta: number, gamma: number): string | null {
+  for (const [name, v] of [["alpha", alpha], ["beta", beta], ["gamma", gamma]] as const) {
+    if (!(v > 0 && v < 180)) {
+      return `angle ${name} ${v}° is not between 0° and 180° (the cell volume would be zero)`;
+    }
+  }
+  const r = Math.PI / 180;
+  const ca = Math.cos(alpha * r), cb = Math.cos(beta * r), cg = Math.cos(gamma * r);
+  const f = 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg;
+  if (f > 1e-6) return null;
+  const sum = alpha + beta + gamma;
+  const why = sum >= 360 - 1e-6
+    ? `α + β + γ = ${+sum.toFixed(4)}° (must be below 360°)`
+    : `one angle is not below the sum of the other two`;
+  return `the angles do not form a cell (${why}): the cell is flat, its volume is zero ` +
+    `(${f <= 0 ? 0 : Math.sqrt(f).toExponential(2)} × a·b·c)`;
 }
 
 /** Throws the error made by `fail` for the first pair closer than `min` Å (minimum image ±1). */

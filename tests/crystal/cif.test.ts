@@ -218,7 +218,7 @@ _refine_special_details
 _cell_length_a 99
 loop_ 'not a loop'
 ;
-_symmetry_space_group_name_H-M   'F d -3 m'
+_symmetry_space_group_name_H-M   'P 1'
 _exptl_crystal_density_diffrn    ?
 loop_
 _atom_site_label
@@ -230,7 +230,7 @@ _atom_site_occupancy
 _atom_site_U_iso_or_equiv
 Si1 ? 0.0 0.0 0.0 1.0(0) ?
 O2- O2- .5 .5 .5 . .
-data_second_block_is_ignored
+data_second_block
 _cell_length_a 1
 _cell_length_b 1
 _cell_length_c 1
@@ -245,13 +245,23 @@ _atom_site_fract_z
 Xx 0 0 0
 `;
 
-Deno.test("syntax: esd, quotes, text fields, comments, '?'/'.', first block with atoms", () => {
-  const s = parseCif(SYNTAX);
+Deno.test("syntax: esd, quotes, text fields, comments, '?'/'.', a block chosen by option", () => {
+  // Two blocks have atom sites: an error naming both, unless the block option picks one.
+  throwsCif(
+    SYNTAX,
+    "two",
+    lineOf(SYNTAX, "data_second_block"),
+    /2 data blocks have atom sites \(data_structure, data_second_block\); pick one with the block option/,
+  );
+  assert.throws(() => parseCif(SYNTAX, { block: "nope" }), /no data block "nope" with atom sites/);
+  assert.throws(() => parseCif(SYNTAX, { block: 1 }), /unknown element symbol "Xx"/);
+  assert.equal(parseCif(SYNTAX, { block: 0 }).id, "structure");
+  const s = parseCif(SYNTAX, { block: "data_structure" });
   assert.equal(s.id, "structure");
   assert.deepEqual(Array.from(s.lattice), [5.431, 0, 0, 0, 5.431, 0, 0, 0, 5.431]);
   assert.deepEqual(Array.from(s.numbers), [14, 8]); // Si from the label (type '?'), O from "O2-"
   assert.deepEqual(Array.from(s.frac), [0, 0, 0, 0.5, 0.5, 0.5]);
-  assert.equal(parseCif(SYNTAX.replaceAll("\n", "\r\n")).numbers.length, 2);
+  assert.equal(parseCif(SYNTAX.replaceAll("\n", "\r\n"), { block: "structure" }).numbers.length, 2);
 });
 
 const BASE = `data_base
