@@ -19,6 +19,7 @@ import { BatchNorm1d } from "../nn/layers.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { affine, mseLoss, tensor } from "../tensor/ops.ts";
 import { noGrad, tidy } from "../tensor/scope.ts";
+import "../autograd/backward.ts"; // installs Tensor.backward()
 import type { Normalizer } from "./normalizer.ts";
 import type { ShardedData } from "./shard_data.ts";
 
