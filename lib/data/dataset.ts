@@ -39,11 +39,30 @@ export interface LoadDatasetOptions extends ReaderOptions {
   quiet?: boolean;
 }
 
-/** Parses `synthetic:N` or `synthetic:N:seed` (seed default 0); null when not that form. */
+/** Largest `synthetic:N`: structures are generated on demand, but ids and caches scale with N. */
+export const MAX_SYNTHETIC_COUNT = 10_000_000;
+
+/**
+ * Parses `synthetic:N` or `synthetic:N:seed` (seed default 0); null when not that form.
+ * Throws a {@link DatasetError} for N outside 1..{@link MAX_SYNTHETIC_COUNT} or a seed that
+ * is not a safe integer (instead of an "Invalid array length" deep inside).
+ */
 export function parseSyntheticSource(source: string): { count: number; seed: number } | null {
   const m = /^synthetic:(\d+)(?::(-?\d+))?$/.exec(source.trim());
   if (m === null) return null;
-  return { count: Number(m[1]), seed: m[2] === undefined ? 0 : Number(m[2]) };
+  const count = Number(m[1]), seed = m[2] === undefined ? 0 : Number(m[2]);
+  if (!(count >= 1 && count <= MAX_SYNTHETIC_COUNT)) {
+    throw new DatasetError(
+      `bad synthetic source ${JSON.stringify(source)}: the size ${m[1]} must be between 1 ` +
+        `and ${MAX_SYNTHETIC_COUNT}`,
+    );
+  }
+  if (!Number.isSafeInteger(seed)) {
+    throw new DatasetError(
+      `bad synthetic source ${JSON.stringify(source)}: the seed ${m[2]} is not a safe integer`,
+    );
+  }
+  return { count, seed };
 }
 
 /** Resolves `"auto"` to a concrete format by looking at the source (stat for folders). */

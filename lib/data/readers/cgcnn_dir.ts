@@ -23,6 +23,7 @@ import {
   type LoadedDataset,
   type ReaderOptions,
   requirePath,
+  SeenIds,
   SkipList,
 } from "./common.ts";
 import { parseNumber } from "./validate.ts";
@@ -66,7 +67,7 @@ export async function readCgcnnDir(
   const skips = new SkipList(options);
   const entries: DatasetEntry[] = [];
   const limit = options.limit ?? Infinity;
-  const seen = new Set<string>();
+  const seen = new SeenIds();
   let start = 0;
   if (rows[0].fields.length >= 2 && looksLikeHeader(rows[0].fields[1])) start = 1;
 
@@ -85,11 +86,11 @@ export async function readCgcnnDir(
       skips.skip(`line ${line}`, `${where}: empty id`);
       continue;
     }
-    if (seen.has(id)) {
-      skips.skip(id, `${where}: duplicate id ${JSON.stringify(id)} (first use kept)`);
+    const dup = seen.duplicate(id, where);
+    if (dup !== null) {
+      skips.skip(id, dup);
       continue;
     }
-    seen.add(id);
     const target = parseNumber(fields[1]);
     if (!Number.isFinite(target)) {
       skips.skip(
@@ -128,6 +129,7 @@ export async function readCgcnnDir(
       continue;
     }
     entries.push({ id, structure, target });
+    seen.keep(id, `line ${line}`);
   }
   return new ListDataset(entries, skips.items, { source: dir, atomFeatures, target: "id_prop" });
 }

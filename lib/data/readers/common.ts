@@ -84,6 +84,27 @@ export class SkipList {
 }
 
 /**
+ * The one duplicate-id policy of every reader: the first usable structure with an id is kept
+ * and every later row with that id is skipped, with a reason naming where the kept one is.
+ * (Keeping both would make ids ambiguous in predictions, splits and skipped lists; HDF5 ids
+ * are row numbers and cannot repeat.)
+ */
+export class SeenIds {
+  #where = new Map<string, string>();
+  /** The skip reason when `id` is already kept, else null. `where` prefixes the reason. */
+  duplicate(id: string, where: string): string | null {
+    const first = this.#where.get(id);
+    return first === undefined
+      ? null
+      : `${where}: duplicate id ${JSON.stringify(id)} (kept the first, ${first})`;
+  }
+  /** Records that the structure `id` read at `where` is kept. */
+  keep(id: string, where: string): void {
+    this.#where.set(id, where);
+  }
+}
+
+/**
  * Validates a parsed structure and its target; returns the reason it is unusable or `null`.
  * `where` is the file (and line) prefix used in the message.
  */

@@ -20,6 +20,7 @@ import {
   type LoadedDataset,
   type ReaderOptions,
   requirePath,
+  SeenIds,
   SkipList,
 } from "./common.ts";
 import { parseNumber } from "./validate.ts";
@@ -53,6 +54,7 @@ export async function readCsvCif(
   let cifCol = -1, targetCol = -1, idCol = -1;
   let targetName = options.target ?? "";
   let row = 0;
+  const seen = new SeenIds();
 
   const resolveColumns = (first: CsvRecord) => {
     const h = header!;
@@ -115,6 +117,11 @@ export async function readCsvCif(
       );
       continue;
     }
+    const dup = seen.duplicate(id, where);
+    if (dup !== null) {
+      skips.skip(id, dup);
+      continue;
+    }
     const target = parseNumber(f[targetCol]);
     if (!Number.isFinite(target)) {
       skips.skip(
@@ -142,6 +149,7 @@ export async function readCsvCif(
       continue;
     }
     entries.push({ id, structure, target });
+    seen.keep(id, `line ${rec.line}`);
     if (entries.length >= limit) break;
   }
   if (header === null) throw new DatasetError(`${path}: file is empty (expected a header row)`);
