@@ -142,7 +142,14 @@ export type { Parameter } from "./lib/nn/module.ts";
 
 // --- tensors and devices -------------------------------------------------------------------
 export { type Shape, Tensor } from "./lib/tensor/tensor.ts";
-export { type Disposable, keep, noGrad, tidy } from "./lib/tensor/scope.ts";
+export {
+  checkNoLeaks,
+  type Disposable,
+  keep,
+  noGrad,
+  type StorageCounter,
+  tidy,
+} from "./lib/tensor/scope.ts";
 export type {
   AdamWScalars,
   Backend,

@@ -123,3 +123,45 @@ export function noGrad<T>(fn: () => T): T {
     gradEnabled = previous;
   }
 }
+
+/** What the leak check reads of a backend: its name and its count of live storages. */
+export interface StorageCounter {
+  /** Backend name, for the message. */
+  readonly name: string;
+  /** Live storages and bytes now. */
+  memory(): { liveBuffers: number; liveBytes: number };
+}
+
+/**
+ * Debug check that `fn` leaks no storage, the check tfjs `engine.ts` runs around every kernel
+ * in its debug mode. `fn` runs in a `tidy` scope and its result is dropped, so every tensor it
+ * makes is freed; if `backend` then holds a different number of live storages than before, a
+ * kernel allocated a buffer that no tensor owns, or an untracked tensor (a parameter, a
+ * gradient) was left alive. Throws an `Error` naming `label` (the op) and the counts.
+ *
+ * @example
+ * ```ts
+ * import { checkNoLeaks, selectBackend, Tensor } from "@facgcnn/toolkit";
+ * const be = selectBackend("cpu");
+ * checkNoLeaks(be, "upload", () => new Tensor(be, be.upload(new Float32Array(3)), [3])); // passes
+ * ```
+ */
+export function checkNoLeaks(backend: StorageCounter, label: string, fn: () => unknown): void {
+  const before = backend.memory();
+  tidy(() => {
+    const result = fn();
+    if (result instanceof Promise) {
+      throw new Error(`checkNoLeaks(${label}): fn must be synchronous (it runs in a tidy scope)`);
+    }
+  });
+  const after = backend.memory();
+  if (after.liveBuffers !== before.liveBuffers) {
+    const n = after.liveBuffers - before.liveBuffers;
+    const what = n > 0
+      ? `leaked ${n} storage${n === 1 ? "" : "s"} (${after.liveBytes - before.liveBytes} bytes)`
+      : `freed ${-n} storage${n === -1 ? "" : "s"} it did not create`;
+    throw new Error(
+      `${label} ${what} on the ${backend.name} backend: live storages ${before.liveBuffers} → ${after.liveBuffers}`,
+    );
+  }
+}

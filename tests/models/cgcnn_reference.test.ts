@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
+import type { Backend } from "../../lib/backend/backend.ts";
 import { Rng } from "../../lib/util/random.ts";
 import type { GraphSet } from "../../lib/crystal/types.ts";
 import { computeFrames, type FrameKind, type FrameMode } from "../../lib/frames/select.ts";
@@ -33,9 +33,9 @@ import {
   referenceGraph,
   signedFrame,
 } from "./_reference.ts";
+import { forEachBackend } from "../helpers/backends.ts";
 
 const TOL = 1e-5;
-const backend = createCpuBackend();
 const synthetic = await syntheticGraphs(12, 11);
 const real = await sampleGraphs();
 
@@ -115,7 +115,7 @@ function shapeOf(model: Model) {
   return { atomFeaLen: c.atomFeaLen, hFeaLen: c.hFeaLen, nConv: c.nConv, nH: c.nH };
 }
 
-function runCase(c: Case, graphs: GraphSet, label: string) {
+function runCase(backend: Backend, c: Case, graphs: GraphSet, label: string) {
   const idx = allIndices(graphs);
   const model = new Model(c.config, backend);
   try {
@@ -202,143 +202,164 @@ const cases: Case[] = [
 ];
 
 for (const c of cases) {
-  Deno.test(`reference forward: ${c.name}, synthetic crystals`, () => runCase(c, synthetic, "syn"));
-  Deno.test({
-    name: `reference forward: ${c.name}, real COD CIFs`,
-    ignore: real === null,
-    fn: () => runCase(c, real!, "cif"),
-  });
+  forEachBackend(
+    `reference forward: ${c.name}, synthetic crystals`,
+    (backend) => runCase(backend, c, synthetic, "syn"),
+  );
+  forEachBackend(
+    `reference forward: ${c.name}, real COD CIFs`,
+    (backend) => runCase(backend, c, real!, "cif"),
+    { skip: real === null ? "the CGCNN sample CIFs are absent" : undefined },
+  );
 }
 
-Deno.test("reference forward: FACGCNN stochastic frames reproduce a fixed frame pattern", () => {
-  // The model draws one pattern per crystal from Rng(seed, stream) as floor(8·u); with the
-  // same stream the reference uses the same patterns (training mode couples the crystals
-  // through BatchNorm, so the whole batch must match).
-  for (const graphs of [synthetic, real].filter((g) => g !== null)) {
-    const idx = allIndices(graphs);
-    const model = new Model(
-      { kind: "facgcnn", atomFeaLen: 16, hFeaLen: 16, nConv: 2, frames: "stochastic", seed: 7 },
-      backend,
-    );
-    try {
-      perturbBatchNorm(model, 202);
-      const w = weightsOf(model);
-      const rng = new Rng(99, 3);
-      const patterns = Array.from(idx, () => Math.min(7, Math.floor(rng.next() * 8)));
-      assert.ok(new Set(patterns).size > 1, "patterns should vary over crystals");
-      model.reseedFrames(99, 3);
-      const y = modelOutput(model, graphs, idx);
-      const g = referenceGraph(
-        graphs,
-        idx,
-        model.atomFeatures.rows,
-        model.atomFeatures.length,
-        frameMatrices(graphs, idx, "pca", [patterns]),
+forEachBackend(
+  "reference forward: FACGCNN stochastic frames reproduce a fixed frame pattern",
+  (backend) => {
+    // The model draws one pattern per crystal from Rng(seed, stream) as floor(8·u); with the
+    // same stream the reference uses the same patterns (training mode couples the crystals
+    // through BatchNorm, so the whole batch must match).
+    for (const graphs of [synthetic, real].filter((g) => g !== null)) {
+      const idx = allIndices(graphs);
+      const model = new Model(
+        { kind: "facgcnn", atomFeaLen: 16, hFeaLen: 16, nConv: 2, frames: "stochastic", seed: 7 },
+        backend,
       );
-      const r = referenceForward(w, shapeOf(model), g, true);
-      const e = maxRelative(y, r);
-      assert.ok(e <= TOL, `stochastic train: relative error ${e}`);
-    } finally {
-      model.dispose();
-    }
-  }
-});
-
-Deno.test("reference forward: eval-mode stochastic predictions are single-frame references", () => {
-  const graphs = synthetic;
-  const idx = allIndices(graphs);
-  const model = new Model(
-    { kind: "facgcnn", atomFeaLen: 8, hFeaLen: 16, nConv: 2, seed: 8 },
-    backend,
-  );
-  try {
-    perturbBatchNorm(model, 303);
-    model.eval();
-    const w = weightsOf(model);
-    const single = Array.from({ length: 8 }, (_, p) =>
-      referenceForward(
-        w,
-        shapeOf(model),
-        referenceGraph(
+      try {
+        perturbBatchNorm(model, 202);
+        const w = weightsOf(model);
+        const rng = new Rng(99, 3);
+        const patterns = Array.from(idx, () => Math.min(7, Math.floor(rng.next() * 8)));
+        assert.ok(new Set(patterns).size > 1, "patterns should vary over crystals");
+        model.reseedFrames(99, 3);
+        const y = modelOutput(model, graphs, idx);
+        const g = referenceGraph(
           graphs,
           idx,
           model.atomFeatures.rows,
           model.atomFeatures.length,
-          frameMatrices(graphs, idx, "pca", [Array.from(idx, () => p)]),
-        ),
-        false,
-      ));
-    const scale = Math.max(...single.flatMap((s) => Array.from(s, Math.abs)));
-    for (let rep = 0; rep < 4; rep++) {
-      model.reseedFrames(rep, 1);
-      const y = modelOutput(model, graphs, idx, "stochastic");
-      for (let c = 0; c < idx.length; c++) {
-        const best = Math.min(...single.map((s) => Math.abs(s[c] - y[c])));
-        assert.ok(best <= TOL * scale, `crystal ${c}: ${y[c]} is no single-frame reference`);
+          frameMatrices(graphs, idx, "pca", [patterns]),
+        );
+        const r = referenceForward(w, shapeOf(model), g, true);
+        const e = maxRelative(y, r);
+        assert.ok(e <= TOL, `stochastic train: relative error ${e}`);
+      } finally {
+        model.dispose();
       }
     }
-    // `{ sample: 8 }` is all frames in another order: the average of the references.
-    const y8 = modelOutput(model, graphs, idx, { sample: 8 });
-    const mean = Float64Array.from(idx, (_, c) => single.reduce((s, r) => s + r[c], 0) / 8);
-    assert.ok(maxRelative(y8, mean) <= TOL, "sample: 8 is not the mean");
-  } finally {
-    model.dispose();
-  }
-});
+  },
+);
 
-Deno.test("reference forward: predictGraphs applies the target scaling in eval mode", () => {
-  const model = new Model({ kind: "cgcnn", atomFeaLen: 8, hFeaLen: 8, nConv: 2, seed: 9 }, backend);
-  try {
-    perturbBatchNorm(model, 404);
-    model.targetMean = -1.25;
-    model.targetStd = 0.5;
-    model.train();
-    const pred = model.predictGraphs(synthetic, { batchSize: 5 });
-    assert.ok(model.network.training, "predictGraphs must restore training mode");
-    const idx = allIndices(synthetic);
-    const r = referenceForward(
-      weightsOf(model),
-      shapeOf(model),
-      referenceGraph(synthetic, idx, model.atomFeatures.rows, model.atomFeatures.length, null),
-      false,
-    ).map((v) => -1.25 + 0.5 * v);
-    assert.ok(maxRelative(pred, r) <= TOL, `predictGraphs: relative error ${maxRelative(pred, r)}`);
-  } finally {
-    model.dispose();
-  }
-});
-
-Deno.test("reference forward: large pre-activations (softplus above its threshold 20)", () => {
-  const model = new Model(
-    { kind: "cgcnn", atomFeaLen: 8, hFeaLen: 8, nConv: 2, seed: 10 },
-    backend,
-  );
-  try {
-    perturbBatchNorm(model, 505);
-    const state = model.network.stateDict();
-    // Half of conv_to_fc's outputs far above the threshold, a BN2 shift that pushes atom
-    // features above it too.
-    const b = state.get("conv_to_fc.bias")!.data;
-    for (let i = 0; i < b.length; i += 2) b[i] = 40 + i;
-    state.get("convs.0.bn2.bias")!.data.fill(30);
-    model.network.loadStateDict(state);
-    model.eval();
-    const idx = allIndices(synthetic);
-    const y = modelOutput(model, synthetic, idx);
-    const r = referenceForward(
-      weightsOf(model),
-      shapeOf(model),
-      referenceGraph(synthetic, idx, model.atomFeatures.rows, model.atomFeatures.length, null),
-      false,
+forEachBackend(
+  "reference forward: eval-mode stochastic predictions are single-frame references",
+  (backend) => {
+    const graphs = synthetic;
+    const idx = allIndices(graphs);
+    const model = new Model(
+      { kind: "facgcnn", atomFeaLen: 8, hFeaLen: 16, nConv: 2, seed: 8 },
+      backend,
     );
-    assert.ok(y.every(Number.isFinite));
-    assert.ok(maxRelative(y, r) <= TOL, `relative error ${maxRelative(y, r)}`);
-  } finally {
-    model.dispose();
-  }
-});
+    try {
+      perturbBatchNorm(model, 303);
+      model.eval();
+      const w = weightsOf(model);
+      const single = Array.from({ length: 8 }, (_, p) =>
+        referenceForward(
+          w,
+          shapeOf(model),
+          referenceGraph(
+            graphs,
+            idx,
+            model.atomFeatures.rows,
+            model.atomFeatures.length,
+            frameMatrices(graphs, idx, "pca", [Array.from(idx, () => p)]),
+          ),
+          false,
+        ));
+      const scale = Math.max(...single.flatMap((s) => Array.from(s, Math.abs)));
+      for (let rep = 0; rep < 4; rep++) {
+        model.reseedFrames(rep, 1);
+        const y = modelOutput(model, graphs, idx, "stochastic");
+        for (let c = 0; c < idx.length; c++) {
+          const best = Math.min(...single.map((s) => Math.abs(s[c] - y[c])));
+          assert.ok(best <= TOL * scale, `crystal ${c}: ${y[c]} is no single-frame reference`);
+        }
+      }
+      // `{ sample: 8 }` is all frames in another order: the average of the references.
+      const y8 = modelOutput(model, graphs, idx, { sample: 8 });
+      const mean = Float64Array.from(idx, (_, c) => single.reduce((s, r) => s + r[c], 0) / 8);
+      assert.ok(maxRelative(y8, mean) <= TOL, "sample: 8 is not the mean");
+    } finally {
+      model.dispose();
+    }
+  },
+);
 
-Deno.test("reference forward: the comparison detects deviations from CGCNN", () => {
+forEachBackend(
+  "reference forward: predictGraphs applies the target scaling in eval mode",
+  (backend) => {
+    const model = new Model(
+      { kind: "cgcnn", atomFeaLen: 8, hFeaLen: 8, nConv: 2, seed: 9 },
+      backend,
+    );
+    try {
+      perturbBatchNorm(model, 404);
+      model.targetMean = -1.25;
+      model.targetStd = 0.5;
+      model.train();
+      const pred = model.predictGraphs(synthetic, { batchSize: 5 });
+      assert.ok(model.network.training, "predictGraphs must restore training mode");
+      const idx = allIndices(synthetic);
+      const r = referenceForward(
+        weightsOf(model),
+        shapeOf(model),
+        referenceGraph(synthetic, idx, model.atomFeatures.rows, model.atomFeatures.length, null),
+        false,
+      ).map((v) => -1.25 + 0.5 * v);
+      assert.ok(
+        maxRelative(pred, r) <= TOL,
+        `predictGraphs: relative error ${maxRelative(pred, r)}`,
+      );
+    } finally {
+      model.dispose();
+    }
+  },
+);
+
+forEachBackend(
+  "reference forward: large pre-activations (softplus above its threshold 20)",
+  (backend) => {
+    const model = new Model(
+      { kind: "cgcnn", atomFeaLen: 8, hFeaLen: 8, nConv: 2, seed: 10 },
+      backend,
+    );
+    try {
+      perturbBatchNorm(model, 505);
+      const state = model.network.stateDict();
+      // Half of conv_to_fc's outputs far above the threshold, a BN2 shift that pushes atom
+      // features above it too.
+      const b = state.get("conv_to_fc.bias")!.data;
+      for (let i = 0; i < b.length; i += 2) b[i] = 40 + i;
+      state.get("convs.0.bn2.bias")!.data.fill(30);
+      model.network.loadStateDict(state);
+      model.eval();
+      const idx = allIndices(synthetic);
+      const y = modelOutput(model, synthetic, idx);
+      const r = referenceForward(
+        weightsOf(model),
+        shapeOf(model),
+        referenceGraph(synthetic, idx, model.atomFeatures.rows, model.atomFeatures.length, null),
+        false,
+      );
+      assert.ok(y.every(Number.isFinite));
+      assert.ok(maxRelative(y, r) <= TOL, `relative error ${maxRelative(y, r)}`);
+    } finally {
+      model.dispose();
+    }
+  },
+);
+
+forEachBackend("reference forward: the comparison detects deviations from CGCNN", (backend) => {
   // Each mutation of the reference must move the output by far more than the tolerance,
   // so the tests above can fail.
   const model = new Model({ kind: "cgcnn", atomFeaLen: 16, hFeaLen: 16, seed: 12 }, backend);

@@ -13,7 +13,6 @@
  */
 
 import assert from "node:assert/strict";
-import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
 import { Rng } from "../../lib/util/random.ts";
 import type { GraphSet } from "../../lib/crystal/types.ts";
 import { computeFrames, type FrameMode } from "../../lib/frames/select.ts";
@@ -22,6 +21,7 @@ import { Model, type ModelConfig } from "../../lib/models/model.ts";
 import { mseLoss, tensor } from "../../lib/tensor/ops.ts";
 import { tidy } from "../../lib/tensor/scope.ts";
 import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
+import { forEachBackend } from "../helpers/backends.ts";
 import { seededRng } from "../helpers/numeric.ts";
 import { perturbBatchNorm, syntheticGraphs, weightsOf } from "./_fixtures.ts";
 import {
@@ -35,7 +35,6 @@ import {
   signedFrame,
 } from "./_reference.ts";
 
-const backend = createCpuBackend();
 const graphs = await syntheticGraphs(24, 5);
 
 /** Three small crystals (≤ 12 atoms), so the float64 reference is cheap to re-run. */
@@ -111,7 +110,7 @@ function sampleIndices(size: number, grad: Float32Array, rng: () => number, n: n
 }
 
 for (const c of cases) {
-  Deno.test(`gradients: ${c.name}`, () => {
+  forEachBackend(`gradients: ${c.name}`, (backend) => {
     const model = new Model(c.config, backend);
     try {
       perturbBatchNorm(model, 77);

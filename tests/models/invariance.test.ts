@@ -10,10 +10,13 @@
  * change which of the tied neighbours are kept: the graph itself changes (CGCNN's prediction
  * moves too), whatever the frames. The 12-neighbour tests therefore use structures without a
  * tie at the cut, and cubic cells are tested on graphs with every neighbour within 5 Å.
+ *
+ * Each model body runs on every backend (`forEachBackend`), except that the sweeps over all
+ * test structures skip the all-TypeScript CPU configuration (see `SWEEP`).
  */
 
 import assert from "node:assert/strict";
-import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
+import type { Backend } from "../../lib/backend/backend.ts";
 import { neighborList } from "../../lib/crystal/neighbors.ts";
 import { syntheticCrystals } from "../../lib/data/synthetic.ts";
 import type { Dataset, GraphSet, Structure } from "../../lib/crystal/types.ts";
@@ -26,12 +29,22 @@ import { SGD } from "../../lib/optim/sgd.ts";
 import { gatherRows, mseLoss, tensor } from "../../lib/tensor/ops.ts";
 import { noGrad, tidy } from "../../lib/tensor/scope.ts";
 import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
+import { forEachBackend } from "../helpers/backends.ts";
 import { seededRng } from "../helpers/numeric.ts";
 import { CGCNN_SAMPLE, graphsOf, perturbBatchNorm } from "./_fixtures.ts";
 import { det3, type Motion, randomMotion, transformStructure } from "./_transform.ts";
 
 const TOL = 1e-4;
-const backend = createCpuBackend();
+/**
+ * The invariance sweeps (50 structures × 8 frames, several models) take about 100 s on the
+ * all-TypeScript CPU configuration of the shared test machine, most of it in the fallback
+ * GEMM; there the model maths is checked against the float64 reference by
+ * cgcnn_reference.test.ts and gradients.test.ts, and the kernels against the native ones by
+ * the op tests.
+ */
+const SWEEP = {
+  skipOn: { "cpu-ts": "~100 s sweep on the TypeScript GEMM; its maths is checked elsewhere" },
+};
 
 function asDataset(structures: Structure[]): Dataset {
   return {
@@ -95,7 +108,7 @@ function relativeErrors(a: Float32Array, b: Float32Array, mask: boolean[]): numb
   return out;
 }
 
-function model(config: Partial<ModelConfig>): Model {
+function model(backend: Backend, config: Partial<ModelConfig>): Model {
   const m = new Model(
     { kind: "facgcnn", atomFeaLen: 32, hFeaLen: 32, seed: 5, ...config },
     backend,
@@ -115,7 +128,7 @@ function singleFrame(m: Model, graphs: GraphSet): Float32Array[] {
           frames: "stochastic",
           frameKind: m.config.frameKind,
         }, () => (p + 0.5) / 8);
-        const inputs = uploadInputs(backend, host);
+        const inputs = uploadInputs(m.backend, host);
         const atomFea = gatherRows(m.atomTable, inputs.numbers);
         return m.network.forward(atomFea, inputs).toFloat32Array();
       })
@@ -130,8 +143,8 @@ Deno.test("invariance: the test data covers clean, cubic, proper and improper ca
   assert.ok(motions.some((m) => Array.from(m.permutation!).some((p, i) => p !== i)));
 });
 
-Deno.test('invariance: pca frames "all" under O(3) + translation + permutation', () => {
-  const m = model({ frames: "all" });
+forEachBackend('invariance: pca frames "all" under O(3) + translation + permutation', (backend) => {
+  const m = model(backend, { frames: "all" });
   try {
     const p0 = m.predictGraphs(original), p1 = m.predictGraphs(moved);
     const errs = relativeErrors(p0, p1, clean);
@@ -142,10 +155,10 @@ Deno.test('invariance: pca frames "all" under O(3) + translation + permutation',
   } finally {
     m.dispose();
   }
-});
+}, SWEEP);
 
-Deno.test('invariance: frames "none" is not invariant (the check can fail)', () => {
-  const m = model({ frames: "none" });
+forEachBackend('invariance: frames "none" is not invariant (the check can fail)', (backend) => {
+  const m = model(backend, { frames: "none" });
   try {
     const errs = relativeErrors(m.predictGraphs(original), m.predictGraphs(moved), clean);
     assert.ok(Math.max(...errs) > 1e-2, `w/o FA moved by only ${Math.max(...errs)}`);
@@ -156,50 +169,57 @@ Deno.test('invariance: frames "none" is not invariant (the check can fail)', () 
   }
 });
 
-Deno.test("invariance: stochastic frames draw from the same 8 frames for a moved input", () => {
-  const m = model({ frames: "stochastic" });
-  try {
-    const s0 = singleFrame(m, original), s1 = singleFrame(m, moved);
-    const all = m.predictGraphs(original, { frames: "all" });
-    let spread = 0;
-    for (let c = 0; c < original.count; c++) {
-      const set0 = s0.map((s) => s[c]), set1 = s1.map((s) => s[c]);
-      const scale = Math.max(...set0.map(Math.abs));
-      // "all" is the mean of the 8 single-frame predictions (targetMean 0, std 1).
-      const mean = set0.reduce((a, b) => a + b, 0) / 8;
-      assert.ok(Math.abs(all[c] - mean) <= 1e-5 * scale, `crystal ${c}: all ≠ mean of frames`);
-      if (!clean[c]) continue;
-      // The frames really differ (otherwise set equality would be trivial).
-      if (Math.max(...set0) - Math.min(...set0) > 10 * TOL * scale) spread++;
-      for (const [a, b] of [[set0, set1], [set1, set0]]) {
-        for (const v of a) {
-          const d = Math.min(...b.map((w) => Math.abs(w - v)));
-          assert.ok(d <= TOL * scale, `crystal ${c}: ${v} not in the other set (${d})`);
+forEachBackend(
+  "invariance: stochastic frames draw from the same 8 frames for a moved input",
+  (backend) => {
+    const m = model(backend, { frames: "stochastic" });
+    try {
+      const s0 = singleFrame(m, original), s1 = singleFrame(m, moved);
+      const all = m.predictGraphs(original, { frames: "all" });
+      let spread = 0;
+      for (let c = 0; c < original.count; c++) {
+        const set0 = s0.map((s) => s[c]), set1 = s1.map((s) => s[c]);
+        const scale = Math.max(...set0.map(Math.abs));
+        // "all" is the mean of the 8 single-frame predictions (targetMean 0, std 1).
+        const mean = set0.reduce((a, b) => a + b, 0) / 8;
+        assert.ok(Math.abs(all[c] - mean) <= 1e-5 * scale, `crystal ${c}: all ≠ mean of frames`);
+        if (!clean[c]) continue;
+        // The frames really differ (otherwise set equality would be trivial).
+        if (Math.max(...set0) - Math.min(...set0) > 10 * TOL * scale) spread++;
+        for (const [a, b] of [[set0, set1], [set1, set0]]) {
+          for (const v of a) {
+            const d = Math.min(...b.map((w) => Math.abs(w - v)));
+            assert.ok(d <= TOL * scale, `crystal ${c}: ${v} not in the other set (${d})`);
+          }
         }
       }
-    }
-    const nClean = clean.filter(Boolean).length;
-    assert.ok(spread >= 0.8 * nClean, `only ${spread} of ${nClean} crystals vary over frames`);
-    // Stochastic predictions of the moved crystals are members of the original sets.
-    for (let rep = 0; rep < 5; rep++) {
-      m.reseedFrames(rep, 11);
-      const y = m.predictGraphs(moved, { frames: "stochastic" });
-      for (let c = 0; c < original.count; c++) {
-        if (!clean[c]) continue;
-        const set0 = s0.map((s) => s[c]);
-        const scale = Math.max(...set0.map(Math.abs));
-        const d = Math.min(...set0.map((w) => Math.abs(w - y[c])));
-        assert.ok(d <= TOL * scale, `crystal ${c}: stochastic ${y[c]} is no frame of the original`);
+      const nClean = clean.filter(Boolean).length;
+      assert.ok(spread >= 0.8 * nClean, `only ${spread} of ${nClean} crystals vary over frames`);
+      // Stochastic predictions of the moved crystals are members of the original sets.
+      for (let rep = 0; rep < 5; rep++) {
+        m.reseedFrames(rep, 11);
+        const y = m.predictGraphs(moved, { frames: "stochastic" });
+        for (let c = 0; c < original.count; c++) {
+          if (!clean[c]) continue;
+          const set0 = s0.map((s) => s[c]);
+          const scale = Math.max(...set0.map(Math.abs));
+          const d = Math.min(...set0.map((w) => Math.abs(w - y[c])));
+          assert.ok(
+            d <= TOL * scale,
+            `crystal ${c}: stochastic ${y[c]} is no frame of the original`,
+          );
+        }
       }
+    } finally {
+      m.dispose();
     }
-  } finally {
-    m.dispose();
-  }
-});
+  },
+  SWEEP,
+);
 
 for (const frameKind of ["lattice", "hybrid"] as const) {
-  Deno.test(`invariance: ${frameKind} frames, O(3) + translation + permutation`, () => {
-    const m = model({ frames: "all", frameKind });
+  forEachBackend(`invariance: ${frameKind} frames, O(3) + translation + permutation`, (backend) => {
+    const m = model(backend, { frames: "all", frameKind });
     try {
       const p0 = m.predictGraphs(original);
       const untied = tied.map((t) => !t);
@@ -218,36 +238,40 @@ for (const frameKind of ["lattice", "hybrid"] as const) {
     } finally {
       m.dispose();
     }
-  });
+  }, SWEEP);
 }
 
-Deno.test('invariance: cubic cells: pca "all" is not invariant, lattice and hybrid are', async () => {
-  // Cubic and other exactly degenerate cells nearly always tie at the 12th neighbour, so
-  // their graphs are built with every neighbour within 5 Å (no count cut-off): the graph is
-  // then the same for the moved structure and only the frames decide.
-  const idx = structures.map((_, i) => i).filter((i) => cubicLike[i]);
-  const opts = { radius: 5, maxNeighbors: Infinity };
-  const g0 = await graphsOf(asDataset(idx.map((i) => structures[i])), opts);
-  const g1 = await graphsOf(
-    asDataset(idx.map((i) => transformStructure(structures[i], motions[i]))),
-    opts,
-  );
-  assert.equal(g0.count, idx.length);
-  const every = idx.map(() => true);
-  const errsOf = (frameKind: "pca" | "lattice" | "hybrid") => {
-    const m = model({ frames: "all", frameKind });
-    try {
-      return relativeErrors(m.predictGraphs(g0), m.predictGraphs(g1), every);
-    } finally {
-      m.dispose();
-    }
-  };
-  const pca = errsOf("pca"), lattice = errsOf("lattice"), hybrid = errsOf("hybrid");
-  assert.ok(Math.max(...lattice) <= TOL, `lattice on cubic cells: ${Math.max(...lattice)}`);
-  assert.ok(Math.max(...hybrid) <= TOL, `hybrid on cubic cells: ${Math.max(...hybrid)}`);
-  const worst = Math.max(...pca);
-  assert.ok(worst > TOL && worst > 100 * Math.max(...lattice), `pca moved by only ${worst}`);
-});
+forEachBackend(
+  'invariance: cubic cells: pca "all" is not invariant, lattice and hybrid are',
+  async (backend) => {
+    // Cubic and other exactly degenerate cells nearly always tie at the 12th neighbour, so
+    // their graphs are built with every neighbour within 5 Å (no count cut-off): the graph is
+    // then the same for the moved structure and only the frames decide.
+    const idx = structures.map((_, i) => i).filter((i) => cubicLike[i]);
+    const opts = { radius: 5, maxNeighbors: Infinity };
+    const g0 = await graphsOf(asDataset(idx.map((i) => structures[i])), opts);
+    const g1 = await graphsOf(
+      asDataset(idx.map((i) => transformStructure(structures[i], motions[i]))),
+      opts,
+    );
+    assert.equal(g0.count, idx.length);
+    const every = idx.map(() => true);
+    const errsOf = (frameKind: "pca" | "lattice" | "hybrid") => {
+      const m = model(backend, { frames: "all", frameKind });
+      try {
+        return relativeErrors(m.predictGraphs(g0), m.predictGraphs(g1), every);
+      } finally {
+        m.dispose();
+      }
+    };
+    const pca = errsOf("pca"), lattice = errsOf("lattice"), hybrid = errsOf("hybrid");
+    assert.ok(Math.max(...lattice) <= TOL, `lattice on cubic cells: ${Math.max(...lattice)}`);
+    assert.ok(Math.max(...hybrid) <= TOL, `hybrid on cubic cells: ${Math.max(...hybrid)}`);
+    const worst = Math.max(...pca);
+    assert.ok(worst > TOL && worst > 100 * Math.max(...lattice), `pca moved by only ${worst}`);
+  },
+  SWEEP,
+);
 
 Deno.test({
   name: "invariance: the 12-neighbour graph of a rigidly moved cubic cell is unchanged " +
@@ -266,7 +290,7 @@ Deno.test({
   },
 });
 
-Deno.test("memory: live buffers do not grow over training steps", () => {
+forEachBackend("memory: live buffers do not grow over training steps", (backend) => {
   for (const frames of ["stochastic", "all"] as const) {
     const m = new Model(
       { kind: "facgcnn", atomFeaLen: 16, hFeaLen: 16, nConv: 2, frames, seed: 3 },

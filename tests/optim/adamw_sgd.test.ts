@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
+import { forEachBackend } from "../helpers/backends.ts";
 import { AdamW } from "../../lib/optim/adamw.ts";
 import { SGD } from "../../lib/optim/sgd.ts";
 import { createOptimizer } from "../../lib/optim/create.ts";
-import { assertClose, param, setGrad, toyGrad, values } from "./helpers.ts";
+import { assertClose, param, release, setGrad, toyGrad, values } from "./helpers.ts";
 
 const P0 = [0.5, -1.25, 2.0, 0.75, -0.1];
 
@@ -47,9 +47,8 @@ function sgdReference(
   return p;
 }
 
-Deno.test("AdamW matches PyTorch's update in float64 for 4 steps", () => {
+forEachBackend("AdamW matches PyTorch's update in float64 for 4 steps", (backend) => {
   const h = { lr: 0.05, b1: 0.9, b2: 0.99, eps: 1e-8, wd: 0.1 };
-  const backend = createCpuBackend();
   const p = param(backend, "w", P0);
   const opt = new AdamW([p], { lr: h.lr, betas: [h.b1, h.b2], eps: h.eps, weightDecay: h.wd });
   for (let t = 0; t < 4; t++) {
@@ -59,57 +58,59 @@ Deno.test("AdamW matches PyTorch's update in float64 for 4 steps", () => {
   const ref = adamwReference(P0, 4, h);
   assertClose(values(p), ref, 1e-6, "adamw");
   assert.ok(Math.abs(ref[1] - P0[1]) > 1e-2);
-  opt.dispose();
+  release(opt, p);
 });
 
-Deno.test("SGD with momentum and weight decay matches PyTorch's update; momentum 0 too", () => {
-  for (const h of [{ lr: 0.05, momentum: 0.9, wd: 0.01 }, { lr: 0.1, momentum: 0, wd: 0 }]) {
-    const backend = createCpuBackend();
-    const p = param(backend, "w", P0);
-    const opt = new SGD([p], { lr: h.lr, momentum: h.momentum, weightDecay: h.wd });
-    for (let t = 0; t < 4; t++) {
-      setGrad(backend, p, toyGrad(values(p), t));
-      opt.step();
+forEachBackend(
+  "SGD with momentum and weight decay matches PyTorch's update; momentum 0 too",
+  (backend) => {
+    for (const h of [{ lr: 0.05, momentum: 0.9, wd: 0.01 }, { lr: 0.1, momentum: 0, wd: 0 }]) {
+      const p = param(backend, "w", P0);
+      const opt = new SGD([p], { lr: h.lr, momentum: h.momentum, weightDecay: h.wd });
+      for (let t = 0; t < 4; t++) {
+        setGrad(backend, p, toyGrad(values(p), t));
+        opt.step();
+      }
+      assertClose(values(p), sgdReference(P0, 4, h), 1e-6, `sgd momentum ${h.momentum}`);
+      release(opt, p);
     }
-    assertClose(values(p), sgdReference(P0, 4, h), 1e-6, `sgd momentum ${h.momentum}`);
-    opt.dispose();
-  }
-});
+  },
+);
 
-Deno.test("AdamW and SGD: train/eval are no-ops; state round trip continues identically", () => {
-  for (const kind of ["adamw", "sgd"] as const) {
-    const backend = createCpuBackend();
-    const p = param(backend, "w", P0);
-    const a = createOptimizer(kind, [p], { lr: 0.02, weightDecay: 0.01 });
-    for (let t = 0; t < 2; t++) {
-      setGrad(backend, p, toyGrad(values(p), t));
-      a.step();
+forEachBackend(
+  "AdamW and SGD: train/eval are no-ops; state round trip continues identically",
+  (backend) => {
+    for (const kind of ["adamw", "sgd"] as const) {
+      const p = param(backend, "w", P0);
+      const a = createOptimizer(kind, [p], { lr: 0.02, weightDecay: 0.01 });
+      for (let t = 0; t < 2; t++) {
+        setGrad(backend, p, toyGrad(values(p), t));
+        a.step();
+      }
+      const before = values(p);
+      a.eval();
+      a.train();
+      assert.deepEqual(values(p), before, `${kind} eval/train`);
+      const q = param(backend, "w", before);
+      const b = createOptimizer(kind, [q], { lr: 0.9 });
+      b.loadStateDict(structuredClone(a.stateDict()));
+      assert.equal(b.lr, 0.02);
+      for (let t = 2; t < 4; t++) {
+        const g = toyGrad(values(p), t);
+        setGrad(backend, p, g);
+        setGrad(backend, q, g);
+        a.step();
+        b.step();
+      }
+      assert.deepEqual(values(q), values(p), kind);
+      const other = kind === "sgd" ? "adamw" : "sgd";
+      assert.throws(() => b.loadStateDict({ ...a.stateDict(), kind: other }), /cannot load/);
+      release(a, b, p, q);
     }
-    const before = values(p);
-    a.eval();
-    a.train();
-    assert.deepEqual(values(p), before, `${kind} eval/train`);
-    const q = param(backend, "w", before);
-    const b = createOptimizer(kind, [q], { lr: 0.9 });
-    b.loadStateDict(structuredClone(a.stateDict()));
-    assert.equal(b.lr, 0.02);
-    for (let t = 2; t < 4; t++) {
-      const g = toyGrad(values(p), t);
-      setGrad(backend, p, g);
-      setGrad(backend, q, g);
-      a.step();
-      b.step();
-    }
-    assert.deepEqual(values(q), values(p), kind);
-    const other = kind === "sgd" ? "adamw" : "sgd";
-    assert.throws(() => b.loadStateDict({ ...a.stateDict(), kind: other }), /cannot load/);
-    a.dispose();
-    b.dispose();
-  }
-});
+  },
+);
 
-Deno.test("lr can be changed between steps (what schedulers do)", () => {
-  const backend = createCpuBackend();
+forEachBackend("lr can be changed between steps (what schedulers do)", (backend) => {
   const p = param(backend, "w", [1]);
   const opt = new SGD([p], { lr: 0.5, momentum: 0 });
   setGrad(backend, p, [1]);
@@ -117,4 +118,5 @@ Deno.test("lr can be changed between steps (what schedulers do)", () => {
   opt.lr = 0.25;
   opt.step();
   assertClose(values(p), [1 - 0.5 - 0.25], 1e-7);
+  release(opt, p);
 });

@@ -17,6 +17,14 @@ export function param(backend: Backend, name: string, data: number[]): Optimizer
   return { name, value };
 }
 
+/**
+ * Frees optimizers and parameters (with their gradients) at the end of a test, so that the
+ * helper's leak check sees every storage the test made released.
+ */
+export function release(...items: ({ dispose(): void } | OptimizerParameter)[]): void {
+  for (const item of items) ("value" in item ? item.value : item).dispose();
+}
+
 /** Replaces the parameter's gradient with `g`. */
 export function setGrad(backend: Backend, p: OptimizerParameter, g: ArrayLike<number>): void {
   p.value.grad?.dispose();

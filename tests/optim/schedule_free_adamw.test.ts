@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
+import { forEachBackend } from "../helpers/backends.ts";
 import { ScheduleFreeAdamW } from "../../lib/optim/schedule_free_adamw.ts";
 import { decodeOptimizerState, encodeOptimizerState } from "../../lib/optim/state_io.ts";
-import { assertClose, param, setGrad, toyGrad, values } from "./helpers.ts";
+import { assertClose, param, release, setGrad, toyGrad, values } from "./helpers.ts";
 
 /**
  * The Schedule-Free AdamW update (Defazio et al. 2024; `adamw_schedulefree.py` of
@@ -52,40 +52,41 @@ function referenceTrace(
 const H = { lr: 0.1, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.05, warmup: 2, r: 0, pow: 2 };
 const P0 = [0.5, -1.25, 2.0, 0.75, -0.1];
 
-Deno.test("SF-AdamW matches a float64 trace for 3 steps (weight decay, warmup 2)", () => {
-  for (const h of [H, { ...H, r: 1, pow: 1, warmup: 0, wd: 0 }]) {
-    const backend = createCpuBackend();
-    const p = param(backend, "w", P0);
-    const opt = new ScheduleFreeAdamW([p], {
-      lr: h.lr,
-      betas: [h.b1, h.b2],
-      eps: h.eps,
-      weightDecay: h.wd,
-      warmupSteps: h.warmup,
-      r: h.r,
-      weightLrPower: h.pow,
-    });
-    for (let k = 0; k < 3; k++) {
-      setGrad(backend, p, toyGrad(values(p), k));
-      opt.step();
+forEachBackend(
+  "SF-AdamW matches a float64 trace for 3 steps (weight decay, warmup 2)",
+  (backend) => {
+    for (const h of [H, { ...H, r: 1, pow: 1, warmup: 0, wd: 0 }]) {
+      const p = param(backend, "w", P0);
+      const opt = new ScheduleFreeAdamW([p], {
+        lr: h.lr,
+        betas: [h.b1, h.b2],
+        eps: h.eps,
+        weightDecay: h.wd,
+        warmupSteps: h.warmup,
+        r: h.r,
+        weightLrPower: h.pow,
+      });
+      for (let k = 0; k < 3; k++) {
+        setGrad(backend, p, toyGrad(values(p), k));
+        opt.step();
+      }
+      const ref = referenceTrace(P0, 3, toyGrad, h);
+      assertClose(values(p), ref.y, 1e-6, "y");
+      const st = opt.stateDict();
+      assertClose(st.tensors["z/w"], ref.z, 1e-6, "z");
+      assertClose(st.tensors["v/w"], ref.v, 1e-6, "v");
+      assert.equal(st.scalars.k, 3);
+      assert.ok(Math.abs((st.scalars.weightSum as number) - ref.W) <= 1e-15);
+      assert.equal(st.scalars.lrMax, ref.lrMax);
+      // Sanity: the trace moved the parameters (a no-op optimizer could not pass).
+      assert.ok(Math.abs(ref.y[0] - P0[0]) > 1e-3);
+      opt.dispose();
+      p.value.dispose();
     }
-    const ref = referenceTrace(P0, 3, toyGrad, h);
-    assertClose(values(p), ref.y, 1e-6, "y");
-    const st = opt.stateDict();
-    assertClose(st.tensors["z/w"], ref.z, 1e-6, "z");
-    assertClose(st.tensors["v/w"], ref.v, 1e-6, "v");
-    assert.equal(st.scalars.k, 3);
-    assert.ok(Math.abs((st.scalars.weightSum as number) - ref.W) <= 1e-15);
-    assert.equal(st.scalars.lrMax, ref.lrMax);
-    // Sanity: the trace moved the parameters (a no-op optimizer could not pass).
-    assert.ok(Math.abs(ref.y[0] - P0[0]) > 1e-3);
-    opt.dispose();
-    p.value.dispose();
-  }
-});
+  },
+);
 
-Deno.test("warmup scales lr_t: scheduledLr follows lr·min(1, (k+1)/warmup)", () => {
-  const backend = createCpuBackend();
+forEachBackend("warmup scales lr_t: scheduledLr follows lr·min(1, (k+1)/warmup)", (backend) => {
   const p = param(backend, "w", [1, 2]);
   const opt = new ScheduleFreeAdamW([p], { lr: 0.2, warmupSteps: 4 });
   const seen: number[] = [];
@@ -95,10 +96,10 @@ Deno.test("warmup scales lr_t: scheduledLr follows lr·min(1, (k+1)/warmup)", ()
     seen.push(opt.scheduledLr);
   }
   assertClose(seen, [0.05, 0.1, 0.15, 0.2, 0.2, 0.2], 1e-15);
+  release(opt, p);
 });
 
-Deno.test("eval() moves to x, train() returns to y; double calls are no-ops", () => {
-  const backend = createCpuBackend();
+forEachBackend("eval() moves to x, train() returns to y; double calls are no-ops", (backend) => {
   const p = param(backend, "w", P0);
   const opt = new ScheduleFreeAdamW([p], {
     lr: H.lr,
@@ -128,10 +129,10 @@ Deno.test("eval() moves to x, train() returns to y; double calls are no-ops", ()
     const tol = 8 * 2 ** -24 * (Math.abs(y[i]) + Math.abs(z[i]));
     assert.ok(Math.abs(back[i] - y[i]) <= tol, `y[${i}] ${back[i]} vs ${y[i]}`);
   }
+  release(opt, p);
 });
 
-Deno.test("parameters without a gradient are skipped (no state, unchanged)", () => {
-  const backend = createCpuBackend();
+forEachBackend("parameters without a gradient are skipped (no state, unchanged)", (backend) => {
   const a = param(backend, "a", [1, 2, 3]);
   const b = param(backend, "b", [4, 5]);
   const opt = new ScheduleFreeAdamW([a, b], { lr: 0.01 });
@@ -142,44 +143,47 @@ Deno.test("parameters without a gradient are skipped (no state, unchanged)", () 
   opt.zeroGrad();
   assert.equal(a.value.grad, null);
   assert.throws(() => new ScheduleFreeAdamW([a, a]), /duplicate/);
+  release(opt, a, b);
 });
 
-Deno.test("state dict round trip (through safetensors bytes) continues identically", () => {
-  const backend = createCpuBackend();
-  const opts = { lr: 0.05, weightDecay: 0.01, warmupSteps: 2 };
-  const p = param(backend, "layer.weight", P0);
-  const a = new ScheduleFreeAdamW([p], opts);
-  for (let k = 0; k < 2; k++) {
-    setGrad(backend, p, toyGrad(values(p), k));
-    a.step();
-  }
-  // Checkpoint at x, as the trainer does.
-  a.eval();
-  const saved = decodeOptimizerState(encodeOptimizerState(a.stateDict()));
-  const q = param(backend, "layer.weight", values(p));
-  const b = new ScheduleFreeAdamW([q], opts);
-  b.loadStateDict(saved);
-  assert.equal(b.mode, "eval");
-  assert.equal(b.stepCount, 2);
-  a.train();
-  b.train();
-  for (let k = 2; k < 4; k++) {
-    const g = toyGrad(values(p), k);
-    setGrad(backend, p, g);
-    setGrad(backend, q, g);
-    a.step();
-    b.step();
-  }
-  assert.deepEqual(values(q), values(p));
-  assert.deepEqual(b.stateDict(), a.stateDict());
-  assert.throws(
-    () => b.loadStateDict({ ...saved, kind: "adamw" }),
-    /cannot load adamw/,
-  );
-});
+forEachBackend(
+  "state dict round trip (through safetensors bytes) continues identically",
+  (backend) => {
+    const opts = { lr: 0.05, weightDecay: 0.01, warmupSteps: 2 };
+    const p = param(backend, "layer.weight", P0);
+    const a = new ScheduleFreeAdamW([p], opts);
+    for (let k = 0; k < 2; k++) {
+      setGrad(backend, p, toyGrad(values(p), k));
+      a.step();
+    }
+    // Checkpoint at x, as the trainer does.
+    a.eval();
+    const saved = decodeOptimizerState(encodeOptimizerState(a.stateDict()));
+    const q = param(backend, "layer.weight", values(p));
+    const b = new ScheduleFreeAdamW([q], opts);
+    b.loadStateDict(saved);
+    assert.equal(b.mode, "eval");
+    assert.equal(b.stepCount, 2);
+    a.train();
+    b.train();
+    for (let k = 2; k < 4; k++) {
+      const g = toyGrad(values(p), k);
+      setGrad(backend, p, g);
+      setGrad(backend, q, g);
+      a.step();
+      b.step();
+    }
+    assert.deepEqual(values(q), values(p));
+    assert.deepEqual(b.stateDict(), a.stateDict());
+    assert.throws(
+      () => b.loadStateDict({ ...saved, kind: "adamw" }),
+      /cannot load adamw/,
+    );
+    release(a, b, p, q);
+  },
+);
 
-Deno.test("dispose frees the state storage", () => {
-  const backend = createCpuBackend();
+forEachBackend("dispose frees the state storage", (backend) => {
   const p = param(backend, "w", [1, 2, 3]);
   const before = backend.memory().liveBuffers;
   const opt = new ScheduleFreeAdamW([p]);
@@ -191,4 +195,5 @@ Deno.test("dispose frees the state storage", () => {
   opt.dispose();
   opt.zeroGrad();
   assert.equal(backend.memory().liveBuffers, before);
+  release(p);
 });

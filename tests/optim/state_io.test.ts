@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
+import { forEachBackend } from "../helpers/backends.ts";
 import { ScheduleFreeAdamW } from "../../lib/optim/schedule_free_adamw.ts";
 import { loadOptimizerState, saveOptimizerState } from "../../lib/optim/state_io.ts";
-import { param, setGrad } from "./helpers.ts";
+import { param, release, setGrad } from "./helpers.ts";
 
-Deno.test("optimizer state file round trip keeps float64 scalars exactly", async () => {
-  const backend = createCpuBackend();
+forEachBackend("optimizer state file round trip keeps float64 scalars exactly", async (backend) => {
   const p = param(backend, "a.b", [0.1, 0.2, 0.3]);
   const opt = new ScheduleFreeAdamW([p], { lr: 0.0123, warmupSteps: 3 });
   for (let k = 0; k < 3; k++) {
@@ -23,11 +22,11 @@ Deno.test("optimizer state file round trip keeps float64 scalars exactly", async
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["optim.safetensors"]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
+    release(opt, p);
   }
 });
 
-Deno.test("a state of the wrong size is rejected and nothing leaks", () => {
-  const backend = createCpuBackend();
+forEachBackend("a state of the wrong size is rejected and nothing leaks", (backend) => {
   const p = param(backend, "w", [1, 2, 3]);
   const opt = new ScheduleFreeAdamW([p]);
   setGrad(backend, p, [1, 1, 1]);
@@ -38,4 +37,5 @@ Deno.test("a state of the wrong size is rejected and nothing leaks", () => {
   const live = backend.memory().liveBuffers;
   assert.throws(() => other.loadStateDict(state), /"z\/w" has 3 elements, expected 2/);
   assert.equal(backend.memory().liveBuffers, live);
+  release(opt, other, p, q);
 });

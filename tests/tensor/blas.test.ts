@@ -9,10 +9,10 @@ import type { Backend } from "../../lib/backend/backend.ts";
 import { loadBlas } from "../../lib/backend/cpu/blas.ts";
 import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
 import { gemmFallback } from "../../lib/backend/cpu/gemm_fallback.ts";
-import { backendCases, forEachBackend, MISSING_BLAS } from "../helpers/backends.ts";
+import { forEachBackend, MISSING_BLAS, openBlasCase } from "../helpers/backends.ts";
 import { assertClose, seededRng } from "../helpers/numeric.ts";
 
-const openblasCase = backendCases().find((c) => c.label === "openblas")!;
+const openblasCase = openBlasCase();
 const OPENBLAS_SKIP = openblasCase.backend === null ? openblasCase.skipReason : undefined;
 
 // --- selection -------------------------------------------------------------------------------

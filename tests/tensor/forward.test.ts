@@ -1,6 +1,8 @@
 /**
  * Forward values of every tensor op on small hand-computed inputs, shape errors and index
- * checks. Each body runs on the OpenBLAS and the fallback CPU backend.
+ * checks. Each body runs on every backend (`forEachBackend`: CPU with TypeScript kernels, CPU
+ * with native kernels, CUDA when present), in a tidy scope, under the leak check: an op that
+ * leaves a storage alive fails its test.
  */
 
 import assert from "node:assert/strict";
@@ -39,7 +41,6 @@ import {
   zeros,
 } from "../../lib/tensor/ops.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
-import { tidy } from "../../lib/tensor/scope.ts";
 import { forEachBackend } from "../helpers/backends.ts";
 import { assertClose } from "../helpers/numeric.ts";
 
@@ -47,11 +48,6 @@ const f32 = (b: Backend, v: number[], shape?: number[]) =>
   tensor(b, new Float32Array(v), shape ?? [v.length]);
 const i32 = (b: Backend, v: number[]) => tensor(b, new Int32Array(v));
 const vals = (t: Tensor) => Array.from(t.toArray());
-
-/** Runs `fn` in a tidy scope so every test frees what it creates. */
-function scoped(name: string, fn: (b: Backend) => void): void {
-  forEachBackend(name, (b) => tidy(() => fn(b)));
-}
 
 /** Asserts `fn` throws a RangeError whose message contains every string of `parts`. */
 function throwsRange(fn: () => unknown, ...parts: string[]): void {
@@ -64,7 +60,7 @@ function throwsRange(fn: () => unknown, ...parts: string[]): void {
 
 // --- creation -------------------------------------------------------------------------
 
-scoped("tensor, zeros and parameter hold their values and shapes", (b) => {
+forEachBackend("tensor, zeros and parameter hold their values and shapes", (b) => {
   const t = f32(b, [1, 2, 3, 4, 5, 6], [2, 3]);
   assert.deepEqual(t.shape, [2, 3]);
   assert.equal(t.rows, 2);
@@ -84,7 +80,7 @@ scoped("tensor, zeros and parameter hold their values and shapes", (b) => {
 
 // --- dense ----------------------------------------------------------------------------
 
-scoped("matmul: all four transpose combinations", (b) => {
+forEachBackend("matmul: all four transpose combinations", (b) => {
   const a = f32(b, [1, 2, 3, 4, 5, 6], [2, 3]);
   const m = f32(b, [7, 8, 9, 10, 11, 12], [3, 2]);
   const ab = matmul(a, m);
@@ -102,7 +98,7 @@ scoped("matmul: all four transpose combinations", (b) => {
   assert.deepEqual(vals(atbt), [39, 49, 59, 54, 68, 82, 69, 87, 105]);
 });
 
-scoped("linear: PyTorch weight layout, bias, and an inputOffset column block", (b) => {
+forEachBackend("linear: PyTorch weight layout, bias, and an inputOffset column block", (b) => {
   const x = f32(b, [1, 2, 3, 4], [2, 2]);
   const w = f32(b, [1, 0, 0, 1, 1, 1], [3, 2]);
   const bias = f32(b, [10, 20, 30]);
@@ -119,7 +115,7 @@ scoped("linear: PyTorch weight layout, bias, and an inputOffset column block", (
 
 // --- element-wise ---------------------------------------------------------------------
 
-scoped("add/sub/mul/div: hand-computed broadcasts", (b) => {
+forEachBackend("add/sub/mul/div: hand-computed broadcasts", (b) => {
   const a = f32(b, [1, 2, 3, 4, 5, 6], [2, 3]);
   assert.deepEqual(vals(add(a, f32(b, [10, 20, 30]))), [11, 22, 33, 14, 25, 36]);
   assert.deepEqual(vals(add(a, f32(b, [10, 20, 30], [1, 3]))), [11, 22, 33, 14, 25, 36]);
@@ -131,7 +127,7 @@ scoped("add/sub/mul/div: hand-computed broadcasts", (b) => {
   assert.deepEqual(vals(div(f32(b, [1, 2, 3]), f32(b, [4]))), [0.25, 0.5, 0.75]);
 });
 
-scoped("add/sub/mul/div: every op in every broadcast mode against a float64 loop", (b) => {
+forEachBackend("add/sub/mul/div: every op in every broadcast mode against a float64 loop", (b) => {
   const rows = 3, cols = 4;
   const av = Array.from({ length: rows * cols }, (_, i) => (i % 5) - 1.5 + i / 8);
   const a = f32(b, av, [rows, cols]);
@@ -166,7 +162,7 @@ scoped("add/sub/mul/div: every op in every broadcast mode against a float64 loop
   }
 });
 
-scoped("sigmoid: values and extremes without overflow", (b) => {
+forEachBackend("sigmoid: values and extremes without overflow", (b) => {
   const y = vals(sigmoid(f32(b, [0, 2, -2, 100, -100, 1000, -1000])));
   assertClose(y.slice(0, 3), [0.5, 0.8807970779778823, 0.11920292202211755], 1e-6, 0);
   assert.equal(y[3], 1);
@@ -175,7 +171,7 @@ scoped("sigmoid: values and extremes without overflow", (b) => {
   assert.equal(y[6], 0);
 });
 
-scoped("softplus: values, PyTorch's threshold 20, stable for large |x|", (b) => {
+forEachBackend("softplus: values, PyTorch's threshold 20, stable for large |x|", (b) => {
   const y = vals(softplus(f32(b, [0, 1, -1, 19, 20, 20.5, 21, 1000, -30, -100, -1000])));
   // ln 2, ln(1 + e), ln(1 + 1/e)
   assertClose(y.slice(0, 3), [Math.LN2, 1.3132616875182228, 0.31326168751822286], 1e-6, 0);
@@ -189,7 +185,7 @@ scoped("softplus: values, PyTorch's threshold 20, stable for large |x|", (b) => 
   assert.equal(y[10], 0);
 });
 
-scoped("exp, log, neg, square, sqrt, abs, affine", (b) => {
+forEachBackend("exp, log, neg, square, sqrt, abs, affine", (b) => {
   const x = f32(b, [1, 4, 0.25]);
   assertClose(vals(exp(x)), [Math.E, Math.exp(4), Math.exp(0.25)], 1e-6, 0);
   assertClose(vals(log(x)), [0, Math.log(4), -Math.log(4)], 1e-6, 1e-7);
@@ -206,7 +202,7 @@ scoped("exp, log, neg, square, sqrt, abs, affine", (b) => {
 
 // --- feature blocks ---------------------------------------------------------------------
 
-scoped("concatCols and sliceCols", (b) => {
+forEachBackend("concatCols and sliceCols", (b) => {
   const p = f32(b, [1, 2, 3, 4], [2, 2]);
   const q = f32(b, [5, 6], [2, 1]);
   const c = concatCols([p, q, p]);
@@ -220,7 +216,7 @@ scoped("concatCols and sliceCols", (b) => {
 
 // --- graph ------------------------------------------------------------------------------
 
-scoped("gatherRows with repeated indices (2-D and 1-D)", (b) => {
+forEachBackend("gatherRows with repeated indices (2-D and 1-D)", (b) => {
   const x = f32(b, [1, 2, 3, 4, 5, 6], [3, 2]);
   const g = gatherRows(x, i32(b, [2, 0, 2, 1]));
   assert.deepEqual(g.shape, [4, 2]);
@@ -230,14 +226,14 @@ scoped("gatherRows with repeated indices (2-D and 1-D)", (b) => {
   assert.deepEqual(vals(v), [20, 20]);
 });
 
-scoped("scatterAddRows with collisions and untouched rows", (b) => {
+forEachBackend("scatterAddRows with collisions and untouched rows", (b) => {
   const x = f32(b, [1, 2, 3, 4, 5, 6, 7, 8], [4, 2]);
   const s = scatterAddRows(x, i32(b, [2, 0, 2, 2]), 4);
   assert.deepEqual(s.shape, [4, 2]);
   assert.deepEqual(vals(s), [3, 4, 0, 0, 1 + 5 + 7, 2 + 6 + 8, 0, 0]);
 });
 
-scoped("segmentSum / segmentMean over CSR offsets, with an empty segment", (b) => {
+forEachBackend("segmentSum / segmentMean over CSR offsets, with an empty segment", (b) => {
   const x = f32(b, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [5, 2]);
   const offsets = i32(b, [0, 2, 2, 5]);
   const s = segmentSum(x, offsets);
@@ -247,7 +243,7 @@ scoped("segmentSum / segmentMean over CSR offsets, with an empty segment", (b) =
   assert.deepEqual(vals(segmentSum(f32(b, [1, 2, 3]), i32(b, [0, 1, 3]))), [1, 5]);
 });
 
-scoped("segmentExpand repeats each segment's row", (b) => {
+forEachBackend("segmentExpand repeats each segment's row", (b) => {
   const x = f32(b, [1, 2, 3, 4, 5, 6], [3, 2]);
   const e = segmentExpand(x, i32(b, [0, 2, 2, 3]), 3);
   assert.deepEqual(e.shape, [3, 2]);
@@ -256,7 +252,7 @@ scoped("segmentExpand repeats each segment's row", (b) => {
 
 // --- reductions -------------------------------------------------------------------------
 
-scoped("sumRows, sum, mean", (b) => {
+forEachBackend("sumRows, sum, mean", (b) => {
   const x = f32(b, [1, 2, 3, 4, 5, 6], [2, 3]);
   const s = sumRows(x);
   assert.deepEqual(s.shape, [3]);
@@ -268,7 +264,7 @@ scoped("sumRows, sum, mean", (b) => {
 
 // --- fused model ops --------------------------------------------------------------------
 
-scoped("gate: sigmoid(f)·softplus(c) on z = [f | c], incl. c above the threshold", (b) => {
+forEachBackend("gate: sigmoid(f)·softplus(c) on z = [f | c], incl. c above the threshold", (b) => {
   const z = f32(b, [0, 2, 0, 1, 100, -1, 30, 0, -100, 0, -100, 25], [3, 4]);
   const y = gate(z);
   assert.deepEqual(y.shape, [3, 2]);
@@ -279,7 +275,7 @@ scoped("gate: sigmoid(f)·softplus(c) on z = [f | c], incl. c above the threshol
   assert.ok(Math.abs(v[4]) < 1e-40 && Math.abs(v[5] - 0.5 * 25) < 1e-6, `${v}`);
 });
 
-scoped("batchNorm with batch statistics and with running statistics", (b) => {
+forEachBackend("batchNorm with batch statistics and with running statistics", (b) => {
   const x = f32(b, [1, 10, 3, 20], [2, 2]);
   const gamma = f32(b, [1, 2]), beta = f32(b, [0, 1]);
   // Batch statistics: mean [2, 15], biased variance [1, 25].
@@ -305,7 +301,7 @@ scoped("batchNorm with batch statistics and with running statistics", (b) => {
   assert.deepEqual(vals(batchNorm(x, gamma, beta, rm, rv, 0, false)), [0.5, 21, 1.5, 41]);
 });
 
-scoped("mseLoss", (b) => {
+forEachBackend("mseLoss", (b) => {
   const l = mseLoss(f32(b, [1, 2, 3]), f32(b, [1, 0, 0]));
   assert.deepEqual(l.shape, [1]);
   assertClose([l.item()], [13 / 3], 1e-6, 0);
@@ -315,7 +311,7 @@ scoped("mseLoss", (b) => {
 
 // --- shape errors -------------------------------------------------------------------------
 
-scoped("shape errors are RangeErrors that name the shapes", (b) => {
+forEachBackend("shape errors are RangeErrors that name the shapes", (b) => {
   const a = f32(b, [1, 2, 3, 4, 5, 6], [2, 3]);
   throwsRange(() => matmul(a, a), "matmul", "[2, 3]");
   throwsRange(() => matmul(a, f32(b, [1, 2, 3])), "[3]");
@@ -344,7 +340,7 @@ scoped("shape errors are RangeErrors that name the shapes", (b) => {
   throwsRange(() => a.item(), "6 elements");
 });
 
-scoped("index tensors must be int32 and in range; float ops reject int32", (b) => {
+forEachBackend("index tensors must be int32 and in range; float ops reject int32", (b) => {
   const x = f32(b, [1, 2, 3, 4, 5, 6], [3, 2]);
   const fIdx = f32(b, [0, 1]);
   assert.throws(

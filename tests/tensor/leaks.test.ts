@@ -1,0 +1,78 @@
+/**
+ * The leak check (`checkNoLeaks`, tfjs `engine.ts`'s debug check): it passes a clean op,
+ * fails an op that leaves a raw storage or an untracked tensor alive, names the op and the
+ * counts, and rejects an async function. Runs on every backend, outside the helper's own leak
+ * check (these bodies leak on purpose and clean up after themselves).
+ */
+
+import assert from "node:assert/strict";
+import type { Backend } from "../../lib/backend/backend.ts";
+import * as T from "../../lib/tensor/ops.ts";
+import { checkNoLeaks } from "../../lib/tensor/scope.ts";
+import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
+import type { Tensor } from "../../lib/tensor/tensor.ts";
+import { forEachBackend } from "../helpers/backends.ts";
+
+const f32 = (b: Backend, v: number[]) => T.tensor(b, Float32Array.from(v), [v.length]);
+
+function leakTest(name: string, fn: (b: Backend) => void): void {
+  forEachBackend(`leaks: ${name}`, fn, { leakCheck: false });
+}
+
+leakTest("a clean forward and backward pass passes", (b) => {
+  const p = T.parameter(b, new Float32Array([1, 2, 3]), [3]);
+  try {
+    checkNoLeaks(b, "softplus", () => T.softplus(T.mul(p, f32(b, [1, -1, 2]))));
+    checkNoLeaks(b, "sum of squares, backward", () => {
+      T.sum(T.square(p)).backward();
+      p.grad!.dispose(); // the gradient is the only untracked tensor backward makes
+      p.grad = null;
+    });
+  } finally {
+    p.dispose();
+  }
+});
+
+leakTest("a storage no tensor owns is a leak naming the op and the counts", (b) => {
+  let stray: ReturnType<Backend["alloc"]> | null = null;
+  const before = b.memory().liveBuffers;
+  assert.throws(
+    () =>
+      checkNoLeaks(b, "leakyOp", () => {
+        const x = f32(b, [1, 2]);
+        stray = b.alloc("float32", 16); // a kernel's scratch buffer, never freed
+        return T.neg(x);
+      }),
+    (e: unknown) =>
+      e instanceof Error &&
+      e.message.startsWith("leakyOp leaked 1 storage (64 bytes)") &&
+      e.message.includes(`live storages ${before} → ${before + 1}`) &&
+      e.message.includes(b.name),
+  );
+  b.free(stray!);
+  assert.equal(b.memory().liveBuffers, before);
+});
+
+leakTest("an untracked tensor left alive is a leak", (b) => {
+  let p: Tensor | null = null;
+  assert.throws(
+    () => checkNoLeaks(b, "makeParameter", () => (p = T.parameter(b, new Float32Array(4), [4]))),
+    /^Error: makeParameter leaked 1 storage/,
+  );
+  p!.dispose();
+  // Returned tracked tensors are freed by the check's scope: no leak.
+  checkNoLeaks(b, "returned", () => T.exp(f32(b, [0])));
+});
+
+leakTest("freeing a storage made before the check is reported too", (b) => {
+  const t = f32(b, [1]);
+  assert.throws(() => checkNoLeaks(b, "disposer", () => t.dispose()), /disposer freed 1 storage/);
+});
+
+leakTest("an async function is rejected", (b) => {
+  assert.throws(
+    // deno-lint-ignore require-await
+    () => checkNoLeaks(b, "asyncOp", async () => f32(b, [1])),
+    /checkNoLeaks\(asyncOp\): fn must be synchronous/,
+  );
+});
