@@ -180,6 +180,25 @@ export {
 } from "./lib/train/trainer.ts";
 export type { DataConfig, TrainingData } from "./lib/train/data.ts";
 export {
+  CGCNN_REFERENCE_MODEL,
+  EXPERIMENT_DEFAULTS,
+  type ExperimentDefaults,
+  FACGCNN_PAPER_MODEL,
+  type ResolvedTrainConfig,
+  resolveTrainConfig,
+  TRAIN_DEFAULTS,
+  type TrainDefaults,
+} from "./lib/train/config.ts";
+export type { ModelDefaults, ModelKind } from "./lib/models/config.ts";
+export {
+  lossAndGradients,
+  type LossFunction,
+  mseTargetLoss,
+  type StepOptions,
+  trainStep,
+} from "./lib/train/step.ts";
+export { type RunCheckpoint, RunFolder, type RunState } from "./lib/train/run_folder.ts";
+export {
   type ExperimentConfig,
   type ExperimentResult,
   type ExperimentRow,
@@ -210,7 +229,12 @@ export {
 export { Normalizer, type NormalizerJSON } from "./lib/train/normalizer.ts";
 
 // --- optimizers ------------------------------------------------------------------------------
-export { createOptimizer, type CreateOptimizerOptions } from "./lib/optim/create.ts";
+export {
+  createOptimizer,
+  type CreateOptimizerOptions,
+  createTrainingOptimizer,
+  type TrainingOptimizer,
+} from "./lib/optim/create.ts";
 export type {
   Optimizer,
   OptimizerKind,
@@ -233,10 +257,10 @@ export {
 
 // --- plots ------------------------------------------------------------------------------------
 export {
-  type EpochRecord as HistoryPoint,
+  type ChartRow,
   errorHistogram,
   experimentChart,
-  type ExperimentRow as ChartRow,
+  type HistoryPoint,
   learningCurves,
   type ParityOptions,
   parityPlot,

@@ -61,9 +61,9 @@ import { buildHostInputs } from "../lib/models/inputs.ts";
 import { Model, type ModelConfig } from "../lib/models/model.ts";
 import { createOptimizer } from "../lib/optim/create.ts";
 import type { Optimizer } from "../lib/optim/optimizer.ts";
-import { mseLoss, tensor } from "../lib/tensor/ops.ts";
 import { noGrad, tidy } from "../lib/tensor/scope.ts";
 import "../lib/autograd/backward.ts"; // installs Tensor.backward()
+import { trainStep as runTrainStep } from "../lib/train/step.ts";
 
 type Kind = "cgcnn" | "facgcnn";
 
@@ -215,21 +215,13 @@ function modelConfig(kind: Kind, s: Settings): ModelConfig {
   };
 }
 
-/** One training step as the trainer runs it; returns the loss. */
+/** One training step as the trainer runs it (`lib/train/step.ts`); returns the loss. */
 function trainStep(
   model: Model,
   optimizer: Optimizer,
   b: { batch: GraphBatch; targets: Float32Array },
 ): number {
-  const loss = tidy(() => {
-    const out = model.forward(b.batch);
-    const l = mseLoss(out, tensor(model.backend, b.targets, [b.batch.nCrystals, 1]));
-    l.backward();
-    return l.item();
-  });
-  optimizer.step();
-  optimizer.zeroGrad();
-  return loss;
+  return runTrainStep(model, optimizer, b.batch, b.targets);
 }
 
 /** Device-to-device copy bandwidth (read + write bytes per second) with two `bytes` buffers. */

@@ -13,9 +13,9 @@ import { featurize } from "../lib/data/featurize.ts";
 import { syntheticCrystals } from "../lib/data/synthetic.ts";
 import { collate } from "../lib/graph/batch.ts";
 import { Model } from "../lib/models/model.ts";
-import { mseLoss, tensor } from "../lib/tensor/ops.ts";
 import { tidy } from "../lib/tensor/scope.ts";
 import "../lib/autograd/backward.ts"; // installs Tensor.backward()
+import { lossAndGradients } from "../lib/train/step.ts";
 
 const BATCH = 256;
 /** Each step takes 0.1–1 s on a small CPU: a fixed count keeps `deno task bench` short. */
@@ -50,10 +50,7 @@ for (const A of [64, 128]) {
       baseline: kind === "cgcnn",
     }, () => {
       model.network.zeroGrad();
-      tidy(() => {
-        const pred = model.forward(batch);
-        mseLoss(pred, tensor(backend, targets, [batch.nCrystals, 1])).backward();
-      });
+      lossAndGradients(model, batch, targets);
     });
   }
 }

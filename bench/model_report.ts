@@ -18,9 +18,9 @@ import { featurize } from "../lib/data/featurize.ts";
 import { syntheticCrystals } from "../lib/data/synthetic.ts";
 import { collate } from "../lib/graph/batch.ts";
 import { Model } from "../lib/models/model.ts";
-import { mseLoss, tensor } from "../lib/tensor/ops.ts";
 import { tidy } from "../lib/tensor/scope.ts";
 import "../lib/autograd/backward.ts"; // installs Tensor.backward()
+import { lossAndGradients } from "../lib/train/step.ts";
 
 const iterations = Number(Deno.args[0] ?? 5);
 const BATCH = Number(Deno.args[1] ?? 256);
@@ -151,10 +151,7 @@ for (const A of [64, 128]) {
       `${kind} ${A} ${pass}`,
       pass === "forward" ? () => tidy(() => void model.forward(batch)) : () => {
         model.network.zeroGrad();
-        tidy(() => {
-          const pred = model.forward(batch);
-          mseLoss(pred, tensor(backend, targets, [batch.nCrystals, 1])).backward();
-        });
+        lossAndGradients(model, batch, targets);
       },
     ]);
     for (const [key, r] of measureInterleaved(steps)) {

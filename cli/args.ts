@@ -5,12 +5,21 @@
  */
 
 import { parseArgs } from "node:util";
-import type { DatasetFormat } from "../lib/data/dataset.ts";
-import type { NeighborTies } from "../lib/crystal/neighbors.ts";
-import type { FrameKind, FrameMode } from "../lib/frames/select.ts";
+import type { FrameMode } from "../lib/frames/select.ts";
 import type { CoordinateInputs } from "../lib/frames/scale.ts";
-import type { OptimizerKind } from "../lib/optim/optimizer.ts";
-import type { TrainConfig } from "../lib/train/trainer.ts";
+import {
+  checkSplit,
+  DATASET_FORMATS,
+  DEVICE_CHOICES,
+  FRAME_KINDS,
+  MODEL_KINDS,
+  NEIGHBOR_TIES,
+  OPTIMIZER_KINDS,
+  parseFrameMode,
+  POSITION_KINDS,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+} from "../lib/train/config.ts";
 import { flag } from "../lib/util/settings.ts";
 
 /** A bad command line: printed as one line, exit code 2. */
@@ -121,9 +130,8 @@ export function choiceFlag<T extends string>(
 /** `--frames none|stochastic|all|k` (k = 1..8 sampled frames). */
 export function framesFlag(value: string | undefined): FrameMode | undefined {
   if (value === undefined) return undefined;
-  if (value === "none" || value === "stochastic" || value === "all") return value;
-  const k = Number(value);
-  if (Number.isInteger(k) && k >= 1 && k <= 8) return k === 8 ? "all" : { sample: k };
+  const mode = parseFrameMode(value);
+  if (mode !== null) return mode;
   throw new UsageError(
     `--frames must be none, stochastic, all or a number of frames 1..8, got "${value}"`,
   );
@@ -174,31 +182,25 @@ export function dataConfig(v: DataValues): Pick<
   | "cacheDir"
 > {
   const split = listFlag("split", v.split, 3) as [number, number, number] | undefined;
-  if (split && (split.some((f) => f < 0) || Math.abs(split[0] + split[1] + split[2] - 1) > 1e-6)) {
-    throw new UsageError(`--split fractions must be ≥ 0 and sum to 1, got "${v.split}"`);
+  if (split) {
+    try {
+      checkSplit(split);
+    } catch {
+      throw new UsageError(`--split fractions must be ≥ 0 and sum to 1, got "${v.split}"`);
+    }
   }
   return {
-    data: v.data ?? "synthetic:1000",
+    data: v.data ?? TRAIN_DEFAULTS.data,
     valData: v["val-data"],
     testData: v["test-data"],
     split,
-    format: choiceFlag<DatasetFormat>("format", v.format, [
-      "auto",
-      "cgcnn",
-      "csv",
-      "hdf5",
-      "synthetic",
-    ]),
+    format: choiceFlag("format", v.format, DATASET_FORMATS),
     target: v.target,
     idColumn: v["id-column"],
-    positions: choiceFlag("positions", v.positions, ["cartesian", "fractional"] as const),
+    positions: choiceFlag("positions", v.positions, POSITION_KINDS),
     limit: numberFlag("limit", v.limit, { integer: true, min: 1 }),
     cacheDir: v["no-cache"] ? null : undefined,
-    neighborTies: choiceFlag<NeighborTies>("neighbor-ties", v["neighbor-ties"], [
-      "include",
-      "drop",
-      "truncate",
-    ]),
+    neighborTies: choiceFlag("neighbor-ties", v["neighbor-ties"], NEIGHBOR_TIES),
   };
 }
 
@@ -206,20 +208,20 @@ export function dataConfig(v: DataValues): Pick<
 export function trainConfig(v: DataValues & TrainValues): TrainConfig {
   return {
     ...dataConfig(v),
-    model: choiceFlag("model", v.model, ["cgcnn", "facgcnn"] as const),
+    model: choiceFlag("model", v.model, MODEL_KINDS),
     frames: framesFlag(v.frames),
-    frameKind: choiceFlag<FrameKind>("frame-kind", v["frame-kind"], ["pca", "lattice", "hybrid"]),
+    frameKind: choiceFlag("frame-kind", v["frame-kind"], FRAME_KINDS),
     coordinates: coordinateFlags(v["coord-scale"], v["node-coords"]),
     epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }),
     batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 2 }),
     lr: numberFlag("lr", v.lr, { min: 0, exclusiveMin: true }),
-    optimizer: choiceFlag<OptimizerKind>("optimizer", v.optimizer, ["sf-adamw", "adamw", "sgd"]),
+    optimizer: choiceFlag("optimizer", v.optimizer, OPTIMIZER_KINDS),
     weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }),
     atomFeaLen: numberFlag("atom-fea-len", v["atom-fea-len"], { integer: true, min: 1 }),
     hFeaLen: numberFlag("h-fea-len", v["h-fea-len"], { integer: true, min: 1 }),
     nConv: numberFlag("n-conv", v["n-conv"], { integer: true, min: 1 }),
     nH: numberFlag("n-h", v["n-h"], { integer: true, min: 1 }),
-    device: choiceFlag("device", v.device, ["auto", "cpu", "cuda"] as const),
+    device: choiceFlag("device", v.device, DEVICE_CHOICES),
     seed: numberFlag("seed", v.seed, { integer: true, min: 0 }),
     out: v.out,
     resume: v.resume,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { EXPERIMENT_DEFAULTS, EXPERIMENT_VARIANTS } from "../lib/train/config.ts";
 import { type ExperimentVariant, runExperiment } from "../lib/train/experiment.ts";
 import { Progress } from "../lib/train/progress.ts";
 import {
@@ -18,11 +19,12 @@ import {
   UsageError,
 } from "./args.ts";
 
+const E = EXPERIMENT_DEFAULTS;
 const HELP = `deno task experiment [flags]
 
-  --seeds 5                 seeds per variant (mean ± standard error over them)
-  --epochs 100,200,300      epoch budgets (one run of the largest serves all)
-  --variants cgcnn,facgcnn,facgcnn-nofa
+  --seeds ${E.seeds}                 seeds per variant (mean ± standard error over them)
+  --epochs ${E.epochsList.join(",")}      epoch budgets (one run of the largest serves all)
+  --variants ${E.variants.join(",")}
   --out DIR                 (runs/experiment-<timestamp>)
   and every data/model/training flag of \`deno task train\` (--data, --val-data, --test-data,
   --split, --batch-size, --lr, --atom-fea-len, --device, ...)
@@ -46,9 +48,9 @@ if (import.meta.main) {
       | ExperimentVariant[]
       | undefined;
     for (const v of variants ?? []) {
-      if (!["cgcnn", "facgcnn", "facgcnn-nofa"].includes(v)) {
+      if (!EXPERIMENT_VARIANTS.includes(v)) {
         throw new UsageError(
-          `--variants must be a list of cgcnn, facgcnn, facgcnn-nofa; got "${v}"`,
+          `--variants must be a list of ${EXPERIMENT_VARIANTS.join(", ")}; got "${v}"`,
         );
       }
     }

@@ -15,6 +15,7 @@ import type { Dataset } from "../lib/crystal/types.ts";
 import { writeTextAtomic } from "../lib/io/atomic.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { regressionMetrics } from "../lib/train/metrics.ts";
+import { DEVICE_CHOICES, TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import {
   choiceFlag,
   DATA_FLAGS,
@@ -36,8 +37,10 @@ const HELP = `deno task predict --checkpoint FILE --data PATH [flags]
                             first (lattice and Cartesian positions; fractional unchanged)
   --shift-origin            random origin shift of every cell, atoms wrapped into it (same
                             crystal; moves PCA frames and w/o-FA coordinates)
-  --seed N                  seed of --rotate, --shift-origin and stochastic frames (0)
-  --batch-size 256  --device auto|cpu|cuda  --out preds.csv (default: stdout)
+  --seed N                  seed of --rotate, --shift-origin and stochastic frames (${TRAIN_DEFAULTS.seed})
+  --batch-size ${TRAIN_DEFAULTS.evalBatchSize}  --device ${
+  DEVICE_CHOICES.join("|")
+}  --out preds.csv (default: stdout)
 `;
 
 if (import.meta.main) {
@@ -61,9 +64,9 @@ if (import.meta.main) {
     if (!flags.data) throw new UsageError("--data is required");
     const data = dataConfig(flags);
     const frames = framesFlag(flags.frames);
-    const seed = numberFlag("seed", flags.seed, { integer: true, min: 0 }) ?? 0;
+    const seed = numberFlag("seed", flags.seed, { integer: true, min: 0 }) ?? TRAIN_DEFAULTS.seed;
     const batchSize = numberFlag("batch-size", flags["batch-size"], { integer: true, min: 1 });
-    const device = choiceFlag("device", flags.device, ["auto", "cpu", "cuda"] as const);
+    const device = choiceFlag("device", flags.device, DEVICE_CHOICES);
 
     const { model } = await loadCheckpoint(flags.checkpoint, { device });
     try {

@@ -6,27 +6,42 @@
 
 import { Progress } from "../lib/train/progress.ts";
 import { train } from "../lib/train/trainer.ts";
+import {
+  DATASET_FORMATS,
+  DEVICE_CHOICES,
+  FACGCNN_PAPER_MODEL,
+  FRAME_KINDS,
+  MODEL_KINDS,
+  NEIGHBOR_TIES,
+  OPTIMIZER_KINDS,
+  POSITION_KINDS,
+  TRAIN_DEFAULTS,
+} from "../lib/train/config.ts";
 import { DATA_FLAGS, parseFlags, runMain, TRAIN_FLAGS, trainConfig } from "./args.ts";
 
+const D = TRAIN_DEFAULTS, M = FACGCNN_PAPER_MODEL;
 const HELP = `deno task train [flags]
 
 Data:
   --data PATH|synthetic:N   training data: CGCNN folder, CSV with a cif column, HDF5, or
-                            synthetic:N (default synthetic:1000)
+                            synthetic:N (default ${D.data})
   --val-data, --test-data   separate validation / test sets (else split from --data)
-  --split 0.8,0.1,0.1       train/val/test fractions of --data
-  --format auto|cgcnn|csv|hdf5|synthetic   --target COLUMN   --id-column COLUMN
-  --positions cartesian|fractional (HDF5)   --limit N   --no-cache
-  --neighbor-ties include|drop|truncate   tied 12th-neighbour shell: kept whole (default),
+  --split ${D.split.join(",")}       train/val/test fractions of --data
+  --format ${DATASET_FORMATS.join("|")}   --target COLUMN   --id-column COLUMN
+  --positions ${POSITION_KINDS.join("|")} (HDF5)   --limit N   --no-cache
+  --neighbor-ties ${NEIGHBOR_TIES.join("|")}   tied 12th-neighbour shell: kept whole (default),
                             dropped, or cut as CGCNN does (depends on atom order)
 Model:
-  --model facgcnn|cgcnn     --frames stochastic|all|none|K   --frame-kind pca|lattice|hybrid
+  --model ${D.model}|${MODEL_KINDS.filter((k) => k !== D.model).join("|")}     ` +
+  `--frames stochastic|all|none|K   --frame-kind ${FRAME_KINDS.join("|")}
   --coord-scale 1|LENGTH|rms   divide frame coordinates by a length in Å (1 = raw Å, the paper)
   --node-coords on|off      feed atoms their frame coordinates (on, the paper)
-  --atom-fea-len 128  --h-fea-len 128  --n-conv 3  --n-h 1
+  --atom-fea-len ${M.atomFeaLen}  --h-fea-len ${M.hFeaLen}  --n-conv ${M.nConv}  --n-h ${M.nH}
 Training:
-  --epochs 30  --batch-size 2048 (capped to the data)  --lr 5e-4
-  --optimizer sf-adamw|adamw|sgd  --weight-decay 0  --device auto|cpu|cuda  --seed 0
+  --epochs ${D.epochs}  --batch-size ${D.batchSize} (capped to the data)  --lr ${D.lr.toExponential()}
+  --optimizer ${OPTIMIZER_KINDS.join("|")}  --weight-decay 0  --device ${
+    DEVICE_CHOICES.join("|")
+  }  --seed ${D.seed}
   --out DIR (runs/<timestamp>)  --resume (continue the run in --out)  -q/--quiet
 `;
 

@@ -14,94 +14,29 @@ import {
 import { featurize } from "../data/featurize.ts";
 import { Rng } from "../util/random.ts";
 import type { Dataset, GraphSet, Structure } from "../crystal/types.ts";
-import type { NeighborTies } from "../crystal/neighbors.ts";
-import { type CoordinateInputs, resolveCoordinateInputs } from "../frames/scale.ts";
-import type { FrameKind, FrameMode } from "../frames/select.ts";
+import type { FrameMode } from "../frames/select.ts";
 import { collate, type GraphBatch } from "../graph/batch.ts";
 import type { Parameter } from "../nn/module.ts";
 import { gatherRows } from "../tensor/ops.ts";
 import { noGrad, tidy } from "../tensor/scope.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { CrystalGraphNetwork } from "./cgcnn.ts";
+import {
+  checkFrameMode,
+  type ModelConfig,
+  positiveInt,
+  type ResolvedModelConfig,
+  resolveModelConfig,
+} from "./config.ts";
 import { buildHostInputs, edgeFeatureLength, type HostInputs, uploadInputs } from "./inputs.ts";
 
-/**
- * Options of `createModel`; omitted fields take the CGCNN reference defaults.
- *
- * @example
- * ```ts
- * import { createModel, type ModelConfig } from "@facgcnn/toolkit";
- * const config: ModelConfig = { kind: "facgcnn", atomFeaLen: 128, nConv: 3, frames: "stochastic", frameKind: "pca" };
- * const model = createModel(config);
- * model.dispose();
- * ```
- */
-export interface ModelConfig {
-  /** Architecture: "cgcnn" (distances only) or "facgcnn" (adds frame coordinates and relative vectors). */
-  kind: "cgcnn" | "facgcnn";
-  /** A, atom embedding length (64; the paper uses 128). */
-  atomFeaLen?: number;
-  /** H, hidden length of the head (128). */
-  hFeaLen?: number;
-  /** Convolution layers (3). */
-  nConv?: number;
-  /** Hidden layers of the head (1). */
-  nH?: number;
-  /** FACGCNN frames: "stochastic" (the paper's k = 1, default), "all", `{ sample: k }`, "none". */
-  frames?: FrameMode;
-  /** Frame base: "pca" (the paper, default), "lattice" or "hybrid". */
-  frameKind?: FrameKind;
-  /** Relative eigengap under which a PCA frame counts as degenerate (1e-2). */
-  gapTolerance?: number;
-  /** FACGCNN coordinate inputs: length scale and whether atoms get theirs (raw Å, both). */
-  coordinates?: CoordinateInputs;
-  /** Seed of the weight initialisation and of the frame draws (0). */
-  seed?: number;
-  /** "auto" (CUDA when usable, else CPU; default), "cpu" or "cuda". */
-  device?: "auto" | "cpu" | "cuda";
-  /** Neighbour radius (8 Å) and count (12) used to featurize structures for `predict`. */
-  radius?: number;
-  /** Neighbour count used to featurize structures for `predict` (12). */
-  maxNeighbors?: number;
-  /** Tied last neighbour shell for `predict` ("include"; "truncate" = CGCNN). */
-  neighborTies?: NeighborTies;
-  /** Atom feature table (CGCNN's 92-long one by default, or a loaded `atom_init.json`). */
-  atomFeatures?: AtomFeatureTable;
-}
-
-/**
- * A model configuration with every field set (what checkpoints store).
- */
-export interface ResolvedModelConfig {
-  /** Architecture. */
-  kind: "cgcnn" | "facgcnn";
-  /** A, atom embedding length. */
-  atomFeaLen: number;
-  /** H, hidden length of the head. */
-  hFeaLen: number;
-  /** Convolution layers. */
-  nConv: number;
-  /** Hidden layers of the head. */
-  nH: number;
-  /** Default frame mode. */
-  frames: FrameMode;
-  /** Frame base. */
-  frameKind: FrameKind;
-  /** Relative eigengap under which a PCA frame counts as degenerate. */
-  gapTolerance: number;
-  /** FACGCNN coordinate inputs (absent in old checkpoints: raw Å, node and edge). */
-  coordinates?: Required<CoordinateInputs>;
-  /** Seed of the weight initialisation and of the frame draws. */
-  seed: number;
-  /** Neighbour radius (Å) used by `predict`. */
-  radius: number;
-  /** Neighbour count used by `predict`. */
-  maxNeighbors: number;
-  /** Tied last neighbour shell used by `predict` (absent in old checkpoints: "truncate"). */
-  neighborTies?: NeighborTies;
-  /** Features per atom in the atom table. */
-  atomFeatureLength: number;
-}
+export {
+  CGCNN_REFERENCE_MODEL,
+  checkFrameMode,
+  type ModelConfig,
+  type ResolvedModelConfig,
+  resolveModelConfig,
+} from "./config.ts";
 
 /**
  * Options of prediction.
@@ -111,58 +46,6 @@ export interface PredictOptions {
   frames?: FrameMode;
   /** Crystals per forward pass (256). */
   batchSize?: number;
-}
-
-function positiveInt(name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${v}`);
-  }
-  return v;
-}
-
-/** Checks a frame mode and returns it. */
-export function checkFrameMode(mode: FrameMode): FrameMode {
-  if (mode === "none" || mode === "stochastic" || mode === "all") return mode;
-  if (
-    typeof mode === "object" && mode !== null && Number.isInteger(mode.sample) &&
-    mode.sample >= 1 && mode.sample <= 8
-  ) {
-    return mode;
-  }
-  throw new RangeError(
-    `frames must be "none", "stochastic", "all" or { sample: 1..8 }, got ${JSON.stringify(mode)}`,
-  );
-}
-
-/** Fills in defaults and validates a configuration. */
-export function resolveModelConfig(config: ModelConfig): ResolvedModelConfig {
-  if (config.kind !== "cgcnn" && config.kind !== "facgcnn") {
-    throw new RangeError(
-      `model kind must be "cgcnn" or "facgcnn", got ${JSON.stringify(config.kind)}`,
-    );
-  }
-  const frameKind = config.frameKind ?? "pca";
-  if (!["pca", "lattice", "hybrid"].includes(frameKind)) {
-    throw new RangeError(
-      `frameKind must be "pca", "lattice" or "hybrid", got ${JSON.stringify(frameKind)}`,
-    );
-  }
-  return {
-    kind: config.kind,
-    atomFeaLen: positiveInt("atomFeaLen", config.atomFeaLen ?? 64),
-    hFeaLen: positiveInt("hFeaLen", config.hFeaLen ?? 128),
-    nConv: positiveInt("nConv", config.nConv ?? 3),
-    nH: positiveInt("nH", config.nH ?? 1),
-    frames: checkFrameMode(config.frames ?? "stochastic"),
-    frameKind,
-    gapTolerance: config.gapTolerance ?? 1e-2,
-    coordinates: resolveCoordinateInputs(config.coordinates),
-    seed: config.seed ?? 0,
-    radius: config.radius ?? 8,
-    maxNeighbors: positiveInt("maxNeighbors", config.maxNeighbors ?? 12),
-    neighborTies: config.neighborTies ?? "include",
-    atomFeatureLength: (config.atomFeatures ?? BUILTIN_ATOM_FEATURES).length,
-  };
 }
 
 /**

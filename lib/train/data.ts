@@ -4,56 +4,13 @@
  */
 
 import type { AtomFeatureTable } from "../crystal/atom_features.ts";
-import { type DatasetFormat, detectFormat } from "../data/dataset.ts";
+import { detectFormat } from "../data/dataset.ts";
 import { loadGraphs } from "../data/featurize.ts";
 import { splitIndices, subsetGraphs } from "../graph/subset.ts";
 import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
-import type { NeighborTies } from "../crystal/neighbors.ts";
+import { checkSplit, type DataConfig, TRAIN_DEFAULTS } from "./config.ts";
 
-/**
- * Where the data comes from and how it is read.
- *
- * @example
- * ```ts
- * import { type DataConfig, train } from "@facgcnn/toolkit";
- * const data: DataConfig = { data: "train.csv", valData: "val.csv", testData: "test.csv", target: "formation_energy_per_atom" };
- * const run = await train({ ...data, epochs: 100 });
- * ```
- */
-export interface DataConfig {
-  /** Training data (path or `synthetic:N`); split into train/val/test unless those are given. */
-  data: string;
-  /** Validation data (path); replaces the validation share of the split. */
-  valData?: string;
-  /** Test data (path); replaces the test share of the split. */
-  testData?: string;
-  /** Train/val/test fractions of `data` (default 0.8, 0.1, 0.1). */
-  split?: [number, number, number];
-  /** Source format ("auto": detected). */
-  format?: DatasetFormat;
-  /** Target column (CSV) or dataset (HDF5). */
-  target?: string;
-  /** CSV id column. */
-  idColumn?: string;
-  /** HDF5 positions: Cartesian (Å) or fractional. */
-  positions?: "cartesian" | "fractional";
-  /** Keep at most this many structures per source. */
-  limit?: number;
-  /** Neighbour radius (8 Å). */
-  radius?: number;
-  /** Neighbours per atom (12). */
-  maxNeighbors?: number;
-  /** A tied 12th-neighbour shell: "include" (default), "drop", or "truncate" (CGCNN). */
-  neighborTies?: NeighborTies;
-  /** Graph cache folder (`.cache/graphs`); null disables it. */
-  cacheDir?: string | null;
-  /** Split seed (default: `seed`). */
-  splitSeed?: number;
-  /** Run seed; also the split seed unless `splitSeed` is given. */
-  seed?: number;
-  /** No loading messages. */
-  quiet?: boolean;
-}
+export type { DataConfig } from "./config.ts";
 
 /**
  * The three graph sets of a run.
@@ -111,16 +68,13 @@ export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
   };
   const valGiven = await other(c.valData);
   const testGiven = await other(c.testData);
-  const [fTrain, fVal, fTest] = c.split ?? [0.8, 0.1, 0.1];
-  if (![fTrain, fVal, fTest].every((f) => f >= 0) || Math.abs(fTrain + fVal + fTest - 1) > 1e-6) {
-    throw new RangeError(`split must be three fractions ≥ 0 that sum to 1, got ${c.split}`);
-  }
+  const [fTrain, fVal, fTest] = checkSplit(c.split ?? TRAIN_DEFAULTS.split);
   const parts = [fTrain, valGiven ? 0 : fVal, testGiven ? 0 : fTest];
   const total = parts.reduce((a, b) => a + b, 0);
   const [trainIdx, valIdx, testIdx] = splitIndices(
     main.graphs.count,
     parts.map((p) => p / total),
-    c.splitSeed ?? c.seed ?? 0,
+    c.splitSeed ?? c.seed ?? TRAIN_DEFAULTS.seed,
   );
   const data: TrainingData = {
     train: subsetGraphs(main.graphs, trainIdx),

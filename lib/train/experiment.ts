@@ -18,21 +18,14 @@ import type { FrameMode } from "../frames/select.ts";
 import { writeFileAtomic, writeTextAtomic } from "../io/atomic.ts";
 import type { Model } from "../models/model.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
-import { formatMeanStdErr, type MeanStdErr, meanStdErr, regressionMetrics } from "./metrics.ts";
+import { EXPERIMENT_DEFAULTS, type ExperimentVariant } from "./config.ts";
+import { formatMeanStdErr, meanStdErr, regressionMetrics } from "./metrics.ts";
+import type { ExperimentRow } from "./records.ts";
 import { experimentChart, writeReport } from "./report.ts";
 import { train, type TrainConfig, type TrainHooks } from "./trainer.ts";
 
-/**
- * The three trained variants of the paper.
- *
- * @example
- * ```ts
- * import { type ExperimentVariant, runExperiment } from "@facgcnn/toolkit";
- * const variants: ExperimentVariant[] = ["cgcnn", "facgcnn"];
- * const result = await runExperiment({ data: "synthetic:200", seeds: 2, epochsList: [3], variants });
- * ```
- */
-export type ExperimentVariant = "cgcnn" | "facgcnn" | "facgcnn-nofa";
+export type { ExperimentVariant } from "./config.ts";
+export type { ExperimentRow } from "./records.ts";
 
 /**
  * What `deno task experiment` runs.
@@ -53,38 +46,6 @@ export interface ExperimentConfig extends TrainConfig {
   variants?: ExperimentVariant[];
   /** Output folder (`runs/experiment-<timestamp>`). */
   out?: string;
-}
-
-/**
- * One table row: a variant, budget and evaluation setting, with per-seed and summary metrics.
- *
- * @example
- * ```ts
- * import { type ExperimentRow, formatMeanStdErr, runExperiment } from "@facgcnn/toolkit";
- * const { rows } = await runExperiment({ data: "synthetic:200", seeds: 2, epochsList: [3] });
- * const rotated: ExperimentRow[] = rows.filter((r) => r.rotated);
- * for (const r of rotated) console.log(r.label, formatMeanStdErr(r.mae));
- * ```
- */
-export interface ExperimentRow {
-  /** Row label, e.g. "FACGCNN + random rotation (100 epochs)". */
-  label: string;
-  /** Trained variant. */
-  variant: ExperimentVariant;
-  /** Epoch budget. */
-  epochs: number;
-  /** Whether the test crystals were randomly rotated and translated. */
-  rotated: boolean;
-  /** Frame mode at evaluation. */
-  evalFrames: FrameMode;
-  /** Metrics of each seed. */
-  perSeed: { seed: number; r2: number; mae: number; rmse: number }[];
-  /** R² over seeds. */
-  r2: MeanStdErr;
-  /** MAE over seeds. */
-  mae: MeanStdErr;
-  /** RMSE over seeds. */
-  rmse: MeanStdErr;
 }
 
 /**
@@ -149,15 +110,17 @@ export async function runExperiment(
 ): Promise<ExperimentResult> {
   const out = config.out ??
     `runs/experiment-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
-  const seeds = config.seeds ?? 5;
-  const budgets = [...new Set(config.epochsList ?? [100, 200, 300])].sort((a, b) => a - b);
+  const seeds = config.seeds ?? EXPERIMENT_DEFAULTS.seeds;
+  const budgets = [...new Set(config.epochsList ?? EXPERIMENT_DEFAULTS.epochsList)].sort((a, b) =>
+    a - b
+  );
   if (!Number.isInteger(seeds) || seeds < 1) {
     throw new RangeError(`seeds must be a positive integer, got ${seeds}`);
   }
   if (budgets.length === 0 || budgets.some((e) => !Number.isInteger(e) || e < 1)) {
     throw new RangeError(`epochs must be positive integers, got ${config.epochsList}`);
   }
-  const variants = config.variants ?? ["cgcnn", "facgcnn", "facgcnn-nofa"];
+  const variants = config.variants ?? EXPERIMENT_DEFAULTS.variants;
   const log = hooks.log ?? ((l: string) => console.error(l));
   await Deno.mkdir(out, { recursive: true });
 
@@ -174,7 +137,7 @@ export async function runExperiment(
         ...config,
         ...variantConfig(variant),
         seed,
-        splitSeed: config.splitSeed ?? 0,
+        splitSeed: config.splitSeed ?? EXPERIMENT_DEFAULTS.splitSeed,
         epochs: budgets[budgets.length - 1],
         out: runDir,
         resume: false,
@@ -269,7 +232,7 @@ export function resultsMarkdown(result: ExperimentResult, config: ExperimentConf
     `# Experiment results`,
     ``,
     `Data: ${config.data}${config.testData ? ` (test: ${config.testData})` : ""}; seeds: ${
-      config.seeds ?? 5
+      config.seeds ?? EXPERIMENT_DEFAULTS.seeds
     }; ` +
     `mean ± standard error over seeds; model selected by lowest validation MAE within each epoch budget.`,
     ``,

@@ -7,10 +7,12 @@
 
 import { writeTextAtomic } from "../io/atomic.ts";
 import { type PlotlyFigure, renderHtml, type ReportFigure } from "../plot/plotly.ts";
-import { mae, type Numbers, r2, rmse } from "./metrics.ts";
+import { mae, type MeanStdErr, type Numbers, r2, rmse } from "./metrics.ts";
+import type { EpochRecord, ExperimentRow } from "./records.ts";
 
 /**
- * One epoch of training history (the rows of `metrics.csv`).
+ * One epoch of training history as the learning curves need it: an `EpochRecord` (a row of
+ * `metrics.csv`) where RMSE, R², lr and time may be missing.
  *
  * @example
  * ```ts
@@ -19,18 +21,9 @@ import { mae, type Numbers, r2, rmse } from "./metrics.ts";
  * const figure = learningCurves(history);
  * ```
  */
-export interface EpochRecord {
-  /** 1-based epoch number. */
-  epoch: number;
-  /** Mean training loss (MSE on standardised targets). */
-  trainLoss: number;
-  /** Validation MAE (original units). */
-  valMae: number;
-  /** Validation RMSE (original units). */
-  valRmse?: number;
-  /** Validation R². */
-  valR2?: number;
-}
+export type HistoryPoint =
+  & Pick<EpochRecord, "epoch" | "trainLoss" | "valMae">
+  & Partial<Omit<EpochRecord, "epoch" | "trainLoss" | "valMae">>;
 
 const BLUE = "#1f77b4";
 const ORANGE = "#ff7f0e";
@@ -55,7 +48,7 @@ function plain(values: Numbers): (number | null)[] {
  * run.model.dispose();
  * ```
  */
-export function learningCurves(history: EpochRecord[]): PlotlyFigure {
+export function learningCurves(history: HistoryPoint[]): PlotlyFigure {
   const epochs = history.map((h) => h.epoch);
   const hasRmse = history.some((h) => h.valRmse !== undefined);
   const hasR2 = history.some((h) => h.valR2 !== undefined);
@@ -288,14 +281,7 @@ export function errorHistogram(
  * const figure = experimentChart(rows);
  * ```
  */
-export interface ExperimentRow {
-  /** Row label (model variant). */
-  label: string;
-  /** Mean over seeds. */
-  mean: number;
-  /** Standard error; NaN (one seed) draws no error bar. */
-  stderr: number;
-}
+export type ChartRow = Pick<ExperimentRow, "label"> & Pick<MeanStdErr, "mean" | "stderr">;
 
 /**
  * Bar chart of mean ± standard error per row (e.g. test MAE of each model variant).
@@ -310,7 +296,7 @@ export interface ExperimentRow {
  * ```
  */
 export function experimentChart(
-  rows: ExperimentRow[],
+  rows: ChartRow[],
   options: { metric?: string; title?: string } = {},
 ): PlotlyFigure {
   const metric = options.metric ?? "value";

@@ -11,7 +11,7 @@ import { computeFrames, degeneracyReport } from "../frames/select.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
 import { renderHtml } from "../plot/plotly.ts";
 import { errorHistogram, learningCurves, parityPlot } from "./report.ts";
-import type { EpochRecord, TrainResult } from "./trainer.ts";
+import type { EpochRecord, TrainResult } from "./records.ts";
 
 function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
@@ -61,8 +61,8 @@ export const writeRunFiles = {
     const deg = all.map((g) => frameDegeneracy(g));
     const summary = {
       model: r.config.model,
-      frames: r.config.frames ?? "stochastic",
-      frameKind: r.config.frameKind ?? "pca",
+      frames: r.config.frames,
+      frameKind: r.config.frameKind,
       test: r.test,
       bestEpoch: r.bestEpoch,
       bestValMae: r.bestValMae,
