@@ -50,6 +50,9 @@ const args = parseArgs({
     "batch-size": { type: "string", default: "64" },
     lr: { type: "string", default: "1e-3" },
     "atom-fea-len": { type: "string", default: "64" },
+    // BatchNorm re-estimation batches per epoch (SF-AdamW); fewer than the trainer's 50 to
+    // save time on a shared CPU (8 × 64 crystals is plenty for the statistics).
+    "bn-batches": { type: "string", default: "8" },
     log: { type: "string", default: "runs/carbon_accuracy.jsonl" },
     out: { type: "string", default: "runs/carbon_accuracy" },
     summary: { type: "boolean", default: false },
@@ -141,6 +144,7 @@ for (const name of v.configs.split(",")) {
       batchSize: Number(v["batch-size"]),
       lr: Number(v.lr),
       atomFeaLen: Number(v["atom-fea-len"]),
+      bnBatches: Number(v["bn-batches"]),
       device: "cpu",
       quiet: true,
       out: `${v.out}/${v.data.replace(/[^A-Za-z0-9]+/g, "_")}/${name}-e${epochs}-s${seed}`,

@@ -1,63 +1,48 @@
 /**
- * Frame degeneracy and measured E(3) invariance of FACGCNN predictions on a synthetic set
- * (prototypes including cubic cells, and random cells).
+ * Frame degeneracy and measured invariance of FACGCNN predictions, per frame kind, on
+ * degenerate and non-degenerate cells, with and without an atom permutation, plus the
+ * dependence on the cell origin (origin shift with wrapping).
  *
- *   deno run -A bench/frame_invariance.ts [count=1000] [seed=1]
+ *   deno run -A bench/frame_invariance.ts [--data synthetic:1000 | --data dev.csv --target T]
+ *     [--limit N] [--checkpoint a.safetensors,b.safetensors] [--seed 1] [--out table.md]
  *
- * Prints (1) how many structures have a degenerate PCA frame (relative eigengap < 1e-2,
- * exactly degenerate < 1e-8, one atom), and (2) the invariance error of a randomly
- * initialised FACGCNN (A = 64, eval mode) under a random O(3) matrix (half of them improper)
- * plus a random translation: max and 99th percentile of |f(gX) − f(X)| / (|f(X)| + 1e-6)
- * for PCA frames averaged over all 8 ("all"), lattice and hybrid frames, one stochastic
- * frame (the same sign patterns drawn for X and gX), and the "none" control (w/o FA). CGCNN's row measures the graph alone (it sees distances only): anything
- * above float32 noise there means the neighbour graph itself changed.
+ * Motions g (each crystal its own, seeded): "rigid" = random O(3) matrix (half improper) on
+ * the lattice rows and positions plus a translation (unwrapped fractional shift, so the
+ * stored atoms move together); "rigid + perm" = the same plus a random atom order; "origin"
+ * = a random origin shift with the atoms wrapped into the cell (the same periodic crystal,
+ * another stored point cloud: PCA frames and the centroid move). Every moved structure is
+ * featurized anew (neighbour lists included).
+ *
+ * Error: max over crystals of |f(gX) − f(X)| / (|f(X)| + 1e-6) with all 8 frames averaged
+ * (and CGCNN / w/o FA as controls), for a randomly initialised model (A = 32, eval mode) and
+ * for any trained checkpoints
+ * given (each with its own frame kind, with trained BatchNorm statistics). Degenerate: PCA
+ * relative eigengap < 1e-2.
  * @module
  */
 
+import { parseArgs } from "node:util";
 import { createCpuBackend } from "../lib/backend/cpu/cpu_backend.ts";
+import { loadDataset } from "../lib/data/dataset.ts";
 import { featurize } from "../lib/data/featurize.ts";
 import { Rng } from "../lib/util/random.ts";
-import { syntheticCrystals } from "../lib/data/synthetic.ts";
 import type { Dataset, GraphSet, Structure } from "../lib/crystal/types.ts";
+import { randomOrthogonal } from "../lib/crystal/transform.ts";
 import { computeFrames, degeneracyReport, type FrameMode } from "../lib/frames/select.ts";
 import { Model, type ModelConfig } from "../lib/models/model.ts";
+import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 
-const count = Number(Deno.args[0] ?? 1000);
-const seed = Number(Deno.args[1] ?? 1);
-if (!Number.isInteger(count) || count < 1) throw new RangeError(`bad count ${Deno.args[0]}`);
-
-/** Uniform random rotation (unit quaternion), negated when `improper` (det = −1). */
-function randomO3(rng: Rng, improper: boolean): Float64Array {
-  const u1 = rng.next(), u2 = 2 * Math.PI * rng.next(), u3 = 2 * Math.PI * rng.next();
-  const a = Math.sqrt(1 - u1), b = Math.sqrt(u1);
-  const w = a * Math.sin(u2), x = a * Math.cos(u2), y = b * Math.sin(u3), z = b * Math.cos(u3);
-  const s = improper ? -1 : 1;
-  return Float64Array.from([
-    1 - 2 * (y * y + z * z),
-    2 * (x * y - w * z),
-    2 * (x * z + w * y),
-    2 * (x * y + w * z),
-    1 - 2 * (x * x + z * z),
-    2 * (y * z - w * x),
-    2 * (x * z - w * y),
-    2 * (y * z + w * x),
-    1 - 2 * (x * x + y * y),
-  ].map((v) => s * v));
-}
-
-/** L → L·R (so X → X·R) and a translation as an unwrapped fractional shift. */
-function moveStructure(s: Structure, rng: Rng, improper: boolean): Structure {
-  const R = randomO3(rng, improper), L = s.lattice;
-  const lattice = new Float64Array(9);
-  for (let i = 0; i < 3; i++) {
-    for (let j = 0; j < 3; j++) {
-      for (let k = 0; k < 3; k++) lattice[3 * i + j] += L[3 * i + k] * R[3 * k + j];
-    }
-  }
-  const shift = [rng.uniform(-2, 2), rng.uniform(-2, 2), rng.uniform(-2, 2)];
-  const frac = s.frac.map((f, i) => f + shift[i % 3]);
-  return { id: s.id, lattice, frac, numbers: s.numbers };
-}
+const { values: v } = parseArgs({
+  options: {
+    data: { type: "string", default: "synthetic:1000" },
+    target: { type: "string" },
+    limit: { type: "string" },
+    checkpoint: { type: "string" },
+    seed: { type: "string", default: "1" },
+    out: { type: "string" },
+  },
+});
+const seed = Number(v.seed);
 
 function asDataset(structures: Structure[]): Dataset {
   return {
@@ -67,142 +52,173 @@ function asDataset(structures: Structure[]): Dataset {
   };
 }
 
-async function graphsOf(structures: Structure[]): Promise<{ g: GraphSet; ids: Set<string> }> {
-  const { graphs } = await featurize(asDataset(structures), { cacheDir: null, quiet: true });
-  return { g: graphs, ids: new Set(graphs.ids) };
+function rigid(s: Structure, rng: Rng, permute: boolean): Structure {
+  let R = randomOrthogonal(rng);
+  const det = R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) +
+    R[2] * (R[3] * R[7] - R[4] * R[6]);
+  if (det > 0 && rng.next() < 0.5) R = R.map((x) => -x); // half proper, half improper
+  const L = s.lattice, lattice = new Float64Array(9);
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      for (let k = 0; k < 3; k++) lattice[3 * i + j] += L[3 * i + k] * R[3 * k + j];
+    }
+  }
+  const shift = [rng.uniform(-2, 2), rng.uniform(-2, 2), rng.uniform(-2, 2)];
+  const n = s.numbers.length;
+  const p = Int32Array.from({ length: n }, (_, i) => i);
+  if (permute) rng.shuffle(p);
+  const frac = new Float64Array(3 * n), numbers = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    numbers[i] = s.numbers[p[i]];
+    for (let k = 0; k < 3; k++) frac[3 * i + k] = s.frac[3 * p[i] + k] + shift[k];
+  }
+  return { id: s.id, lattice, frac, numbers };
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+function originShift(s: Structure, rng: Rng): Structure {
+  const sh = [rng.next(), rng.next(), rng.next()];
+  const frac = s.frac.map((f, i) => {
+    const x = f + sh[i % 3];
+    return x - Math.floor(x);
+  });
+  return { ...s, frac };
+}
+
+async function graphsOf(structures: Structure[]): Promise<GraphSet> {
+  const { graphs, skipped } = await featurize(asDataset(structures), {
+    cacheDir: null,
+    quiet: true,
+  });
+  if (skipped.length) throw new Error(`skipped: ${skipped[0].reason}`);
+  return graphs;
 }
 
 const t0 = performance.now();
-const ds = syntheticCrystals({ count, seed });
+const ds = v.data.startsWith("synthetic:")
+  ? await loadDataset(v.data)
+  : await loadDataset(v.data, { target: v.target, quiet: true });
+const limit = v.limit ? Number(v.limit) : ds.length;
+const originals: Structure[] = [];
+for (let i = 0; i < Math.min(limit, ds.length); i++) originals.push(ds.get(i).structure);
 const rng = new Rng(seed, 777);
-const originals: Structure[] = [], moved: Structure[] = [];
-for (let i = 0; i < ds.length; i++) {
-  const s = ds.get(i).structure;
-  originals.push(s);
-  moved.push(moveStructure(s, rng, i % 2 === 1));
-}
-const a = await graphsOf(originals);
-const b = await graphsOf(moved);
-// Keep structures featurized in both (an atom without neighbours is skipped).
-if (a.g.count !== b.g.count || a.g.ids.some((id, i) => b.g.ids[i] !== id)) {
-  throw new Error("the original and moved sets featurized to different structure lists");
-}
-const g0 = a.g, g1 = b.g;
+const moved = {
+  rigid: originals.map((s) => rigid(s, rng, false)),
+  "rigid + perm": originals.map((s) => rigid(s, rng, true)),
+  origin: originals.map((s) => originShift(s, rng)),
+};
+const g0 = await graphsOf(originals);
+const gm: Record<string, GraphSet> = {};
+for (const [k, ss] of Object.entries(moved)) gm[k] = await graphsOf(ss);
 const tFeat = performance.now() - t0;
 
 const frames = computeFrames(g0.positions, g0.atomOffsets, g0.lattices, "pca");
 const report = degeneracyReport({ relativeGap: frames.relativeGap, segments: g0.atomOffsets });
-const cubic = Array.from({ length: g0.count }, (_, c) => {
-  const L = g0.lattices.subarray(9 * c, 9 * c + 9);
-  const len = [0, 1, 2].map((r) => Math.hypot(L[3 * r], L[3 * r + 1], L[3 * r + 2]));
-  const dot = (r: number, q: number) =>
-    (L[3 * r] * L[3 * q] + L[3 * r + 1] * L[3 * q + 1] + L[3 * r + 2] * L[3 * q + 2]) /
-    (len[r] * len[q]);
-  return Math.abs(len[0] - len[1]) < 1e-6 * len[0] && Math.abs(len[0] - len[2]) < 1e-6 * len[0] &&
-    Math.abs(dot(0, 1)) < 1e-9 && Math.abs(dot(0, 2)) < 1e-9 && Math.abs(dot(1, 2)) < 1e-9;
-});
-const nCubic = cubic.filter(Boolean).length;
-const pct = (n: number) => `${(100 * n / g0.count).toFixed(1)}%`;
+const degenerate = Array.from(frames.relativeGap, (g) => g < report.gapTolerance);
+// How far the origin shift moves the PCA frame: the angle between the canonical bases'
+// eigenvector lines (max over the 3 axes), on non-degenerate cells.
+const fo = computeFrames(gm.origin.positions, gm.origin.atomOffsets, gm.origin.lattices, "pca");
+let originMoved = 0, clean = 0;
+for (let c = 0; c < g0.count; c++) {
+  if (degenerate[c] || fo.relativeGap[c] < report.gapTolerance) continue;
+  clean++;
+  let worst = 0;
+  for (let k = 0; k < 3; k++) {
+    let d = 0;
+    for (let i = 0; i < 3; i++) d += frames.bases[9 * c + 3 * i + k] * fo.bases[9 * c + 3 * i + k];
+    worst = Math.max(worst, Math.acos(Math.min(1, Math.abs(d))));
+  }
+  if (worst > 1e-6) originMoved++;
+}
 
-console.log(`# Frame degeneracy and invariance, synthetic:${count} (seed ${seed})\n`);
-console.log(
-  `featurized ${g0.count} structures (+ moved copies) in ${(tFeat / 1000).toFixed(1)} s\n`,
+const lines: string[] = [];
+const log = (s = "") => (console.log(s), lines.push(s));
+log(`# Frame degeneracy and invariance: ${v.data} (${g0.count} cells, seed ${seed})\n`);
+log(`featurized ${g0.count} cells and 3 moved copies in ${(tFeat / 1000).toFixed(1)} s\n`);
+log(
+  `PCA degenerate (relative gap < ${report.gapTolerance}): ${report.degenerate} of ${report.total} ` +
+    `(${
+      (100 * report.degenerateFraction).toFixed(1)
+    }%); exactly degenerate (< ${report.exactTolerance}): ` +
+    `${report.exactDegenerate}. A random origin shift with wrapping turns the PCA frame of ` +
+    `${originMoved} of ${clean} non-degenerate cells (${
+      (100 * originMoved / Math.max(clean, 1)).toFixed(1)
+    }%; angle > 1e-6 rad).\n`,
 );
-console.log("| structures | count | share |");
-console.log("|---|---:|---:|");
-console.log(`| total | ${report.total} | 100% |`);
-console.log(`| cubic cells (a = b = c, 90°) | ${nCubic} | ${pct(nCubic)} |`);
-console.log(
-  `| PCA degenerate (relative gap < ${report.gapTolerance}) | ${report.degenerate} | ${
-    pct(report.degenerate)
-  } |`,
-);
-console.log(
-  `| exactly degenerate (gap < ${report.exactTolerance}) | ${report.exactDegenerate} | ${
-    pct(report.exactDegenerate)
-  } |`,
-);
-console.log(`| one atom (C = 0) | ${report.oneAtom} | ${pct(report.oneAtom)} |`);
-console.log("");
 
 const backend = createCpuBackend();
-const degenerate = Array.from(frames.relativeGap, (g) => g < report.gapTolerance);
-
 interface Row {
   label: string;
-  config: Partial<ModelConfig>;
+  make: () => Promise<Model>;
   frames: FrameMode;
 }
+function randomModel(config: Partial<ModelConfig>): () => Promise<Model> {
+  return () => {
+    const m = new Model(
+      { kind: "facgcnn", atomFeaLen: 32, hFeaLen: 32, seed: 3, ...config },
+      backend,
+    );
+    return Promise.resolve(m.eval());
+  };
+}
 const rows: Row[] = [
-  { label: "FACGCNN pca, all 8 frames", config: { frameKind: "pca" }, frames: "all" },
-  { label: "FACGCNN lattice, all 8 frames", config: { frameKind: "lattice" }, frames: "all" },
+  { label: "random-init pca (paper)", make: randomModel({ frameKind: "pca" }), frames: "all" },
+  { label: "random-init lattice", make: randomModel({ frameKind: "lattice" }), frames: "all" },
+  { label: "random-init hybrid", make: randomModel({ frameKind: "hybrid" }), frames: "all" },
   {
-    label: "FACGCNN pca, 1 stochastic frame (same draws)",
-    config: { frameKind: "pca" },
-    frames: "stochastic",
+    label: "random-init hybrid, edge coords only",
+    make: randomModel({ frameKind: "hybrid", coordinates: { node: false } }),
+    frames: "all",
   },
-  {
-    label: "FACGCNN lattice, 1 stochastic frame (same draws)",
-    config: { frameKind: "lattice" },
-    frames: "stochastic",
-  },
-  { label: "FACGCNN hybrid, all 8 frames", config: { frameKind: "hybrid" }, frames: "all" },
-  { label: "FACGCNN none (w/o FA, control)", config: {}, frames: "none" },
-  { label: "CGCNN (graph only)", config: { kind: "cgcnn" }, frames: "none" },
+  { label: "random-init w/o FA (control)", make: randomModel({}), frames: "none" },
+  { label: "random-init CGCNN (graph only)", make: randomModel({ kind: "cgcnn" }), frames: "none" },
 ];
-
-function stats(errs: number[]): string {
-  if (errs.length === 0) return "– | –";
-  const s = [...errs].sort((x, y) => x - y);
-  return `${s[s.length - 1].toExponential(1)} | ${percentile(s, 0.99).toExponential(1)}`;
+for (const path of (v.checkpoint ?? "").split(",").filter(Boolean)) {
+  rows.push({
+    label: `trained ${path.split("/").slice(-2).join("/")}`,
+    make: async () => (await loadCheckpoint(path, { backend })).model.eval(),
+    frames: "all",
+  });
 }
 
-console.log(
-  "Invariance error |f(gX) − f(X)| / (|f(X)| + 1e-6), g = random O(3) (half improper) + " +
-    "translation; randomly initialised model, A = 64, eval mode.\n",
+const max = (xs: number[]) => xs.length ? Math.max(...xs).toExponential(1) : "–";
+log(
+  "| model (8-frame average) | kind | rigid: non-deg | rigid: deg | rigid+perm: non-deg | " +
+    "rigid+perm: deg | origin shift: non-deg | origin shift: deg |",
 );
-console.log(
-  "| model / frames | all: max | all: p99 | non-degenerate: max | p99 | " +
-    "degenerate: max | p99 | cubic: max | p99 |",
-);
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+log("|---|---|---:|---:|---:|---:|---:|---:|");
 for (const row of rows) {
-  const model = new Model({
-    kind: "facgcnn",
-    atomFeaLen: 64,
-    seed: 3,
-    frames: row.frames,
-    ...row.config,
-  }, backend);
+  const m = await row.make();
   try {
-    model.eval();
-    // The same stochastic sign patterns for X and gX (a lattice base is invariant frame by
-    // frame, a PCA base only as the set of 8).
-    model.reseedFrames(5, 1);
-    const p0 = model.predictGraphs(g0);
-    model.reseedFrames(5, 1);
-    const p1 = model.predictGraphs(g1);
-    const all: number[] = [], clean: number[] = [], degen: number[] = [], cub: number[] = [];
-    for (let c = 0; c < g0.count; c++) {
-      const e = Math.abs(p1[c] - p0[c]) / (Math.abs(p0[c]) + 1e-6);
-      all.push(e);
-      (degenerate[c] ? degen : clean).push(e);
-      if (cubic[c]) cub.push(e);
+    const kind = m.config.kind === "cgcnn"
+      ? "–"
+      : row.frames === "none"
+      ? "none"
+      : `${m.config.frameKind}${
+        m.config.coordinates && !m.config.coordinates.node ? " (edge)" : ""
+      }${
+        m.config.coordinates?.scale !== undefined && m.config.coordinates.scale !== 1
+          ? ` /${m.config.coordinates.scale}`
+          : ""
+      }`;
+    const p0 = m.predictGraphs(g0, { frames: row.frames });
+    const cells: string[] = [];
+    for (const k of ["rigid", "rigid + perm", "origin"]) {
+      const p1 = m.predictGraphs(gm[k], { frames: row.frames });
+      const clean: number[] = [], deg: number[] = [];
+      for (let c = 0; c < g0.count; c++) {
+        const e = Math.abs(p1[c] - p0[c]) / (Math.abs(p0[c]) + 1e-6);
+        (degenerate[c] ? deg : clean).push(e);
+      }
+      cells.push(max(clean), max(deg));
     }
-    console.log(
-      `| ${row.label} | ${stats(all)} | ${stats(clean)} | ${stats(degen)} | ${stats(cub)} |`,
-    );
+    log(`| ${row.label} | ${kind} | ${cells.join(" | ")} |`);
   } finally {
-    model.dispose();
+    m.dispose();
   }
 }
-console.log(
-  `\n(${g0.count - degenerate.filter(Boolean).length} non-degenerate, ${
-    degenerate.filter(Boolean).length
-  } degenerate, ${nCubic} cubic; ${((performance.now() - t0) / 1000).toFixed(1)} s in all)`,
+log(
+  `\n(${g0.count - report.degenerate} non-degenerate, ${report.degenerate} degenerate; ${
+    ((performance.now() - t0) / 1000).toFixed(0)
+  } s in all)`,
 );
+if (v.out) await Deno.writeTextFile(v.out, lines.join("\n") + "\n");
