@@ -8,30 +8,35 @@
  * it produces. File: `<cacheDir>/<key>.fagraph`; default cacheDir {@link DEFAULT_CACHE_DIR}
  * (git-ignored; `null` disables caching).
  *
- * Layout (little-endian): a 64-byte header — magic `FAGRAPH\n`, u32 version, u32 header
+ * Layout (little-endian): a 96-byte header — magic `FAGRAPH\n`, u32 version, u32 header
  * length, u32 count, u32 nAtoms, u32 nEdges, u32 maxNeighbors, f64 radius, u32 id-blob bytes,
- * u32 skipped-JSON bytes, f64 total file length — then the raw arrays, each starting on an
+ * u32 skipped-JSON bytes, f64 total file length, 32-byte SHA-256 of everything after the
+ * header, 8 bytes zero — then the raw arrays, each starting on an
  * 8-byte boundary: targets f64, lattices f64, positions f64, atomOffsets i32, numbers i32,
  * edgeOffsets i32, neighbors i32, distances f32, vectors f32, id offsets u32 `[count + 1]`,
  * ids as one UTF-8 blob, skipped entries as JSON. Reading maps typed-array views onto the one
  * file buffer (no copies). Files are written to a temp name and renamed, so a crash never
  * leaves a half-written cache under the final name; a truncated or corrupted file is detected
- * (magic, version, exact length, offset and index invariants) and reported as
+ * (magic, version, exact length, checksum, offset and index invariants) and reported as
  * {@link GraphCacheError}, which callers turn into a warning and a rebuild.
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
 
 /** Bump when the cache layout or anything that feeds the graphs changes. */
-export const GRAPH_CACHE_VERSION = 3; // 2: binary tie grid; 3: tied last shell kept whole
+export const GRAPH_CACHE_VERSION = 4; // 2: binary tie grid; 3: tied last shell kept whole;
+// 4: SHA-256 of the arrays in the header
 /** Default cache folder, relative to the working directory (git-ignored). */
 export const DEFAULT_CACHE_DIR = ".cache/graphs";
 /** File-name extension of cache files. */
 export const CACHE_EXTENSION = ".fagraph";
 
 const MAGIC = new TextEncoder().encode("FAGRAPH\n");
-const HEADER_BYTES = 64;
+const HEADER_BYTES = 96;
+/** Where the SHA-256 of the bytes after the header sits in the header. */
+const DIGEST_AT = 56;
 /** maxNeighbors = Infinity is stored as this u32. */
 const UNLIMITED = 0xffffffff;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -58,6 +63,10 @@ export interface CachedGraphs {
 
 function hex(buf: ArrayBuffer): string {
   return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function hexBytes(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 /** SHA-256 (hex) of some bytes. */
@@ -156,18 +165,24 @@ export async function writeGraphCache(
   h.setUint32(40, idBytes, true);
   h.setUint32(44, skippedBytes, true);
   h.setFloat64(48, total, true);
+  // The body as written (sections and zero padding), hashed first so the header can hold it.
+  const body: Uint8Array[] = [];
+  let at = HEADER_BYTES;
+  const pad = new Uint8Array(8);
+  for (const s of sections) {
+    if (s.offset > at) body.push(pad.subarray(0, s.offset - at));
+    body.push(s.bytes);
+    at = s.offset + s.bytes.length;
+  }
+  if (total > at) body.push(pad.subarray(0, total - at));
+  const hash = createHash("sha256");
+  for (const b of body) hash.update(b);
+  new Uint8Array(header).set(hash.digest(), DIGEST_AT);
   const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
     await writeAll(file, new Uint8Array(header));
-    let at = HEADER_BYTES;
-    const pad = new Uint8Array(8);
-    for (const s of sections) {
-      if (s.offset > at) await writeAll(file, pad.subarray(0, s.offset - at));
-      await writeAll(file, s.bytes);
-      at = s.offset + s.bytes.length;
-    }
-    if (total > at) await writeAll(file, pad.subarray(0, total - at));
+    for (const b of body) await writeAll(file, b);
   } catch (e) {
     file.close();
     await Deno.remove(tmp).catch(() => {});
@@ -250,6 +265,15 @@ export function decodeGraphCache(data: Uint8Array, path = "<cache>"): CachedGrap
     at = align8(at + s);
   }
   if (at !== total) fail(`section sizes add up to ${at} bytes, file has ${total}`);
+  const want = data.subarray(DIGEST_AT, DIGEST_AT + 32);
+  const got = createHash("sha256").update(data.subarray(HEADER_BYTES)).digest();
+  if (!want.every((b, k) => b === got[k])) {
+    fail(
+      `checksum mismatch: the SHA-256 of its arrays is ${hexBytes(got).slice(0, 16)}…, the ` +
+        `header records ${hexBytes(want).slice(0, 16)}… (the file was damaged after it was ` +
+        `written; delete it if it cannot be rebuilt in place)`,
+    );
+  }
   const buf = data.buffer;
   const o = data.byteOffset;
   const targets = new Float64Array(buf, o + offsets[0], count);

@@ -12,7 +12,15 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { type AtomicData, writeFileAtomic, writeFileAtomicSync } from "./atomic.ts";
+
+/**
+ * `__metadata__` key holding the hex SHA-256 of all tensor bytes (the data section), written
+ * by every encoder here and verified on decode when present, so a bit flip in a stored
+ * checkpoint is caught instead of silently loading different weights.
+ */
+export const DATA_SHA256_KEY = "data_sha256";
 
 /** Element types this module reads and writes. */
 export type SafetensorsDType = "F32" | "I32" | "F64" | "I64";
@@ -44,6 +52,15 @@ export class SafetensorsError extends Error {
   constructor(readonly source: string, detail: string) {
     super(`${source}: ${detail}`);
     this.name = "SafetensorsError";
+  }
+}
+
+/** The tensor bytes do not match the SHA-256 recorded in the file's metadata. */
+export class SafetensorsChecksumError extends SafetensorsError {
+  /** Creates the error for `source`; `detail` says what differs. */
+  constructor(source: string, detail: string) {
+    super(source, detail);
+    this.name = "SafetensorsChecksumError";
   }
 }
 
@@ -79,12 +96,12 @@ export function encodeSafetensorsChunks(
     return size !== 0 ? size : a < b ? -1 : a > b ? 1 : 0;
   });
   const header: Record<string, unknown> = {};
-  if (metadata !== undefined && Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") throw new TypeError(`metadata "${k}" must be a string`);
-    }
-    header.__metadata__ = metadata;
+  const meta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (typeof v !== "string") throw new TypeError(`metadata "${k}" must be a string`);
+    if (k !== DATA_SHA256_KEY) meta[k] = v;
   }
+  header.__metadata__ = meta;
   const bodies: Uint8Array[] = [];
   let offset = 0;
   for (const name of names) {
@@ -111,6 +128,9 @@ export function encodeSafetensorsChunks(
     bodies.push(bytes);
     offset += bytes.length;
   }
+  const hash = createHash("sha256");
+  for (const b of bodies) hash.update(b);
+  meta[DATA_SHA256_KEY] = hash.digest("hex");
   let json = JSON.stringify(header);
   const jsonBytes = () => new TextEncoder().encode(json);
   let encoded = jsonBytes();
@@ -160,8 +180,10 @@ function typedView(
 
 /**
  * Decodes safetensors bytes, validating the header length, the JSON, every entry's dtype,
- * shape and offsets (inside the data, sized to the shape, no overlaps or holes). Errors are
- * {@link SafetensorsError}s whose message starts with `source`.
+ * shape and offsets (inside the data, sized to the shape, no overlaps or holes), and, when the
+ * metadata records one ({@link DATA_SHA256_KEY}, written by our encoders), the SHA-256 of the
+ * tensor bytes ({@link SafetensorsChecksumError}; the key is not returned in `metadata`).
+ * Errors are {@link SafetensorsError}s whose message starts with `source`.
  */
 export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): SafetensorsFile {
   const fail = (detail: string): never => {
@@ -242,6 +264,18 @@ export function decodeSafetensors(bytes: Uint8Array, source = "<bytes>"): Safete
   }
   if (covered !== data.length) {
     fail(`${data.length - covered} trailing bytes after the last tensor`);
+  }
+  const recorded = metadata[DATA_SHA256_KEY];
+  if (recorded !== undefined) {
+    const actual = createHash("sha256").update(data).digest("hex");
+    if (actual !== recorded) {
+      throw new SafetensorsChecksumError(
+        source,
+        `checksum mismatch: the tensor data's SHA-256 is ${actual.slice(0, 16)}…, the file ` +
+          `records ${recorded.slice(0, 16)}… (the file was damaged after it was written)`,
+      );
+    }
+    delete metadata[DATA_SHA256_KEY];
   }
   return { tensors, metadata };
 }

@@ -8,7 +8,12 @@
 import type { Backend } from "../backend/backend.ts";
 import { type DeviceChoice, selectBackend } from "../backend/select.ts";
 import { type AtomFeatureTable, BUILTIN_ATOM_FEATURES } from "../crystal/atom_features.ts";
-import { readSafetensors, type SafeTensor, writeSafetensors } from "../io/safetensors.ts";
+import {
+  readSafetensors,
+  type SafeTensor,
+  SafetensorsChecksumError,
+  writeSafetensors,
+} from "../io/safetensors.ts";
 import { Model, type ResolvedModelConfig } from "../models/model.ts";
 import type { StateDict } from "../nn/module.ts";
 
@@ -119,6 +124,13 @@ export async function loadCheckpoint(
     file = await readSafetensors(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new Error(`checkpoint ${path} not found`);
+    if (e instanceof SafetensorsChecksumError) {
+      // A damaged file must not load as different weights: point to the run's other copy.
+      throw new Error(
+        `${e.message}: do not use this checkpoint; use the run's other one (best.safetensors ` +
+          `or last.safetensors in the same folder) or train again`,
+      );
+    }
     throw e;
   }
   const meta = file.metadata ?? {};

@@ -165,6 +165,32 @@ Deno.test("a truncated or corrupted cache file is rebuilt with a warning", async
   });
 });
 
+Deno.test("a bit flipped in a cached coordinate fails the checksum, names the file, is rebuilt", async () => {
+  await tempDir(async (dir) => {
+    const ds = syntheticCrystals({ count: 12, seed: 6 });
+    const first = await featurize(ds, { cacheDir: dir });
+    const path = `${dir}/${(await cacheFiles(dir))[0]}`;
+    const bytes = await Deno.readFile(path);
+    // Positions follow targets (8·12 bytes) and lattices (72·12) after the 96-byte header;
+    // one low mantissa bit of a coordinate passes every structural check.
+    const b = bytes.slice();
+    b[96 + 8 * 12 + 72 * 12 + 8] ^= 0x01;
+    await Deno.writeFile(path, b);
+    await assert.rejects(
+      readGraphCache(path),
+      (e: Error) =>
+        e instanceof GraphCacheError &&
+        e.message.startsWith(`${path}: unusable graph cache: checksum mismatch`) &&
+        /damaged after it was written; delete it/.test(e.message),
+    );
+    const { value, lines } = await captureStderr(() => featurize(ds, { cacheDir: dir }));
+    assert.equal(value.fromCache, false);
+    assert.match(lines[0], /checksum mismatch.*; rebuilding it$/);
+    assertSameGraphs(value.graphs, first.graphs);
+    assert.deepEqual(await Deno.readFile(path), bytes, "rebuilt byte for byte");
+  });
+});
+
 Deno.test("cache decoding checks offsets and neighbour indices, not only the length", async () => {
   await tempDir(async (dir) => {
     const { graphs } = await featurize(syntheticCrystals({ count: 6, seed: 1 }), {

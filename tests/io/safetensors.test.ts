@@ -4,6 +4,7 @@ import {
   encodeSafetensors,
   readSafetensors,
   type SafeTensor,
+  SafetensorsChecksumError,
   SafetensorsError,
   writeSafetensors,
 } from "../../lib/io/safetensors.ts";
@@ -63,12 +64,18 @@ Deno.test("I64 round trip", () => {
   assert.deepEqual(back.tensors.ids.data, data);
 });
 
-Deno.test("an independent parser reads our bytes; layout follows the spec", () => {
+Deno.test("an independent parser reads our bytes; layout follows the spec", async () => {
   const t = sample();
   const bytes = encodeSafetensors(t, { note: "hi" });
   const { header, headerLength, out } = minimalParse(bytes);
   assert.equal(headerLength % 8, 0, "data starts 8-byte aligned");
-  assert.deepEqual(header.__metadata__, { note: "hi" });
+  // The metadata carries the SHA-256 of the data section (WebCrypto, not the encoder's hash).
+  const dataBytes = bytes.slice(8 + headerLength);
+  const sha = Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", dataBytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  assert.deepEqual(header.__metadata__, { note: "hi", data_sha256: sha });
   for (const [name, v] of Object.entries(t)) {
     assert.equal(out[name].dtype, v.dtype);
     assert.deepEqual(out[name].shape, v.shape);
@@ -215,4 +222,39 @@ Deno.test("decoding from an unaligned buffer copies into aligned arrays", () => 
   shifted.set(bytes);
   const back = decodeSafetensors(shifted);
   assert.deepEqual(back.tensors["z.double"].data, new Float64Array([Math.PI]));
+});
+
+Deno.test("checksum: a flipped bit in the tensor data is caught and names the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "st_sum_" });
+  try {
+    const path = `${dir}/w.safetensors`;
+    const t = sample();
+    await writeSafetensors(path, t, { epoch: "3" });
+    const good = await readSafetensors(path);
+    assert.deepEqual(good.metadata, { epoch: "3" }, "the checksum key is not handed back");
+    const bytes = await Deno.readFile(path);
+    const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const flipped = bytes.slice();
+    flipped[8 + headerLength + 5] ^= 0x10; // a bit of the first tensor's data
+    await Deno.writeFile(path, flipped);
+    await assert.rejects(readSafetensors(path), (e: Error) => {
+      assert.ok(e instanceof SafetensorsChecksumError);
+      assert.ok(e.message.startsWith(`${path}: checksum mismatch: the tensor data's SHA-256`));
+      return true;
+    });
+    // A file without the key (written by another tool) is read as before.
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+    delete header.__metadata__.data_sha256;
+    let json = JSON.stringify(header);
+    json += " ".repeat((8 - (json.length % 8)) % 8);
+    const enc = new TextEncoder().encode(json);
+    const plain = new Uint8Array(8 + enc.length + bytes.length - 8 - headerLength);
+    new DataView(plain.buffer).setBigUint64(0, BigInt(enc.length), true);
+    plain.set(enc, 8);
+    plain.set(flipped.subarray(8 + headerLength), 8 + enc.length);
+    const other = decodeSafetensors(plain, "other");
+    assert.deepEqual(other.metadata, { epoch: "3" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
