@@ -54,7 +54,7 @@ export function backward(root: Tensor): void {
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {
-    const seed = new Tensor(backend, backend.alloc("float32", 1), root.shape);
+    const seed = new Tensor(backend, backend.alloc("float32", 1, false), root.shape);
     backend.fill(seed.storage, 1);
     grads.set(root, seed);
     for (let i = order.length - 1; i >= 0; i--) {
@@ -98,8 +98,9 @@ function accumulateLeaf(leaf: Tensor, g: Tensor): boolean {
   return false;
 }
 
-function make(b: Backend, shape: Shape): Tensor {
-  return new Tensor(b, b.alloc("float32", shapeSize(shape)), shape);
+/** A gradient tensor; `zeroed` when the rule accumulates into it or writes only part of it. */
+function make(b: Backend, shape: Shape, zeroed = false): Tensor {
+  return new Tensor(b, b.alloc("float32", shapeSize(shape), zeroed), shape);
 }
 
 /** `op(a)·op(b)` into a new `[m, n]` tensor. */
@@ -139,7 +140,7 @@ function reduceTo(b: Backend, g: Storage, rows: number, cols: number, like: Tens
       b.sumAll(g, out.storage, rows * cols);
       break;
     case "col": {
-      const ones = b.alloc("float32", cols);
+      const ones = b.alloc("float32", cols, false);
       b.fill(ones, 1);
       b.gemm({
         transA: false,
@@ -203,7 +204,7 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
         out.push([x, dx]);
       }
       if (weight.requiresGrad) {
-        const dw = make(b, weight.shape);
+        const dw = make(b, weight.shape, true); // only the column block is written
         b.gemm({
           transA: true,
           transB: false,
@@ -254,7 +255,7 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
             out.push([a, da]);
           }
           if (y.requiresGrad) {
-            const t = b.alloc("float32", n);
+            const t = b.alloc("float32", n, false);
             b.binary("mul", g.storage, a.storage, t, rows, cols, "none");
             out.push([y, reduceTo(b, t, rows, cols, y, broadcast)]);
             b.free(t);
@@ -269,7 +270,7 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
           }
           if (y.requiresGrad) {
             // d(a/y)/dy = −a/y²
-            const t = b.alloc("float32", n);
+            const t = b.alloc("float32", n, false);
             b.binary("mul", g.storage, a.storage, t, rows, cols, "none");
             b.binary("div", t, y.storage, t, rows, cols, broadcast);
             b.binary("div", t, y.storage, t, rows, cols, broadcast);
@@ -316,7 +317,7 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
       return out;
     }
     case "sliceCols": {
-      const dx = make(b, op.x.shape);
+      const dx = make(b, op.x.shape, true);
       b.copyCols({
         src: g.storage,
         srcLd: node.cols,
@@ -331,7 +332,7 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
       return [[op.x, dx]];
     }
     case "gatherRows": {
-      const dx = make(b, op.x.shape);
+      const dx = make(b, op.x.shape, true);
       b.scatterAddRows(g.storage, op.index.storage, dx.storage, op.index.size, op.x.cols);
       return [[op.x, dx]];
     }
@@ -353,12 +354,12 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
       return [[op.x, dx]];
     }
     case "sumRows": {
-      const dx = make(b, op.x.shape);
+      const dx = make(b, op.x.shape, true);
       b.binary("add", dx.storage, g.storage, dx.storage, op.x.rows, op.x.cols, "row");
       return [[op.x, dx]];
     }
     case "sumAll": {
-      const dx = make(b, op.x.shape);
+      const dx = make(b, op.x.shape, true);
       b.binary("add", dx.storage, g.storage, dx.storage, op.x.size, 1, "scalar");
       return [[op.x, dx]];
     }

@@ -284,6 +284,12 @@ export interface MemoryInfo {
   liveBytes: number;
   /** Highest `liveBytes` seen since creation or the last `resetPeak`. */
   peakBytes: number;
+  /** Bytes of freed blocks kept for reuse by a caching allocator (where the backend has one). */
+  cachedBytes?: number;
+  /** Allocations served by new memory (caching allocator only). */
+  freshAllocations?: number;
+  /** Allocations served from the cache (caching allocator only). */
+  reusedAllocations?: number;
 }
 
 /**
@@ -309,8 +315,12 @@ export interface Backend {
   resetPeak(): void;
 
   // --- storage -------------------------------------------------------------------------
-  /** New zero-filled storage of `length` elements. */
-  alloc(dtype: DType, length: number): Storage;
+  /**
+   * New storage of `length` elements, zero-filled unless `zeroed` is false (then its contents
+   * are unspecified: for outputs a kernel overwrites entirely, so a reused block is not
+   * cleared for nothing). A backend may always zero.
+   */
+  alloc(dtype: DType, length: number, zeroed?: boolean): Storage;
   /** Releases storage; using it afterwards is an error. Freeing twice is a no-op. */
   free(storage: Storage): void;
   /** Copies host data into new storage. */

@@ -27,8 +27,18 @@ function indexTensor(name: string, t: Tensor, backend: Backend): void {
   if (t.backend !== backend) throw new Error(`${name}: index lives on another backend`);
 }
 
-function output(backend: Backend, shape: Shape, op: Op, inputs: Tensor[]): Tensor {
-  const storage = backend.alloc("float32", shapeSize(shape));
+/**
+ * A new output tensor recording `op`. Its storage is not cleared (the kernel overwrites every
+ * element) unless `zeroed` says the kernel accumulates into it.
+ */
+function output(
+  backend: Backend,
+  shape: Shape,
+  op: Op,
+  inputs: Tensor[],
+  zeroed = false,
+): Tensor {
+  const storage = backend.alloc("float32", shapeSize(shape), zeroed);
   const record = isGradEnabled() && inputs.some((t) => t.requiresGrad) ? op : null;
   return new Tensor(backend, storage, shape, { op: record });
 }
@@ -115,11 +125,6 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, inputOffs
     bias,
     inputOffset,
   }, inputs);
-  let beta = 0;
-  if (bias) {
-    backend.binary("add", out.storage, bias.storage, out.storage, rows, outF, "row");
-    beta = 1;
-  }
   backend.gemm({
     transA: false,
     transB: true,
@@ -127,7 +132,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, inputOffs
     n: outF,
     k,
     alpha: 1,
-    beta,
+    beta: 0,
     a: x.storage,
     lda: k,
     b: weight.storage,
@@ -136,6 +141,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, inputOffs
     c: out.storage,
     ldc: outF,
   });
+  // The bias after the product (in place): the output is written once, never cleared first.
+  if (bias) backend.binary("add", out.storage, bias.storage, out.storage, rows, outF, "row");
   return out;
 }
 
@@ -289,7 +296,7 @@ export function scatterAddRows(x: Tensor, index: Tensor, nOut: number): Tensor {
     throw new RangeError(`scatterAddRows: ${index.size} indices for ${x.rows} rows`);
   }
   const shape = x.shape.length === 2 ? [nOut, x.cols] : [nOut];
-  const out = output(backend, shape, { kind: "scatterAddRows", x, index }, [x]);
+  const out = output(backend, shape, { kind: "scatterAddRows", x, index }, [x], true);
   backend.scatterAddRows(x.storage, index.storage, out.storage, index.size, x.cols);
   return out;
 }
@@ -421,7 +428,7 @@ export function mseLoss(pred: Tensor, target: Tensor): Tensor {
     throw new RangeError(`mseLoss: prediction ${fmt(pred)} vs target ${fmt(target)}`);
   }
   const out = output(backend, [1], { kind: "mseLoss", pred, target }, [pred]);
-  const diff = backend.alloc("float32", pred.size);
+  const diff = backend.alloc("float32", pred.size, false);
   try {
     backend.binary("sub", pred.storage, target.storage, diff, pred.size, 1, "none");
     backend.unary("square", diff, diff, pred.size);

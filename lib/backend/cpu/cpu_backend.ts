@@ -27,8 +27,9 @@ import { type CpuKernelTable, nativeKernelTable, TS_KERNELS } from "./kernel_tab
 import { adamWKernel, scheduleFreeAdamWKernel, sgdKernel } from "./optim_kernels.ts";
 import { loadCpuKernels } from "./native_kernels.ts";
 import { symmetricEigen3Batched } from "../../util/eigen3.ts";
+import { type PoolStats, SizeClassPool } from "../size_class_pool.ts";
 
-/** CPU storage: owns one typed array until freed. */
+/** CPU storage: owns one typed array (a view of a pooled block) until freed. */
 export class CpuStorage implements Storage {
   #data: Float32Array | Int32Array | null;
   readonly dtype: DType;
@@ -42,7 +43,7 @@ export class CpuStorage implements Storage {
     this.length = data.length;
   }
 
-  /** The host array; throws after `free`. */
+  /** The host array (exactly `length` elements); throws after `free`. */
   get data(): Float32Array | Int32Array {
     if (this.#data === null) throw new Error("CPU storage used after it was freed");
     return this.#data;
@@ -71,7 +72,7 @@ export interface CpuBackendOptions {
 }
 
 /** Arrays below this size are left to the garbage collector (pooling them gains nothing). */
-const MIN_POOLED_BYTES = 64 * 1024;
+const MIN_POOLED_BYTES = 4 * 1024;
 /** The pool may always hold this much, even before the peak is known. */
 const MIN_POOL_BUDGET = 64 * 1024 * 1024;
 
@@ -82,9 +83,16 @@ export class CpuBackend implements Backend {
   /** The element-wise, graph and batch-norm kernels, chosen once (kernel_table.ts). */
   readonly #k: CpuKernelTable;
   readonly #kernelsDescription: string;
-  /** Freed float arrays by length, reused by `alloc` (see there). */
-  readonly #pool = new Map<number, Float32Array[]>();
-  #pooledBytes = 0;
+  /**
+   * Freed blocks by size class, reused by `alloc` for any shape of the same class (see
+   * size_class_pool.ts): a step's shapes change with every batch of variable-size crystals.
+   */
+  readonly #pool = new SizeClassPool<ArrayBuffer>(
+    (bytes) => new ArrayBuffer(bytes),
+    () => {}, // garbage-collected
+    (block) => block.byteLength,
+    { minBytes: MIN_POOLED_BYTES, maxCachedBytes: MIN_POOL_BUDGET },
+  );
   #liveBuffers = 0;
   #liveBytes = 0;
   #peakBytes = 0;
@@ -97,7 +105,10 @@ export class CpuBackend implements Backend {
   }
 
   info(): BackendInfo {
-    const notes = [`element-wise and graph ops: ${this.#kernelsDescription}`];
+    const notes = [
+      `element-wise and graph ops: ${this.#kernelsDescription}`,
+      "memory: size-class cache (2^k·{1, 1.25, 1.5, 1.75} blocks ≥ 4 KiB, bounded by the peak)",
+    ];
     if (this.#blas.reason) notes.push(this.#blas.reason);
     let threads = "";
     try {
@@ -123,14 +134,23 @@ export class CpuBackend implements Backend {
 
   /** Bytes held in the reuse pool (not live; see `alloc`). */
   get pooledBytes(): number {
-    return this.#pooledBytes;
+    return this.#pool.stats().cachedBytes;
+  }
+
+  /** The size-class pool's counters (live, cached, fresh and reused blocks). */
+  poolStats(): PoolStats {
+    return this.#pool.stats();
   }
 
   memory(): MemoryInfo {
+    const p = this.#pool.stats();
     return {
       liveBuffers: this.#liveBuffers,
       liveBytes: this.#liveBytes,
       peakBytes: this.#peakBytes,
+      cachedBytes: p.cachedBytes,
+      freshAllocations: p.freshAllocations,
+      reusedAllocations: p.reusedAllocations,
     };
   }
 
@@ -145,21 +165,22 @@ export class CpuBackend implements Backend {
     return new CpuStorage(this, data);
   }
 
-  alloc(dtype: DType, length: number): Storage {
+  alloc(dtype: DType, length: number, zeroed = true): Storage {
     if (!Number.isInteger(length) || length < 0) {
       throw new RangeError(`cannot allocate ${length} elements`);
     }
-    if (dtype === "float32") {
-      // A training step allocates the same large shapes every step: reusing a freed array
-      // (zeroed in place) avoids the page faults and zeroing of a fresh one.
-      const reused = this.#pool.get(length)?.pop();
-      if (reused) {
-        this.#pooledBytes -= reused.byteLength;
-        return this.#track(reused.fill(0));
-      }
-      return this.#track(new Float32Array(length));
+    const bytes = 4 * length;
+    if (bytes < MIN_POOLED_BYTES) {
+      return this.#track(dtype === "float32" ? new Float32Array(length) : new Int32Array(length));
     }
-    return this.#track(new Int32Array(length));
+    // A reused block holds the values of its last user: zero it only when the caller reads
+    // before it writes (most ops overwrite their whole output).
+    const block = this.#pool.acquire(bytes);
+    const data = dtype === "float32"
+      ? new Float32Array(block, 0, length)
+      : new Int32Array(block, 0, length);
+    if (zeroed) data.fill(0);
+    return this.#track(data);
   }
 
   free(storage: Storage): void {
@@ -169,26 +190,18 @@ export class CpuBackend implements Backend {
     this.#liveBuffers--;
     this.#liveBytes -= data.byteLength;
     s.release();
-    // Keep large float arrays for reuse, up to a budget tied to the peak live size.
-    if (
-      data instanceof Float32Array && data.byteLength >= MIN_POOLED_BYTES &&
-      this.#pooledBytes + data.byteLength <= Math.max(this.#peakBytes, MIN_POOL_BUDGET)
-    ) {
-      let list = this.#pool.get(data.length);
-      if (!list) this.#pool.set(data.length, list = []);
-      list.push(data);
-      this.#pooledBytes += data.byteLength;
-    }
+    if (data.byteLength >= MIN_POOLED_BYTES) this.#pool.release(data.buffer as ArrayBuffer);
   }
 
   /** Drops the arrays kept for reuse (they are then garbage-collected). */
   releaseCache(): void {
-    this.#pool.clear();
-    this.#pooledBytes = 0;
+    this.#pool.trim();
   }
 
   upload(data: Float32Array | Int32Array): Storage {
-    return this.#track(data.slice());
+    const s = this.alloc(data instanceof Float32Array ? "float32" : "int32", data.length, false);
+    (this.#own(s).data as Float32Array | Int32Array).set(data);
+    return s;
   }
 
   download(storage: Storage): Float32Array | Int32Array {
@@ -209,6 +222,16 @@ export class CpuBackend implements Backend {
   gemm(g: GemmArgs): void {
     const a = this.#f32(g.a), b = this.#f32(g.b), c = this.#f32(g.c);
     if (g.m === 0 || g.n === 0) return;
+    if (g.k === 0) {
+      // An empty product (no rows to reduce over): C = beta·C, explicitly, since C may be an
+      // uncleared block.
+      for (let r = 0; r < g.m; r++) {
+        const row = (g.cOffset ?? 0) + r * g.ldc;
+        if (g.beta === 0) c.fill(0, row, row + g.n);
+        else for (let j = 0; j < g.n; j++) c[row + j] *= g.beta;
+      }
+      return;
+    }
     this.#blas.sgemm(
       g.transA,
       g.transB,
