@@ -17,7 +17,9 @@ import {
   POSITION_KINDS,
   TRAIN_DEFAULTS,
 } from "../lib/train/config.ts";
-import { DATA_FLAGS, parseFlags, runMain, TRAIN_FLAGS, trainConfig } from "./args.ts";
+import { DATA_FLAGS, parseFlags, runMain, TRAIN_FLAGS, trainConfig, UsageError } from "./args.ts";
+import { type Communicator, initDistributed } from "../lib/distributed/communicator.ts";
+import { failRank } from "../lib/distributed/failure.ts";
 
 const D = TRAIN_DEFAULTS, M = FACGCNN_PAPER_MODEL;
 const HELP = `deno task train [flags]
@@ -45,41 +47,63 @@ Training:
   --out DIR (runs/<timestamp>)  --resume (continue the run in --out)  -q/--quiet
 `;
 
+/**
+ * Under `mpirun`/`srun` (data-parallel): rank 0 prints progress and results; the other ranks
+ * print nothing but their own errors, prefixed with their rank, and a failing rank ends the
+ * whole job (`MPI_Abort`) so that no rank waits forever.
+ */
+async function main(comm: Communicator): Promise<void> {
+  const rank0 = comm.rank === 0;
+  const flags = parseFlags(Deno.args, { ...DATA_FLAGS, ...TRAIN_FLAGS });
+  if (flags.help) {
+    if (rank0) console.log(HELP);
+    return;
+  }
+  if (!rank0) Deno.env.set("FACGCNN_QUIET", "1"); // no device line from every rank
+  const config = trainConfig(flags);
+  const progress = new Progress({ mode: flags.quiet || !rank0 ? "silent" : "auto" });
+  const result = await train(config, {
+    onEpochStart: (epoch, epochs, batches) => progress.startEpoch(epoch, epochs, batches),
+    onBatch: (e) => progress.update(e.batch, e.loss, e.crystals),
+    onEpoch: (r, best) =>
+      progress.endEpoch({
+        "train loss": r.trainLoss.toFixed(4),
+        "val MAE": r.valMae.toFixed(4),
+        "val R²": r.valR2.toFixed(3),
+        ...(best ? { best: "*" } : {}),
+      }),
+    log: (line) => progress.log(line),
+  });
+  progress.finish();
+  if (!rank0) {
+    result.model.dispose();
+    return;
+  }
+  const t = result.test;
+  console.log(
+    `best epoch ${result.bestEpoch}: val MAE ${result.bestValMae.toFixed(4)} ` +
+      `(mean predictor ${result.meanPredictorValMae.toFixed(4)})` +
+      (t
+        ? `; test MAE ${t.mae.toFixed(4)}, RMSE ${t.rmse.toFixed(4)}, R² ${
+          t.r2.toFixed(3)
+        } (${t.n} crystals)`
+        : ""),
+  );
+  console.log(
+    `run folder: ${result.out} (report.html, metrics.csv, best.safetensors, test_results.csv)`,
+  );
+  result.model.dispose();
+}
+
 if (import.meta.main) {
   await runMain(async () => {
-    const flags = parseFlags(Deno.args, { ...DATA_FLAGS, ...TRAIN_FLAGS });
-    if (flags.help) {
-      console.log(HELP);
-      return;
+    const comm = initDistributed();
+    try {
+      await main(comm);
+    } catch (e) {
+      if (comm.size > 1) failRank(comm, e, e instanceof UsageError ? 2 : 1);
+      throw e;
     }
-    const config = trainConfig(flags);
-    const progress = new Progress({ mode: flags.quiet ? "silent" : "auto" });
-    const result = await train(config, {
-      onEpochStart: (epoch, epochs, batches) => progress.startEpoch(epoch, epochs, batches),
-      onBatch: (e) => progress.update(e.batch, e.loss, e.crystals),
-      onEpoch: (r, best) =>
-        progress.endEpoch({
-          "train loss": r.trainLoss.toFixed(4),
-          "val MAE": r.valMae.toFixed(4),
-          "val R²": r.valR2.toFixed(3),
-          ...(best ? { best: "*" } : {}),
-        }),
-      log: (line) => progress.log(line),
-    });
-    progress.finish();
-    const t = result.test;
-    console.log(
-      `best epoch ${result.bestEpoch}: val MAE ${result.bestValMae.toFixed(4)} ` +
-        `(mean predictor ${result.meanPredictorValMae.toFixed(4)})` +
-        (t
-          ? `; test MAE ${t.mae.toFixed(4)}, RMSE ${t.rmse.toFixed(4)}, R² ${
-            t.r2.toFixed(3)
-          } (${t.n} crystals)`
-          : ""),
-    );
-    console.log(
-      `run folder: ${result.out} (report.html, metrics.csv, best.safetensors, test_results.csv)`,
-    );
-    result.model.dispose();
+    comm.finalize();
   });
 }

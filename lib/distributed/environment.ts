@@ -31,6 +31,8 @@ export interface LaunchInfo {
   rank: number;
   /** Number of processes. */
   size: number;
+  /** Rank among the processes of this node (picks the GPU), 0 when unknown. */
+  localRank: number;
   /** Who set the variables. */
   launcher: Launcher;
   /** The variable names the rank and size were read from (for messages). */
@@ -89,7 +91,12 @@ export function detectLaunch(env: EnvGetter = processEnv): LaunchInfo | null {
     }
     if (rank >= size) throw new RangeError(`MPI environment: rank ≥ size in ${source}`);
     if (launcher === "slurm" && size === 1) return null;
-    return { rank, size, launcher, source };
+    const local = Number(
+      env("OMPI_COMM_WORLD_LOCAL_RANK") ?? env("MPI_LOCALRANKID") ?? env("PMIX_LOCAL_RANK") ??
+        env("SLURM_LOCALID") ?? 0,
+    );
+    const localRank = Number.isInteger(local) && local >= 0 ? local : 0;
+    return { rank, size, localRank, launcher, source };
   }
   return null;
 }

@@ -132,9 +132,10 @@ export class GradientAllreduce {
     });
   }
 
-  /** Frees the device buffer. */
+  /** Frees the device buffer and the NCCL communicator. */
   dispose(): void {
     if (this.#fused) this.#backend.free(this.#fused);
     this.#fused = null;
+    this.#device?.nccl.destroy();
   }
 }

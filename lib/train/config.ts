@@ -261,6 +261,12 @@ export interface TrainConfig extends DataConfig {
   resume?: boolean;
   /** Training batches used to re-estimate BatchNorm statistics at x (SF-AdamW), 50. */
   bnBatches?: number;
+  /**
+   * Data-parallel shards (default: the number of MPI processes, 1 without `mpirun`): the
+   * training set is cut into this many parts and every global batch takes an equal part of
+   * each. A one-process run with `shards: P` reproduces a P-process run.
+   */
+  shards?: number;
 }
 
 /**

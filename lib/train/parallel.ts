@@ -10,7 +10,9 @@
  */
 
 import type { Communicator } from "../distributed/communicator.ts";
-import type { GradientAllreduce } from "../distributed/gradients.ts";
+import { GradientAllreduce } from "../distributed/gradients.ts";
+import { NcclCommunicator, openNccl } from "../distributed/nccl.ts";
+import type { Storage } from "../backend/backend.ts";
 import { type BatchPlan, shardEpochOrder } from "../distributed/shards.ts";
 import type { GraphSet } from "../crystal/types.ts";
 import { collate } from "../graph/batch.ts";
@@ -178,4 +180,38 @@ export function parallelReestimateBatchNorm(
   } finally {
     bns.forEach((bn, i) => bn.momentum = momenta[i]);
   }
+}
+
+/**
+ * The gradient all-reduce for `backend`: on CUDA with more than one process, NCCL on the
+ * device when libnccl can be opened (else the host path over MPI, said in `log`); on the CPU,
+ * MPI on a host buffer.
+ */
+export function gradientReducer(
+  model: Model,
+  comm: Communicator,
+  log: (line: string) => void,
+): GradientAllreduce {
+  const params = model.parameters().map((p) => p.value);
+  const backend = model.backend;
+  if (backend.name === "cuda" && comm.size > 1) {
+    const cuda = backend as unknown as {
+      devicePointer(s: Storage): Deno.PointerValue;
+      stream: Deno.PointerValue;
+    };
+    try {
+      const nccl = NcclCommunicator.create(comm, openNccl());
+      log(`gradients: ${nccl.api.description} on the compute stream`);
+      return new GradientAllreduce(params, comm, backend, {
+        nccl,
+        devicePointer: (s) => cuda.devicePointer(s),
+        stream: cuda.stream,
+      });
+    } catch (e) {
+      log(
+        `gradients: NCCL unavailable (${(e as Error).message.split("\n")[0]}); MPI on host copies`,
+      );
+    }
+  }
+  return new GradientAllreduce(params, comm, backend);
 }

@@ -103,7 +103,12 @@ export class RunFolder {
    * interrupted epoch, and rewrites `metrics.csv`. Returns the state to continue from: a
    * fresh one when no epoch was committed.
    */
-  async resume(model: Model, optimizer: Optimizer, backend: Backend): Promise<RunState> {
+  async resume(
+    model: Model,
+    optimizer: Optimizer,
+    backend: Backend,
+    options: { readOnly?: boolean } = {},
+  ): Promise<RunState> {
     let state: RunState = { epochsDone: 0, bestEpoch: 0, bestValMae: Infinity, history: [] };
     try {
       state = JSON.parse(await Deno.readTextFile(`${this.path}/state.json`));
@@ -111,7 +116,8 @@ export class RunFolder {
       // Stopped before the first epoch was committed: nothing to continue from.
       if (!(e instanceof Deno.errors.NotFound)) throw e;
     }
-    await this.#recoverPending(state);
+    // Data-parallel runs: rank 0 settles the folder, the other ranks only read it.
+    if (!options.readOnly) await this.#recoverPending(state);
     if (state.epochsDone > 0) {
       const { model: saved, info } = await loadCheckpoint(this.file("last"), { backend });
       try {
@@ -128,7 +134,7 @@ export class RunFolder {
       }
       optimizer.loadStateDict(await loadOptimizerState(this.file("last.optim")));
       optimizer.train();
-      await writeRunFiles.metrics(this.path, state.history);
+      if (!options.readOnly) await writeRunFiles.metrics(this.path, state.history);
     }
     return state;
   }

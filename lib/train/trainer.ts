@@ -28,6 +28,19 @@ import { Normalizer } from "./normalizer.ts";
 import type { EpochRecord, TrainResult } from "./records.ts";
 import { defaultRunFolder, RunFolder, type RunState } from "./run_folder.ts";
 import { writeRunFiles } from "./run_files.ts";
+import { initDistributed } from "../distributed/communicator.ts";
+import { detectLaunch } from "../distributed/environment.ts";
+import { BatchPlan } from "../distributed/shards.ts";
+import {
+  attachSyncBatchNorm,
+  frameStream,
+  gradientReducer,
+  parallelEpoch,
+  parallelReestimateBatchNorm,
+  type ParallelRun,
+} from "./parallel.ts";
+import { reducedMeanAbsDeviation, reducedMetrics, reducedNormalizer } from "./reduce.ts";
+import { loadShardedData } from "./shard_data.ts";
 
 export { resolveBatchSize, type TrainConfig } from "./config.ts";
 export { evaluate, reestimateBatchNorm, type TrainHooks, TrainingDivergedError } from "./epoch.ts";
@@ -46,7 +59,10 @@ export type { EpochRecord, TrainResult } from "./records.ts";
  * ```
  */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const log = hooks.log ?? ((line: string) => console.error(line));
+  const comm = initDistributed();
+  const rank0 = comm.rank === 0;
+  // Other ranks print only errors (which end the job, see `failRank`).
+  const log = rank0 ? hooks.log ?? ((line: string) => console.error(line)) : () => {};
   const folder = new RunFolder(config.out ?? defaultRunFolder());
   const out = folder.path;
   let given: TrainConfig = { ...config, out };
@@ -54,8 +70,181 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     // The saved configuration wins over flags, except the epoch count (to extend a run).
     const saved = await folder.readConfig();
     given = { ...saved, epochs: config.epochs ?? saved.epochs, out, resume: true };
+    const savedShards = saved.shards ?? 1;
+    if (comm.size > 1 && comm.size !== savedShards) {
+      throw new Error(
+        `--resume: ${out} was trained with ${savedShards} process${
+          savedShards === 1 ? "" : "es"
+        } (data shards and batches depend on it); resume it with ${
+          savedShards === 1 ? "one process (no mpirun)" : `mpirun -np ${savedShards}`
+        }, not ${comm.size}`,
+      );
+    }
+    if (comm.size === 1 && savedShards > 1) {
+      log(`resuming a ${savedShards}-process run in one process holding all ${savedShards} shards`);
+    }
   }
+  const shards = given.shards ?? comm.size;
+  if (!Number.isInteger(shards) || shards < 1 || shards % comm.size !== 0) {
+    throw new RangeError(
+      `shards must be a positive multiple of the ${comm.size} processes, got ${shards}`,
+    );
+  }
+  given = { ...given, ...(shards > 1 ? { shards } : {}) };
+  if (!rank0) given = { ...given, quiet: true };
   const c = resolveTrainConfig(given);
+  if (shards === 1) return await trainOneProcess(c, given, folder, hooks, log);
+
+  // --- data parallel: this process's shards, global statistics, SyncBN, fused all-reduce ---
+  const perProcess = shards / comm.size;
+  const own = Array.from({ length: perProcess }, (_, k) => comm.rank * perProcess + k);
+  const launch = detectLaunch();
+  if (launch && c.device !== "cpu" && !Deno.env.has("FACGCNN_CUDA_DEVICE")) {
+    // One GPU per process on each node, by node-local rank.
+    try {
+      Deno.env.set("FACGCNN_CUDA_DEVICE", String(launch.localRank));
+    } catch { /* no --allow-env: device 0 */ }
+  }
+  const data = await loadShardedData(c, shards, own, rank0, comm);
+  const backend: Backend = selectBackend(c.device);
+  const nTrain = data.shardSizes.reduce((a, b) => a + b, 0);
+  const batchSize = resolveBatchSize(c.batchSize, nTrain);
+  const plan = new BatchPlan(data.shardSizes, batchSize);
+  if (rank0) {
+    await folder.create();
+    if (!c.resume) await folder.writeConfig(savedRunConfig(given, c));
+  }
+  const model = new Model({ ...trainModelConfig(c), atomFeatures: data.atomFeatures }, backend);
+  attachSyncBatchNorm(model, comm);
+  const normalizer = reducedNormalizer(comm, data.train.targets);
+  const baselineMae = reducedMeanAbsDeviation(comm, data.val.targets, normalizer.mean);
+  model.targetMean = normalizer.mean;
+  model.targetStd = normalizer.std;
+  const { optimizer, scheduler, reestimateBatchNorm: reestimate } = createTrainingOptimizer(
+    c.optimizer,
+    model.parameters(),
+    {
+      lr: c.lr,
+      weightDecay: c.weightDecay,
+      momentum: c.momentum,
+      warmupSteps: c.warmupSteps,
+      milestones: c.milestones,
+      gamma: c.gamma,
+    },
+  );
+  const reducer = gradientReducer(model, comm, log);
+  const run: ParallelRun = { comm, shards, data, plan, reducer, seed: c.seed };
+  let state: RunState = { epochsDone: 0, bestEpoch: 0, bestValMae: Infinity, history: [] };
+  try {
+    if (c.resume) {
+      // Rank 0 settles the folder (staged checkpoints of an interrupted epoch), then every
+      // rank reads the same state (the run folder must be visible to all: a shared file system).
+      if (rank0) state = await folder.resume(model, optimizer, backend);
+      comm.barrier();
+      if (!rank0) state = await folder.resume(model, optimizer, backend, { readOnly: true });
+      for (let e = 0; e < state.epochsDone; e++) scheduler.step();
+      log(
+        `resuming ${out} after epoch ${state.epochsDone} (best epoch ${state.bestEpoch}, val MAE ${state.bestValMae})`,
+      );
+    }
+    log(
+      `training ${c.model} (${model.network.parameterCount()} parameters) data-parallel ` +
+        `(${comm.description}), ${shards} shards of ${
+          data.shardSizes.join("/")
+        } crystals, val ${data.valTotal}, global batch ` +
+        `${batchSize} (${plan.steps} steps/epoch), all-reduce ${
+          (reducer.stats.bytes / 1024).toFixed(0)
+        } KiB/step, ${c.optimizer} lr ${c.lr}, ${c.epochs} epochs → ${out}`,
+    );
+    log(`baseline: predicting the training mean gives val MAE ${baselineMae.toFixed(4)}`);
+    for (let epoch = state.epochsDone + 1; epoch <= c.epochs; epoch++) {
+      const t0 = performance.now();
+      model.reseedFrames(c.seed, frameStream(epoch, comm));
+      model.train();
+      optimizer.train();
+      const lr = optimizer.lr;
+      const trainLoss = parallelEpoch(model, optimizer, run, normalizer, epoch, c.epochs, hooks);
+      optimizer.eval();
+      if (reestimate) parallelReestimateBatchNorm(model, run, epoch, c.bnBatches);
+      const val = reducedMetrics(comm, data.val.targets, model.predictGraphs(data.val));
+      scheduler.step();
+      const record: EpochRecord = {
+        epoch,
+        trainLoss,
+        valMae: val.mae,
+        valRmse: val.rmse,
+        valR2: val.r2,
+        lr,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      const best = val.mae < state.bestValMae;
+      state.history.push(record);
+      state.epochsDone = epoch;
+      if (best) {
+        state.bestEpoch = epoch;
+        state.bestValMae = val.mae;
+      }
+      if (rank0) {
+        await folder.commitEpoch(state, model, optimizer, best, {
+          mae: val.mae,
+          rmse: val.rmse,
+          r2: val.r2,
+        });
+        await hooks.onEpoch?.(record, best);
+      }
+    }
+  } catch (e) {
+    model.dispose();
+    throw e;
+  } finally {
+    optimizer.dispose();
+    reducer.dispose();
+  }
+  const shardData = {
+    train: data.train,
+    val: data.val,
+    test: data.test,
+    skipped: data.skipped,
+    atomFeatures: data.atomFeatures,
+  };
+  const base = {
+    out,
+    config: { ...c, batchSize },
+    history: state.history,
+    bestEpoch: state.bestEpoch,
+    bestValMae: state.bestValMae,
+    meanPredictorValMae: baselineMae,
+    data: shardData,
+  };
+  if (!rank0) {
+    // The weights are the same on every rank; only rank 0 tests and reports.
+    return { ...base, test: null, testPredictions: null, model };
+  }
+  model.dispose();
+  const { model: bestModel } = await loadCheckpoint(folder.file("best"), { backend });
+  let test: TrainResult["test"] = null;
+  let testPredictions: Float32Array | null = null;
+  if (data.test.count > 0) {
+    const t = evaluate(bestModel, data.test);
+    test = { mae: t.mae, rmse: t.rmse, r2: t.r2, n: t.n };
+    testPredictions = t.predictions;
+    await writeRunFiles.testResults(out, data.test, t.predictions);
+  }
+  const result: TrainResult = { ...base, test, testPredictions, model: bestModel };
+  await writeRunFiles.summary(out, result, backend);
+  await writeRunFiles.report(out, result);
+  return result;
+}
+
+/** The one-process loop (every crystal in this process). */
+async function trainOneProcess(
+  c: ReturnType<typeof resolveTrainConfig>,
+  given: TrainConfig,
+  folder: RunFolder,
+  hooks: TrainHooks,
+  log: (line: string) => void,
+): Promise<TrainResult> {
+  const out = folder.path;
   const data = await loadTrainingData(c);
   const backend: Backend = selectBackend(c.device);
   const batchSize = resolveBatchSize(c.batchSize, data.train.count);

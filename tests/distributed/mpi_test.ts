@@ -17,6 +17,7 @@ Deno.test("detectLaunch: Open MPI, MPICH/PMI, PMIx, Slurm, none", () => {
     {
       rank: 1,
       size: 4,
+      localRank: 0,
       launcher: "openmpi",
       source: "OMPI_COMM_WORLD_RANK=1, OMPI_COMM_WORLD_SIZE=4",
     },

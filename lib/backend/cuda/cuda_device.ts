@@ -109,6 +109,11 @@ export abstract class CudaDevice {
   /** This object as the `Backend` it completes (storages point back to it). */
   protected abstract get asBackend(): Backend;
 
+  /** Device address of a storage of this backend (for NCCL collectives on it). */
+  devicePointer(s: Storage): Deno.PointerValue {
+    return this.#ptr(s);
+  }
+
   /** The raw stream handle (for events and benchmarks). */
   get stream(): Deno.PointerValue {
     return this.cuStream;
