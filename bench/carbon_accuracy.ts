@@ -37,6 +37,12 @@ const CONFIGS: Record<string, Partial<TrainConfig>> = {
   lattice: { model: "facgcnn", frameKind: "lattice" },
   "hybrid-s4": { model: "facgcnn", frameKind: "hybrid", coordinates: { scale: 4 } },
   "hybrid-edgeonly": { model: "facgcnn", frameKind: "hybrid", coordinates: { node: false } },
+  "hybrid-edge-s10": {
+    model: "facgcnn",
+    frameKind: "hybrid",
+    coordinates: { node: false, scale: 10 },
+  },
+  "hybrid-s10": { model: "facgcnn", frameKind: "hybrid", coordinates: { scale: 10 } },
   all8: { model: "facgcnn", frames: "all", frameKind: "pca" },
 };
 

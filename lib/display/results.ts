@@ -194,13 +194,13 @@ function framesLabel(row: ExperimentResult["rows"][number]): string {
   return typeof row.evalFrames === "object" ? `${row.evalFrames.sample}` : row.evalFrames;
 }
 
-const COLUMNS = ["Model", "Epochs", "Test rotated", "Eval frames", "R²", "MAE", "RMSE"];
+const COLUMNS = ["Model", "Epochs", "Test moved", "Eval frames", "R²", "MAE", "RMSE"];
 
 function tableCells(result: ExperimentResult): string[][] {
   return result.rows.map((r) => [
     r.label.replace(/ \(\d+ epochs\)$/, ""),
     String(r.epochs),
-    r.rotated ? "yes" : "no",
+    r.rotated ? "rotated" : r.originShifted ? "origin shift" : "no",
     framesLabel(r),
     formatMeanStdErr(r.r2),
     formatMeanStdErr(r.mae),

@@ -50,7 +50,9 @@ export const DATASET_FORMATS: readonly DatasetFormat[] = [
 export const POSITION_KINDS = ["cartesian", "fractional"] as const;
 
 /**
- * The three trained variants of the paper.
+ * The trained variants: the paper's three (CGCNN, FACGCNN with the default frame
+ * configuration, FACGCNN without frame averaging) and `"facgcnn-paper"`, FACGCNN exactly as
+ * the paper describes it (PCA frames, raw Å coordinates on atoms and edges).
  *
  * @example
  * ```ts
@@ -59,12 +61,13 @@ export const POSITION_KINDS = ["cartesian", "fractional"] as const;
  * const result = await runExperiment({ data: "synthetic:200", seeds: 2, epochsList: [3], variants });
  * ```
  */
-export type ExperimentVariant = "cgcnn" | "facgcnn" | "facgcnn-nofa";
+export type ExperimentVariant = "cgcnn" | "facgcnn" | "facgcnn-paper" | "facgcnn-nofa";
 
-/** The three trained variants of the paper (`--variants`). */
+/** The trained variants (`--variants`). */
 export const EXPERIMENT_VARIANTS: readonly ExperimentVariant[] = [
   "cgcnn",
   "facgcnn",
+  "facgcnn-paper",
   "facgcnn-nofa",
 ];
 

@@ -92,8 +92,10 @@ export interface ExperimentRow {
   variant: ExperimentVariant;
   /** Epoch budget. */
   epochs: number;
-  /** Whether the test crystals were randomly rotated and translated. */
+  /** Whether the test crystals were randomly rotated (rigid O(3) + translation, no wrapping). */
   rotated: boolean;
+  /** Whether the test cells' origins were randomly shifted, atoms wrapped into the cell. */
+  originShifted?: boolean;
   /** Frame mode at evaluation. */
   evalFrames: FrameMode;
   /** Metrics of each seed. */

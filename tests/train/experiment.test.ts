@@ -24,15 +24,26 @@ Deno.test("experiment: 3 variants × 2 seeds × budgets [1, 2] — rows, mean ±
   try {
     const out = `${dir}/exp`;
     const base = tinyConfig(out, { data: "synthetic:40", batchSize: 8, model: undefined });
-    const result = await runExperiment({ ...base, seeds: 2, epochsList: [2, 1] }, QUIET);
+    const result = await runExperiment({
+      ...base,
+      seeds: 2,
+      epochsList: [2, 1],
+      variants: ["cgcnn", "facgcnn", "facgcnn-nofa"],
+    }, QUIET);
 
     // Every variant × budget × evaluation setting, each with both seeds.
     const expectedLabels: string[] = [];
     for (const v of ["CGCNN", "FACGCNN", "FACGCNN w/o FA"]) {
       for (const e of [1, 2]) {
         const suffixes = v === "FACGCNN"
-          ? ["", " + random rotation", ", 8-frame eval", ", 8-frame eval + random rotation"]
-          : ["", " + random rotation"];
+          ? [
+            "",
+            " + random rotation",
+            " + origin shift",
+            ", 8-frame eval",
+            ", 8-frame eval + random rotation",
+          ]
+          : ["", " + random rotation", " + origin shift"];
         for (const s of suffixes) expectedLabels.push(`${v}${s} (${e} epochs)`);
       }
     }
@@ -40,6 +51,13 @@ Deno.test("experiment: 3 variants × 2 seeds × budgets [1, 2] — rows, mean ±
     const rows: ExperimentRow[] = json.rows;
     assert.deepEqual(rows.map((r) => r.label).sort(), [...expectedLabels].sort());
     assert.deepEqual(result.rows.map((r) => r.label), rows.map((r) => r.label));
+
+    // CGCNN sees only the periodic graph: an origin shift with wrapping changes nothing.
+    for (const e of [1, 2]) {
+      const plain = rows.find((r) => r.label === `CGCNN (${e} epochs)`)!;
+      const shifted = rows.find((r) => r.label === `CGCNN + origin shift (${e} epochs)`)!;
+      assert.deepEqual(shifted.perSeed, plain.perSeed);
+    }
 
     // mean ± standard error recomputed from the per-seed values.
     for (const row of rows) {
@@ -63,7 +81,7 @@ Deno.test("experiment: 3 variants × 2 seeds × budgets [1, 2] — rows, mean ±
       const cells = tableRows[i].split("|").map((c) => c.trim());
       assert.equal(cells[1], row.label.replace(/ \(\d+ epochs\)$/, ""));
       assert.equal(Number(cells[2]), row.epochs);
-      assert.equal(cells[3], row.rotated ? "yes" : "no");
+      assert.equal(cells[3], row.rotated ? "rotated" : row.originShifted ? "origin shift" : "no");
       assert.equal(cells[6], `${row.mae.mean.toFixed(3)} ± ${row.mae.stderr.toFixed(3)}`);
     });
     const html = await Deno.readTextFile(`${out}/results.html`);
