@@ -7,15 +7,13 @@
  * @module
  */
 
-import type { Backend, Storage } from "../backend/backend.ts";
 import {
   checkKind,
   checkParameterNames,
-  downloadF32,
   dropGrads,
-  gradOf,
-  scalarOf,
-  uploadBuffer,
+  pickScalars,
+  readScalars,
+  StateBuffers,
 } from "./buffers.ts";
 import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.ts";
 
@@ -33,12 +31,8 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-interface AdamState {
-  backend: Backend;
-  m: Storage;
-  v: Storage;
-  t: number;
-}
+/** The hyperparameters saved with the state. */
+const HYPER = ["lr", "beta1", "beta2", "eps", "weightDecay"] as const;
 
 /**
  * AdamW over a list of parameters (one parameter group).
@@ -69,7 +63,8 @@ export class AdamW implements Optimizer {
   /** Weight decay. */
   weightDecay: number;
   readonly #params: readonly OptimizerParameter[];
-  readonly #state = new Map<string, AdamState>();
+  /** First and second moments m, v per parameter; its count is the step t. */
+  readonly #state = new StateBuffers(["m", "v"], "t");
 
   /** Creates the optimizer; moments are allocated at each parameter's first step. */
   constructor(params: readonly OptimizerParameter[], options: AdamWOptions = {}) {
@@ -84,27 +79,22 @@ export class AdamW implements Optimizer {
 
   /** One AdamW step of every parameter with a gradient. */
   step(): void {
-    for (const p of this.#params) {
-      const g = gradOf(p);
-      if (g === null) continue;
-      const x = p.value;
-      let s = this.#state.get(p.name);
-      if (s === undefined) {
-        const b = x.backend;
-        s = { backend: b, m: b.alloc("float32", x.size), v: b.alloc("float32", x.size), t: 0 };
-        this.#state.set(p.name, s);
-      }
-      s.t += 1;
-      x.backend.adamWStep(x.storage, s.m, s.v, g, x.size, {
-        lr: this.lr,
-        beta1: this.beta1,
-        beta2: this.beta2,
-        eps: this.eps,
-        weightDecay: this.weightDecay,
-        biasCorrection1: 1 - this.beta1 ** s.t,
-        biasCorrection2: 1 - this.beta2 ** s.t,
-      });
-    }
+    this.#state.forEachWithGrad(
+      this.#params,
+      (x) => ({ m: x.backend.alloc("float32", x.size), v: x.backend.alloc("float32", x.size) }),
+      (x, g, s) => {
+        s.count += 1;
+        x.backend.adamWStep(x.storage, s.buffers.m, s.buffers.v, g, x.size, {
+          lr: this.lr,
+          beta1: this.beta1,
+          beta2: this.beta2,
+          eps: this.eps,
+          weightDecay: this.weightDecay,
+          biasCorrection1: 1 - this.beta1 ** s.count,
+          biasCorrection2: 1 - this.beta2 ** s.count,
+        });
+      },
+    );
   }
 
   /** Disposes every gradient and sets it to null. */
@@ -120,66 +110,22 @@ export class AdamW implements Optimizer {
 
   /** Host copy: hyperparameters, per-parameter step `t/<name>`, moments `m/<name>`, `v/<name>`. */
   stateDict(): OptimizerState {
-    const scalars: OptimizerState["scalars"] = {
-      lr: this.lr,
-      beta1: this.beta1,
-      beta2: this.beta2,
-      eps: this.eps,
-      weightDecay: this.weightDecay,
-    };
+    const scalars: OptimizerState["scalars"] = pickScalars(this, HYPER);
     const tensors: Record<string, Float32Array> = {};
-    for (const p of this.#params) {
-      const s = this.#state.get(p.name);
-      if (s === undefined) continue;
-      scalars[`t/${p.name}`] = s.t;
-      tensors[`m/${p.name}`] = downloadF32(s.backend, s.m);
-      tensors[`v/${p.name}`] = downloadF32(s.backend, s.v);
-    }
+    this.#state.save(this.#params, scalars, tensors);
     return { kind: this.kind, scalars, tensors };
   }
 
   /** Restores hyperparameters (as PyTorch does), step counts and moments by parameter name. */
   loadStateDict(state: OptimizerState): void {
     checkKind(state, this.kind);
-    const fresh = new Map<string, AdamState>();
-    try {
-      for (const p of this.#params) {
-        if (state.scalars[`t/${p.name}`] === undefined) continue;
-        const b = p.value.backend;
-        const t = scalarOf(state, `t/${p.name}`);
-        const m = uploadBuffer(b, state, "m", p.name, p.value.size);
-        let v: Storage;
-        try {
-          v = uploadBuffer(b, state, "v", p.name, p.value.size);
-        } catch (err) {
-          b.free(m);
-          throw err;
-        }
-        fresh.set(p.name, { backend: b, m, v, t });
-      }
-    } catch (err) {
-      freeAll(fresh);
-      throw err;
-    }
-    freeAll(this.#state);
-    for (const [k, v] of fresh) this.#state.set(k, v);
-    this.lr = scalarOf(state, "lr");
-    this.beta1 = scalarOf(state, "beta1");
-    this.beta2 = scalarOf(state, "beta2");
-    this.eps = scalarOf(state, "eps");
-    this.weightDecay = scalarOf(state, "weightDecay");
+    const hyper = readScalars(state, HYPER);
+    this.#state.load(this.#params, state);
+    Object.assign(this, hyper);
   }
 
   /** Frees the moments. */
   dispose(): void {
-    freeAll(this.#state);
+    this.#state.dispose();
   }
-}
-
-function freeAll(map: Map<string, AdamState>): void {
-  for (const s of map.values()) {
-    s.backend.free(s.m);
-    s.backend.free(s.v);
-  }
-  map.clear();
 }

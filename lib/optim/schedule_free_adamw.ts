@@ -15,16 +15,14 @@
  * @module
  */
 
-import type { Backend, Storage } from "../backend/backend.ts";
 import {
   checkKind,
   checkParameterNames,
   cloneStorage,
-  downloadF32,
   dropGrads,
-  gradOf,
-  scalarOf,
-  uploadBuffer,
+  pickScalars,
+  readScalars,
+  StateBuffers,
 } from "./buffers.ts";
 import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.ts";
 
@@ -53,11 +51,19 @@ export interface ScheduleFreeAdamWOptions {
  */
 export type ScheduleFreeMode = "train" | "eval";
 
-interface SfState {
-  backend: Backend;
-  z: Storage;
-  v: Storage;
-}
+/** The hyperparameters saved with the state. */
+const HYPER = [
+  "lr",
+  "beta1",
+  "beta2",
+  "eps",
+  "weightDecay",
+  "warmupSteps",
+  "r",
+  "weightLrPower",
+] as const;
+/** The host counters saved with the state (besides the mode). */
+const COUNTERS = ["k", "lrMax", "weightSum", "scheduledLr"] as const;
 
 /**
  * Schedule-Free AdamW over a list of parameters (one parameter group).
@@ -98,7 +104,8 @@ export class ScheduleFreeAdamW implements Optimizer {
   #scheduledLr = 0;
   #mode: ScheduleFreeMode = "train";
   readonly #params: readonly OptimizerParameter[];
-  readonly #state = new Map<string, SfState>();
+  /** z (the base sequence) and v (the second moment) per parameter. */
+  readonly #state = new StateBuffers(["z", "v"]);
 
   /**
    * Creates the optimizer. State (z = copy of p, v = 0) is created at a parameter's first
@@ -161,18 +168,16 @@ export class ScheduleFreeAdamW implements Optimizer {
       weightDecay: this.weightDecay,
       ckp1,
     };
-    for (const p of this.#params) {
-      const g = gradOf(p);
-      if (g === null) continue;
-      const t = p.value;
-      let s = this.#state.get(p.name);
-      if (s === undefined) {
-        const b = t.backend;
-        s = { backend: b, z: cloneStorage(b, t.storage, t.size), v: b.alloc("float32", t.size) };
-        this.#state.set(p.name, s);
-      }
-      t.backend.scheduleFreeAdamWStep(t.storage, s.z, s.v, g, t.size, scalars);
-    }
+    this.#state.forEachWithGrad(
+      this.#params,
+      (t) => ({
+        z: cloneStorage(t.backend, t.storage, t.size),
+        v: t.backend.alloc("float32", t.size),
+      }),
+      (t, g, s) => {
+        t.backend.scheduleFreeAdamWStep(t.storage, s.buffers.z, s.buffers.v, g, t.size, scalars);
+      },
+    );
     this.#k = k + 1;
   }
 
@@ -186,7 +191,7 @@ export class ScheduleFreeAdamW implements Optimizer {
     for (const p of this.#params) {
       const s = this.#state.get(p.name);
       if (s === undefined) continue;
-      p.value.backend.axpby(w, s.z, 1 - w, p.value.storage, p.value.size);
+      p.value.backend.axpby(w, s.buffers.z, 1 - w, p.value.storage, p.value.size);
     }
   }
 
@@ -210,23 +215,11 @@ export class ScheduleFreeAdamW implements Optimizer {
    */
   stateDict(): OptimizerState {
     const tensors: Record<string, Float32Array> = {};
-    for (const p of this.#params) {
-      const s = this.#state.get(p.name);
-      if (s === undefined) continue;
-      tensors[`z/${p.name}`] = downloadF32(p.value.backend, s.z);
-      tensors[`v/${p.name}`] = downloadF32(p.value.backend, s.v);
-    }
+    this.#state.save(this.#params, {}, tensors);
     return {
       kind: this.kind,
       scalars: {
-        lr: this.lr,
-        beta1: this.beta1,
-        beta2: this.beta2,
-        eps: this.eps,
-        weightDecay: this.weightDecay,
-        warmupSteps: this.warmupSteps,
-        r: this.r,
-        weightLrPower: this.weightLrPower,
+        ...pickScalars(this, HYPER),
         k: this.#k,
         lrMax: this.#lrMax,
         weightSum: this.#weightSum,
@@ -247,52 +240,19 @@ export class ScheduleFreeAdamW implements Optimizer {
     checkKind(state, this.kind);
     const mode = state.scalars.mode;
     if (mode !== "train" && mode !== "eval") throw new Error(`bad optimizer mode ${mode}`);
-    const fresh = new Map<string, SfState>();
-    try {
-      for (const p of this.#params) {
-        if (state.tensors[`z/${p.name}`] === undefined) continue;
-        const b = p.value.backend;
-        const z = uploadBuffer(b, state, "z", p.name, p.value.size);
-        let v: Storage;
-        try {
-          v = uploadBuffer(b, state, "v", p.name, p.value.size);
-        } catch (err) {
-          b.free(z);
-          throw err;
-        }
-        fresh.set(p.name, { backend: b, z, v });
-      }
-    } catch (err) {
-      this.#free(fresh);
-      throw err;
-    }
-    this.#free(this.#state);
-    for (const [k, v] of fresh) this.#state.set(k, v);
-    this.lr = scalarOf(state, "lr");
-    this.beta1 = scalarOf(state, "beta1");
-    this.beta2 = scalarOf(state, "beta2");
-    this.eps = scalarOf(state, "eps");
-    this.weightDecay = scalarOf(state, "weightDecay");
-    this.warmupSteps = scalarOf(state, "warmupSteps");
-    this.r = scalarOf(state, "r");
-    this.weightLrPower = scalarOf(state, "weightLrPower");
-    this.#k = scalarOf(state, "k");
-    this.#lrMax = scalarOf(state, "lrMax");
-    this.#weightSum = scalarOf(state, "weightSum");
-    this.#scheduledLr = scalarOf(state, "scheduledLr");
+    const hyper = readScalars(state, HYPER);
+    const { k, lrMax, weightSum, scheduledLr } = readScalars(state, COUNTERS);
+    this.#state.load(this.#params, state);
+    Object.assign(this, hyper);
+    this.#k = k;
+    this.#lrMax = lrMax;
+    this.#weightSum = weightSum;
+    this.#scheduledLr = scheduledLr;
     this.#mode = mode;
-  }
-
-  #free(map: Map<string, SfState>): void {
-    for (const s of map.values()) {
-      s.backend.free(s.z);
-      s.backend.free(s.v);
-    }
-    map.clear();
   }
 
   /** Frees z and v of every parameter. */
   dispose(): void {
-    this.#free(this.#state);
+    this.#state.dispose();
   }
 }

@@ -9,15 +9,13 @@
  * @module
  */
 
-import type { Backend, Storage } from "../backend/backend.ts";
 import {
   checkKind,
   checkParameterNames,
-  downloadF32,
   dropGrads,
-  gradOf,
-  scalarOf,
-  uploadBuffer,
+  pickScalars,
+  readScalars,
+  StateBuffers,
 } from "./buffers.ts";
 import type { Optimizer, OptimizerParameter, OptimizerState } from "./optimizer.ts";
 
@@ -33,11 +31,8 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
-interface SgdState {
-  backend: Backend;
-  buf: Storage;
-  steps: number;
-}
+/** The hyperparameters saved with the state. */
+const HYPER = ["lr", "momentum", "weightDecay"] as const;
 
 /**
  * SGD with momentum over a list of parameters (one parameter group).
@@ -61,7 +56,8 @@ export class SGD implements Optimizer {
   /** Weight decay. */
   weightDecay: number;
   readonly #params: readonly OptimizerParameter[];
-  readonly #state = new Map<string, SgdState>();
+  /** The momentum buffer per parameter; its count is the number of steps taken. */
+  readonly #state = new StateBuffers(["buf"], "steps");
 
   /** Creates the optimizer; momentum buffers are allocated at each parameter's first step. */
   constructor(params: readonly OptimizerParameter[], options: SgdOptions = {}) {
@@ -76,23 +72,19 @@ export class SGD implements Optimizer {
 
   /** One SGD step of every parameter with a gradient. */
   step(): void {
-    for (const p of this.#params) {
-      const g = gradOf(p);
-      if (g === null) continue;
-      const x = p.value;
-      let s = this.#state.get(p.name);
-      if (s === undefined) {
-        s = { backend: x.backend, buf: x.backend.alloc("float32", x.size), steps: 0 };
-        this.#state.set(p.name, s);
-      }
-      x.backend.sgdStep(x.storage, s.buf, g, x.size, {
-        lr: this.lr,
-        momentum: this.momentum,
-        weightDecay: this.weightDecay,
-        firstStep: s.steps === 0,
-      });
-      s.steps += 1;
-    }
+    this.#state.forEachWithGrad(
+      this.#params,
+      (x) => ({ buf: x.backend.alloc("float32", x.size) }),
+      (x, g, s) => {
+        x.backend.sgdStep(x.storage, s.buffers.buf, g, x.size, {
+          lr: this.lr,
+          momentum: this.momentum,
+          weightDecay: this.weightDecay,
+          firstStep: s.count === 0,
+        });
+        s.count += 1;
+      },
+    );
   }
 
   /** Disposes every gradient and sets it to null. */
@@ -108,54 +100,22 @@ export class SGD implements Optimizer {
 
   /** Host copy: hyperparameters, per-parameter step counts `steps/<name>` and buffers `buf/<name>`. */
   stateDict(): OptimizerState {
-    const scalars: OptimizerState["scalars"] = {
-      lr: this.lr,
-      momentum: this.momentum,
-      weightDecay: this.weightDecay,
-    };
+    const scalars: OptimizerState["scalars"] = pickScalars(this, HYPER);
     const tensors: Record<string, Float32Array> = {};
-    for (const p of this.#params) {
-      const s = this.#state.get(p.name);
-      if (s === undefined) continue;
-      scalars[`steps/${p.name}`] = s.steps;
-      tensors[`buf/${p.name}`] = downloadF32(s.backend, s.buf);
-    }
+    this.#state.save(this.#params, scalars, tensors);
     return { kind: this.kind, scalars, tensors };
   }
 
   /** Restores hyperparameters (as PyTorch does), step counts and momentum buffers by name. */
   loadStateDict(state: OptimizerState): void {
     checkKind(state, this.kind);
-    const fresh = new Map<string, SgdState>();
-    try {
-      for (const p of this.#params) {
-        if (state.scalars[`steps/${p.name}`] === undefined) continue;
-        const b = p.value.backend;
-        const steps = scalarOf(state, `steps/${p.name}`);
-        fresh.set(p.name, {
-          backend: b,
-          buf: uploadBuffer(b, state, "buf", p.name, p.value.size),
-          steps,
-        });
-      }
-    } catch (err) {
-      freeAll(fresh);
-      throw err;
-    }
-    freeAll(this.#state);
-    for (const [k, v] of fresh) this.#state.set(k, v);
-    this.lr = scalarOf(state, "lr");
-    this.momentum = scalarOf(state, "momentum");
-    this.weightDecay = scalarOf(state, "weightDecay");
+    const hyper = readScalars(state, HYPER);
+    this.#state.load(this.#params, state);
+    Object.assign(this, hyper);
   }
 
   /** Frees the momentum buffers. */
   dispose(): void {
-    freeAll(this.#state);
+    this.#state.dispose();
   }
-}
-
-function freeAll(map: Map<string, SgdState>): void {
-  for (const s of map.values()) s.backend.free(s.buf);
-  map.clear();
 }

@@ -3,7 +3,7 @@ import { forEachBackend } from "../helpers/backends.ts";
 import { AdamW } from "../../lib/optim/adamw.ts";
 import { SGD } from "../../lib/optim/sgd.ts";
 import { createOptimizer } from "../../lib/optim/create.ts";
-import { assertClose, param, release, setGrad, toyGrad, values } from "./helpers.ts";
+import { assertClose, param, release, setGrad, toyGrad, toySteps, values } from "./helpers.ts";
 
 const P0 = [0.5, -1.25, 2.0, 0.75, -0.1];
 
@@ -51,10 +51,7 @@ forEachBackend("AdamW matches PyTorch's update in float64 for 4 steps", (backend
   const h = { lr: 0.05, b1: 0.9, b2: 0.99, eps: 1e-8, wd: 0.1 };
   const p = param(backend, "w", P0);
   const opt = new AdamW([p], { lr: h.lr, betas: [h.b1, h.b2], eps: h.eps, weightDecay: h.wd });
-  for (let t = 0; t < 4; t++) {
-    setGrad(backend, p, toyGrad(values(p), t));
-    opt.step();
-  }
+  toySteps(backend, opt, p, 4);
   const ref = adamwReference(P0, 4, h);
   assertClose(values(p), ref, 1e-6, "adamw");
   assert.ok(Math.abs(ref[1] - P0[1]) > 1e-2);
@@ -67,10 +64,7 @@ forEachBackend(
     for (const h of [{ lr: 0.05, momentum: 0.9, wd: 0.01 }, { lr: 0.1, momentum: 0, wd: 0 }]) {
       const p = param(backend, "w", P0);
       const opt = new SGD([p], { lr: h.lr, momentum: h.momentum, weightDecay: h.wd });
-      for (let t = 0; t < 4; t++) {
-        setGrad(backend, p, toyGrad(values(p), t));
-        opt.step();
-      }
+      toySteps(backend, opt, p, 4);
       assertClose(values(p), sgdReference(P0, 4, h), 1e-6, `sgd momentum ${h.momentum}`);
       release(opt, p);
     }
@@ -83,10 +77,7 @@ forEachBackend(
     for (const kind of ["adamw", "sgd"] as const) {
       const p = param(backend, "w", P0);
       const a = createOptimizer(kind, [p], { lr: 0.02, weightDecay: 0.01 });
-      for (let t = 0; t < 2; t++) {
-        setGrad(backend, p, toyGrad(values(p), t));
-        a.step();
-      }
+      toySteps(backend, a, p, 2);
       const before = values(p);
       a.eval();
       a.train();

@@ -33,6 +33,23 @@ export function setGrad(backend: Backend, p: OptimizerParameter, g: ArrayLike<nu
   });
 }
 
+/**
+ * Steps `opt` with the toy gradient at the current values of `p`, salts `from` … `to − 1`
+ * (the gradient of step t is `toyGrad(values(p), t)`).
+ */
+export function toySteps(
+  backend: Backend,
+  opt: { step(): void },
+  p: OptimizerParameter,
+  to: number,
+  from = 0,
+): void {
+  for (let t = from; t < to; t++) {
+    setGrad(backend, p, toyGrad(values(p), t));
+    opt.step();
+  }
+}
+
 /** Host values of a parameter as float64 numbers. */
 export function values(p: OptimizerParameter): number[] {
   return [...p.value.toFloat32Array()];

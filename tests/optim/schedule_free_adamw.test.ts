@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { forEachBackend } from "../helpers/backends.ts";
 import { ScheduleFreeAdamW } from "../../lib/optim/schedule_free_adamw.ts";
 import { decodeOptimizerState, encodeOptimizerState } from "../../lib/optim/state_io.ts";
-import { assertClose, param, release, setGrad, toyGrad, values } from "./helpers.ts";
+import { assertClose, param, release, setGrad, toyGrad, toySteps, values } from "./helpers.ts";
 
 /**
  * The Schedule-Free AdamW update (Defazio et al. 2024; `adamw_schedulefree.py` of
@@ -66,10 +66,7 @@ forEachBackend(
         r: h.r,
         weightLrPower: h.pow,
       });
-      for (let k = 0; k < 3; k++) {
-        setGrad(backend, p, toyGrad(values(p), k));
-        opt.step();
-      }
+      toySteps(backend, opt, p, 3);
       const ref = referenceTrace(P0, 3, toyGrad, h);
       assertClose(values(p), ref.y, 1e-6, "y");
       const st = opt.stateDict();
@@ -106,10 +103,7 @@ forEachBackend("eval() moves to x, train() returns to y; double calls are no-ops
     weightDecay: H.wd,
     warmupSteps: H.warmup,
   });
-  for (let k = 0; k < 3; k++) {
-    setGrad(backend, p, toyGrad(values(p), k));
-    opt.step();
-  }
+  toySteps(backend, opt, p, 3);
   const y = values(p);
   const z = [...opt.stateDict().tensors["z/w"]];
   const ref = referenceTrace(P0, 3, toyGrad, H);
@@ -152,10 +146,7 @@ forEachBackend(
     const opts = { lr: 0.05, weightDecay: 0.01, warmupSteps: 2 };
     const p = param(backend, "layer.weight", P0);
     const a = new ScheduleFreeAdamW([p], opts);
-    for (let k = 0; k < 2; k++) {
-      setGrad(backend, p, toyGrad(values(p), k));
-      a.step();
-    }
+    toySteps(backend, a, p, 2);
     // Checkpoint at x, as the trainer does.
     a.eval();
     const saved = decodeOptimizerState(encodeOptimizerState(a.stateDict()));
