@@ -62,6 +62,7 @@ export const TRAIN_FLAGS = {
   seed: { type: "string" },
   out: { type: "string" },
   resume: { type: "boolean" },
+  shards: { type: "string" },
   quiet: { type: "boolean", short: "q" },
   help: { type: "boolean", short: "h" },
 } as const satisfies Spec;
@@ -225,6 +226,7 @@ export function trainConfig(v: DataValues & TrainValues): TrainConfig {
     seed: numberFlag("seed", v.seed, { integer: true, min: 0 }),
     out: v.out,
     resume: v.resume,
+    shards: numberFlag("shards", v.shards, { integer: true, min: 1 }),
   };
 }
 

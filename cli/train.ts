@@ -45,6 +45,8 @@ Training:
     DEVICE_CHOICES.join("|")
   }  --seed ${D.seed}
   --out DIR (runs/<timestamp>)  --resume (continue the run in --out)  -q/--quiet
+Cluster (data-parallel): mpirun -np P deno task train ...  (or srun); rank 0 prints and writes
+  --shards P                reproduce a P-process run in one process (default: the process count)
 `;
 
 /**

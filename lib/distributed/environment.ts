@@ -33,6 +33,8 @@ export interface LaunchInfo {
   size: number;
   /** Rank among the processes of this node (picks the GPU), 0 when unknown. */
   localRank: number;
+  /** Processes on this node (splits its cores), 1 when unknown. */
+  localSize: number;
   /** Who set the variables. */
   launcher: Launcher;
   /** The variable names the rank and size were read from (for messages). */
@@ -96,7 +98,12 @@ export function detectLaunch(env: EnvGetter = processEnv): LaunchInfo | null {
         env("SLURM_LOCALID") ?? 0,
     );
     const localRank = Number.isInteger(local) && local >= 0 ? local : 0;
-    return { rank, size, localRank, launcher, source };
+    const perNode = Number(
+      env("OMPI_COMM_WORLD_LOCAL_SIZE") ?? env("MPI_LOCALNRANKS") ?? env("PMIX_LOCAL_SIZE") ??
+        env("SLURM_NTASKS_PER_NODE") ?? 1,
+    );
+    const localSize = Number.isInteger(perNode) && perNode >= 1 ? perNode : 1;
+    return { rank, size, localRank, localSize, launcher, source };
   }
   return null;
 }

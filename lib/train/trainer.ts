@@ -99,11 +99,19 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const perProcess = shards / comm.size;
   const own = Array.from({ length: perProcess }, (_, k) => comm.rank * perProcess + k);
   const launch = detectLaunch();
-  if (launch && c.device !== "cpu" && !Deno.env.has("FACGCNN_CUDA_DEVICE")) {
-    // One GPU per process on each node, by node-local rank.
+  if (launch) {
     try {
-      Deno.env.set("FACGCNN_CUDA_DEVICE", String(launch.localRank));
-    } catch { /* no --allow-env: device 0 */ }
+      // One GPU per process on each node, by node-local rank.
+      if (c.device !== "cpu" && !Deno.env.has("FACGCNN_CUDA_DEVICE")) {
+        Deno.env.set("FACGCNN_CUDA_DEVICE", String(launch.localRank));
+      }
+      // The node's cores split among its processes (BLAS and OpenMP read these when the CPU
+      // backend opens them, below), unless the user chose.
+      const threads = Math.max(1, Math.floor(navigator.hardwareConcurrency / launch.localSize));
+      for (const v of ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"]) {
+        if (launch.localSize > 1 && !Deno.env.has(v)) Deno.env.set(v, String(threads));
+      }
+    } catch { /* no --allow-env: the defaults */ }
   }
   const data = await loadShardedData(c, shards, own, rank0, comm);
   const backend: Backend = selectBackend(c.device);

@@ -18,6 +18,7 @@ Deno.test("detectLaunch: Open MPI, MPICH/PMI, PMIx, Slurm, none", () => {
       rank: 1,
       size: 4,
       localRank: 0,
+      localSize: 1,
       launcher: "openmpi",
       source: "OMPI_COMM_WORLD_RANK=1, OMPI_COMM_WORLD_SIZE=4",
     },
