@@ -77,8 +77,9 @@ function cudaCase(): BackendCase {
     return { label: "cuda", backend: createCudaBackend({ tf32: false }) };
   } catch (e) {
     // The loader's message lists every path tried (indented lines): keep the headlines.
-    const why = (e instanceof Error ? e.message : String(e)).split("\n")
-      .filter((l) => l.trim() !== "" && !/^\s/.test(l)).join("; ").replace(/:; /g, ": ");
+    const headlines = (e instanceof Error ? e.message : String(e)).split("\n")
+      .filter((l) => l.trim() !== "" && !/^\s/.test(l));
+    const why = [...new Set(headlines)].join("; ").replace(/:; /g, ": ");
     return {
       label: "cuda",
       backend: null,

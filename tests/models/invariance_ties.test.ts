@@ -2,21 +2,20 @@
  * Permutation invariance of predictions on cubic cells whose 12th-nearest neighbour shell is
  * tied (real-like decimal lattice constants): with the whole tied shell kept (the default),
  * reordering the atoms changes neither CGCNN's nor FACGCNN's prediction; with CGCNN's
- * truncation (`neighborTies: "truncate"`) it does.
+ * truncation (`neighborTies: "truncate"`) it does. Each body runs on every backend.
  */
 
 import assert from "node:assert/strict";
-import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
+import type { Backend } from "../../lib/backend/backend.ts";
 import { latticeFromParameters } from "../../lib/crystal/lattice.ts";
 import type { NeighborTies } from "../../lib/crystal/neighbors.ts";
 import type { Dataset, Structure } from "../../lib/crystal/types.ts";
 import { featurize } from "../../lib/data/featurize.ts";
 import { Model, type ModelConfig } from "../../lib/models/model.ts";
+import { forEachBackend } from "../helpers/backends.ts";
 import { seededRng } from "../helpers/numeric.ts";
 import { perturbBatchNorm } from "./_fixtures.ts";
 import { randomPermutation, transformStructure } from "./_transform.ts";
-
-const backend = createCpuBackend();
 
 function cubic(id: string, a: number, frac: number[], numbers: number[]): Structure {
   return {
@@ -74,7 +73,11 @@ const permuted = cells.flatMap((s, c) =>
 );
 const repeated = cells.flatMap((s) => [s, s, s, s]);
 
-async function maxRelativeChange(config: Partial<ModelConfig>, ties: NeighborTies) {
+async function maxRelativeChange(
+  backend: Backend,
+  config: Partial<ModelConfig>,
+  ties: NeighborTies,
+) {
   const opts = { cacheDir: null, quiet: true, neighborTies: ties } as const;
   const g0 = (await featurize(asDataset(repeated), opts)).graphs;
   const g1 = (await featurize(asDataset(permuted), opts)).graphs;
@@ -96,22 +99,28 @@ async function maxRelativeChange(config: Partial<ModelConfig>, ties: NeighborTie
   }
 }
 
-Deno.test("tied cubic cells: predictions are permutation invariant with whole shells", async () => {
-  for (
-    const config of [
-      { kind: "cgcnn" },
-      { frames: "all", frameKind: "hybrid" },
-      { frames: "all", frameKind: "lattice" },
-    ] as Partial<ModelConfig>[]
-  ) {
-    const e = await maxRelativeChange(config, "include");
-    assert.ok(e <= 1e-5, `${JSON.stringify(config)}: ${e}`);
-    const d = await maxRelativeChange(config, "drop");
-    assert.ok(d <= 1e-5, `${JSON.stringify(config)} (drop): ${d}`);
-  }
-});
+forEachBackend(
+  "tied cubic cells: predictions are permutation invariant with whole shells",
+  async (backend) => {
+    for (
+      const config of [
+        { kind: "cgcnn" },
+        { frames: "all", frameKind: "hybrid" },
+        { frames: "all", frameKind: "lattice" },
+      ] as Partial<ModelConfig>[]
+    ) {
+      const e = await maxRelativeChange(backend, config, "include");
+      assert.ok(e <= 1e-5, `${JSON.stringify(config)}: ${e}`);
+      const d = await maxRelativeChange(backend, config, "drop");
+      assert.ok(d <= 1e-5, `${JSON.stringify(config)} (drop): ${d}`);
+    }
+  },
+);
 
-Deno.test("tied cubic cells: CGCNN's truncation is not permutation invariant (the test can fail)", async () => {
-  const e = await maxRelativeChange({ kind: "cgcnn" }, "truncate");
-  assert.ok(e > 1e-4, `truncation moved the prediction by only ${e}`);
-});
+forEachBackend(
+  "tied cubic cells: CGCNN's truncation is not permutation invariant (the test can fail)",
+  async (backend) => {
+    const e = await maxRelativeChange(backend, { kind: "cgcnn" }, "truncate");
+    assert.ok(e > 1e-4, `truncation moved the prediction by only ${e}`);
+  },
+);
