@@ -260,11 +260,18 @@ export {
   type ChartRow,
   errorHistogram,
   experimentChart,
+  experimentFigure,
+  type ExperimentFigureRow,
   type HistoryPoint,
+  type LearningCurveOptions,
   learningCurves,
   type ParityOptions,
   parityPlot,
+  targetQuantity,
+  withUnit,
 } from "./lib/train/report.ts";
+export { type BarCell, groupedBars, type GroupedBarsOptions } from "./lib/plot/grouped_bars.ts";
+export { logTicks, tickLabel, type Ticks } from "./lib/plot/ticks.ts";
 export {
   PLOTLY_MIME,
   type PlotlyFigure,

@@ -1,10 +1,16 @@
 /**
  * `deno task predict --checkpoint F --data D [--frames ...] [--rotate] [--out preds.csv]`:
- * predictions of a saved model for a data set, as CSV (id, target, prediction), with test
- * metrics when the data has targets. `--rotate` first applies a rigid random O(3) rotation of
+ * predictions of a saved model for a data set, as CSV with a header row: `id,prediction`, or
+ * `id,target,prediction` when the data has targets (then also the metrics, and a parity page
+ * with `--report`). The data may be a folder of plain `.cif` files, one `.cif`, a CSV without a
+ * target column or an HDF5 file without energies. No structure to predict is an error.
+ * `--rotate` first applies a rigid random O(3) rotation of
  * every structure's coordinate system (the paper's rotation test: lattice and Cartesian
  * positions rotate, fractional coordinates stay); `--shift-origin` a random origin shift with
  * the atoms wrapped into the cell (the same crystal, another stored point cloud).
+ *
+ * The header differs on purpose from a run folder's `test_results.csv`, which keeps CGCNN's
+ * own layout: `id,target,prediction` rows with no header.
  * @module
  */
 
@@ -16,6 +22,7 @@ import { writeTextAtomic } from "../lib/io/atomic.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { regressionMetrics } from "../lib/train/metrics.ts";
 import { DEVICE_CHOICES, TRAIN_DEFAULTS } from "../lib/train/config.ts";
+import { parityPlot, targetQuantity, writeReport } from "../lib/train/report.ts";
 import {
   choiceFlag,
   DATA_FLAGS,
@@ -30,7 +37,11 @@ import {
 const HELP = `deno task predict --checkpoint FILE --data PATH [flags]
 
   --checkpoint FILE         a best.safetensors / last.safetensors written by train
-  --data PATH|synthetic:N   structures to predict (CGCNN folder, CSV with cif column, HDF5)
+  --data PATH|synthetic:N   structures to predict: a folder of .cif files (id = file name),
+                            one .cif, a CGCNN folder, a CSV with a cif column, HDF5; targets
+                            are optional
+  --report FILE.html        parity plot of the predictions (needs targets)
+  --unit UNIT               unit of the target on the report's axes (eV/atom for energies)
   --format, --target, --id-column, --positions, --limit   as for train
   --frames stochastic|all|none|K   frame mode (default: the model's)
   --rotate                  rigid random O(3) rotation of every structure's coordinate system
@@ -41,6 +52,9 @@ const HELP = `deno task predict --checkpoint FILE --data PATH [flags]
   --batch-size ${TRAIN_DEFAULTS.evalBatchSize}  --device ${
   DEVICE_CHOICES.join("|")
 }  --out preds.csv (default: stdout)
+
+Output: CSV with a header row, id,prediction (id,target,prediction when the data has
+targets). A run folder's test_results.csv instead keeps CGCNN's layout: no header.
 `;
 
 if (import.meta.main) {
@@ -55,6 +69,8 @@ if (import.meta.main) {
       "batch-size": { type: "string" },
       device: { type: "string" },
       out: { type: "string" },
+      report: { type: "string" },
+      unit: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (flags.help) return console.log(HELP);
@@ -77,7 +93,15 @@ if (import.meta.main) {
         positions: data.positions,
         limit: data.limit,
         atomFeatures: model.atomFeatures,
+        targets: "optional",
       });
+      if (dataset.length === 0) {
+        const why = dataset.skipped.slice(0, 3).map((s) => `; ${s.reason}`).join("");
+        throw new Error(
+          `no structures to predict in ${data.data}` +
+            (dataset.skipped.length ? ` (${dataset.skipped.length} skipped${why})` : ""),
+        );
+      }
       if (flags.rotate || flags["shift-origin"]) {
         const rotations = new Rng(seed, 31), shifts = new Rng(seed, 32);
         const base = dataset;
@@ -97,30 +121,74 @@ if (import.meta.main) {
         .filter(Boolean).join(", ");
       model.reseedFrames(seed, 3);
       const predictions = await model.predict(dataset, { frames, batchSize });
-      const rows: string[] = ["id,target,prediction"];
+      const ids: string[] = [];
       const targets: number[] = [];
       for (let i = 0; i < dataset.length; i++) {
         const e = dataset.get(i);
+        ids.push(e.id);
         targets.push(e.target);
-        rows.push(
-          `${/[",\n]/.test(e.id) ? `"${e.id.replaceAll('"', '""')}"` : e.id},${e.target},${
-            predictions[i]
-          }`,
-        );
       }
-      const csv = rows.join("\n") + "\n";
+      const withTargets = targets.some(Number.isFinite);
+      const csv = predictionCsv(ids, withTargets ? targets : null, predictions);
       if (flags.out) await writeTextAtomic(flags.out, csv);
       else await Deno.stdout.write(new TextEncoder().encode(csv));
+      const moved = how ? ` (${how})` : "";
+      const dest = flags.out ? ` → ${flags.out}` : "";
       if (targets.every(Number.isFinite)) {
         const m = regressionMetrics(targets, predictions);
         console.error(
-          `${dataset.length} structures${how ? ` (${how})` : ""}: ` +
-            `MAE ${m.mae.toFixed(4)}, RMSE ${m.rmse.toFixed(4)}, R² ${m.r2.toFixed(4)}` +
-            (flags.out ? ` → ${flags.out}` : ""),
+          `${dataset.length} structures${moved}: ` +
+            `MAE ${m.mae.toFixed(4)}, RMSE ${m.rmse.toFixed(4)}, R² ${m.r2.toFixed(4)}${dest}`,
         );
+      } else {
+        const n = targets.filter(Number.isFinite).length;
+        console.error(
+          `${dataset.length} structures${moved} predicted` +
+            (n > 0 ? ` (${n} with a target; metrics need all)` : "") + dest,
+        );
+      }
+      if (flags.report) {
+        if (!withTargets) {
+          throw new UsageError(`--report draws predictions against targets; ${data.data} has none`);
+        }
+        const keep = targets.flatMap((t, i) => (Number.isFinite(t) ? [i] : []));
+        const q = targetQuantity({ data: data.data, target: data.target, unit: flags.unit });
+        await writeReport(flags.report, [{
+          title: "Predictions",
+          figure: parityPlot(keep.map((i) => targets[i]), keep.map((i) => predictions[i]), {
+            title: `${flags.checkpoint.split("/").slice(-2).join("/")} on ${
+              data.data.split("/").pop()
+            }${moved}`,
+            quantity: q.name,
+            unit: q.unit,
+            ids: keep.map((i) => ids[i]),
+          }),
+        }], { title: `Predictions of ${flags.checkpoint} on ${data.data}` });
+        console.error(`parity plot → ${flags.report}`);
       }
     } finally {
       model.dispose();
     }
   });
+}
+
+function csvField(s: string): string {
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/**
+ * The predictions as CSV with a header: `id,prediction`, or `id,target,prediction` when
+ * `targets` is given (an empty cell where a structure has none).
+ */
+export function predictionCsv(
+  ids: readonly string[],
+  targets: readonly number[] | null,
+  predictions: ArrayLike<number>,
+): string {
+  const rows = [targets ? "id,target,prediction" : "id,prediction"];
+  for (let i = 0; i < ids.length; i++) {
+    const t = targets ? (Number.isFinite(targets[i]) ? `${targets[i]},` : ",") : "";
+    rows.push(`${csvField(ids[i])},${t}${predictions[i]}`);
+  }
+  return rows.join("\n") + "\n";
 }

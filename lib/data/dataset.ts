@@ -13,6 +13,7 @@
 import type { SkippedEntry } from "../crystal/types.ts";
 import { syntheticCrystals } from "./synthetic.ts";
 import { readCgcnnDir } from "./readers/cgcnn_dir.ts";
+import { readCifFiles } from "./readers/cif_files.ts";
 import { readCsvCif } from "./readers/csv_cif.ts";
 import { readHdf5 } from "./readers/hdf5.ts";
 import {
@@ -27,13 +28,13 @@ export { DatasetError, type LoadedDataset } from "./readers/common.ts";
 /**
  * Data-source formats; `"auto"` picks one from the source string.
  */
-export type DatasetFormat = "auto" | "cgcnn" | "csv" | "hdf5" | "synthetic";
+export type DatasetFormat = "auto" | "cgcnn" | "cif" | "csv" | "hdf5" | "synthetic";
 
 /**
  * Options of {@link loadDataset}.
  */
 export interface LoadDatasetOptions extends ReaderOptions {
-  /** Default `"auto"`: `synthetic:` prefix, a folder → cgcnn, `.csv` → csv, `.h5`/`.hdf5` → hdf5. */
+  /** Default `"auto"`: `synthetic:` prefix, a folder with id_prop.csv → cgcnn, another folder or a `.cif` → cif (prediction only), `.csv` → csv, `.h5`/`.hdf5` → hdf5. */
   format?: DatasetFormat;
   /** Print no summary line to stderr. */
   quiet?: boolean;
@@ -84,12 +85,21 @@ export async function detectFormat(
     }
     throw new DatasetError(`cannot read data source ${source}: ${errorMessage(e)}`);
   }
-  if (info.isDirectory) return "cgcnn";
   const lower = source.toLowerCase();
+  if (info.isDirectory) {
+    // A folder without id_prop.csv is a folder of plain CIFs (prediction input).
+    try {
+      await Deno.stat(`${source}/id_prop.csv`);
+      return "cgcnn";
+    } catch {
+      return "cif";
+    }
+  }
+  if (lower.endsWith(".cif")) return "cif";
   if (lower.endsWith(".csv")) return "csv";
   if (lower.endsWith(".h5") || lower.endsWith(".hdf5")) return "hdf5";
   throw new DatasetError(
-    `${source}: cannot tell the format from the name; pass format: "cgcnn" | "csv" | "hdf5"`,
+    `${source}: cannot tell the format from the name; pass format: "cgcnn" | "cif" | "csv" | "hdf5"`,
   );
 }
 
@@ -134,6 +144,16 @@ export async function loadDataset(
     }
     case "cgcnn":
       ds = await readCgcnnDir(source, options);
+      break;
+    case "cif":
+      if (options.targets !== "optional") {
+        throw new DatasetError(
+          `${source}: plain CIF files carry no targets; training needs a CGCNN folder ` +
+            `(id_prop.csv + <id>.cif), a CSV with a cif column or an HDF5 file ` +
+            `(deno task predict reads plain CIFs)`,
+        );
+      }
+      ds = await readCifFiles(source, options);
       break;
     case "csv":
       ds = await readCsvCif(source, options);

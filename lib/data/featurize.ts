@@ -374,7 +374,7 @@ export async function loadGraphs(
       atomFeatures: ds.atomFeatures,
     };
   };
-  if (format === "synthetic" || cacheDir === null) {
+  if (format === "synthetic" || format === "cif" || cacheDir === null) {
     return fromDataset(await loadDataset(source, options), cacheDir);
   }
   let digest: string;

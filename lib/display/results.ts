@@ -143,7 +143,7 @@ export class PredictionResult {
 
   /** The parity plot (predicted vs true, y = x line, metrics annotation). */
   figure(): PlotlyFigure {
-    return parityPlot(this.targets, this.predictions, this.options);
+    return parityPlot(this.targets, this.predictions, { ...this.options, ids: this.ids });
   }
 
   /** CSV text `id,target,prediction` (ids are row numbers when none were given). */

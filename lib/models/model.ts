@@ -204,7 +204,17 @@ export class Model {
         skipped: [],
         get: (i: number) => ({ id: data[i].id, structure: data[i], target: 0 }),
       }
-      : data;
+      : {
+        // Prediction inputs may have no targets (NaN); the featurizer skips those, so a
+        // placeholder stands in: targets play no part in a prediction.
+        length: data.length,
+        skipped: data.skipped,
+        source: data.source,
+        get: (i: number) => {
+          const e = data.get(i);
+          return Number.isFinite(e.target) ? e : { ...e, target: 0 };
+        },
+      };
     const { graphs, skipped } = await featurize(dataset, {
       radius: this.config.radius,
       maxNeighbors: this.config.maxNeighbors,

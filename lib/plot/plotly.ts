@@ -63,6 +63,21 @@ export function plotlyScript(): string {
 
 const CONFIG = { responsive: true, displaylogo: false };
 
+/** Default figure height (px) when the layout sets none. */
+export const DEFAULT_FIGURE_HEIGHT = 480;
+
+/**
+ * CSS of a figure's box: exactly the figure's own height (a box smaller than the figure lets
+ * it paint over whatever follows), and its width as a maximum when the layout fixes one (the
+ * square parity plot), so the page never cuts or stretches it.
+ */
+export function plotBoxStyle(figure: PlotlyFigure): string {
+  const h = Number(figure.layout.height);
+  const w = Number(figure.layout.width);
+  const height = Number.isFinite(h) && h > 0 ? h : DEFAULT_FIGURE_HEIGHT;
+  return `height:${height}px` + (Number.isFinite(w) && w > 0 ? `;max-width:${w}px` : "");
+}
+
 /**
  * One self-contained HTML page: a heading, then each figure under its title. Figure JSON
  * sits in `<script type="application/json" id="figure-i">` blocks (easy to extract and
@@ -77,7 +92,8 @@ const CONFIG = { responsive: true, displaylogo: false };
  */
 export function renderHtml(figures: ReportFigure[], options: { title: string }): string {
   const blocks = figures.map((f, i) =>
-    `<section>\n<h2>${escapeHtml(f.title)}</h2>\n<div id="plot-${i}" class="plot"></div>\n` +
+    `<section>\n<h2>${escapeHtml(f.title)}</h2>\n` +
+    `<div id="plot-${i}" class="plot" style="${plotBoxStyle(f.figure)}"></div>\n` +
     `<script type="application/json" id="figure-${i}">${scriptJson(f.figure)}</script>\n</section>`
   ).join("\n");
   return `<!DOCTYPE html>
@@ -89,7 +105,7 @@ export function renderHtml(figures: ReportFigure[], options: { title: string }):
 <style>
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-.plot { width: 100%; height: 480px; }
+.plot { width: 100%; }
 </style>
 ${plotlyScript()}
 </head>
@@ -129,7 +145,8 @@ export function plotlyMimeBundle(
   figure: PlotlyFigure,
 ): { [PLOTLY_MIME]: PlotlyFigure; "text/html": string } {
   const id = `plotly-${crypto.randomUUID()}`;
-  const html = `<div id="${id}" style="width:100%;height:480px"></div>\n${plotlyScript()}\n` +
+  const html =
+    `<div id="${id}" style="width:100%;${plotBoxStyle(figure)}"></div>\n${plotlyScript()}\n` +
     `<script>{ const fig = ${scriptJson(figure)}; ` +
     `Plotly.newPlot(${JSON.stringify(id)}, fig.data, fig.layout, ${JSON.stringify(CONFIG)}); }` +
     `</script>`;

@@ -41,6 +41,7 @@ export const DEVICE_CHOICES: readonly DeviceChoice[] = ["auto", "cpu", "cuda"];
 export const DATASET_FORMATS: readonly DatasetFormat[] = [
   "auto",
   "cgcnn",
+  "cif",
   "csv",
   "hdf5",
   "synthetic",

@@ -24,7 +24,7 @@ import { loadCheckpoint } from "./checkpoint.ts";
 import { EXPERIMENT_DEFAULTS, type ExperimentVariant } from "./config.ts";
 import { formatMeanStdErr, meanStdErr, regressionMetrics } from "./metrics.ts";
 import type { ExperimentRow } from "./records.ts";
-import { experimentChart, writeReport } from "./report.ts";
+import { experimentFigure, targetQuantity, writeReport } from "./report.ts";
 import { train, type TrainConfig, type TrainHooks } from "./trainer.ts";
 
 export type { ExperimentVariant } from "./config.ts";
@@ -231,25 +231,11 @@ export async function runExperiment(
     JSON.stringify({ config, ...result }, null, 2) + "\n",
   );
   await writeTextAtomic(`${out}/results.md`, resultsMarkdown(result, config));
+  const unit = targetQuantity(config).unit;
   await writeReport(`${out}/results.html`, [
-    {
-      title: "Test MAE",
-      figure: experimentChart(result.rows.map((r) => ({ label: r.label, ...r.mae })), {
-        metric: "MAE",
-      }),
-    },
-    {
-      title: "Test RMSE",
-      figure: experimentChart(result.rows.map((r) => ({ label: r.label, ...r.rmse })), {
-        metric: "RMSE",
-      }),
-    },
-    {
-      title: "Test R²",
-      figure: experimentChart(result.rows.map((r) => ({ label: r.label, ...r.r2 })), {
-        metric: "R²",
-      }),
-    },
+    { title: "Test MAE", figure: experimentFigure(result.rows, "mae", { unit }) },
+    { title: "Test RMSE", figure: experimentFigure(result.rows, "rmse", { unit }) },
+    { title: "Test R²", figure: experimentFigure(result.rows, "r2") },
   ], { title: `Experiment ${out}` });
   return result;
 }

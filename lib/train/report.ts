@@ -7,6 +7,8 @@
 
 import { writeTextAtomic } from "../io/atomic.ts";
 import { type PlotlyFigure, renderHtml, type ReportFigure } from "../plot/plotly.ts";
+import { type BarCell, groupedBars } from "../plot/grouped_bars.ts";
+import { logTicks } from "../plot/ticks.ts";
 import { mae, type MeanStdErr, type Numbers, r2, rmse } from "./metrics.ts";
 import type { EpochRecord, ExperimentRow } from "./records.ts";
 
@@ -28,6 +30,7 @@ export type HistoryPoint =
 const BLUE = "#1f77b4";
 const ORANGE = "#ff7f0e";
 const GREEN = "#2ca02c";
+const PURPLE = "#9467bd";
 const GREY = "#7f7f7f";
 
 /** Plain JS numbers (typed arrays would serialise as objects); NaN/∞ become null. */
@@ -35,69 +38,109 @@ function plain(values: Numbers): (number | null)[] {
   return Array.from(values, (v) => (Number.isFinite(v) ? v : null));
 }
 
+/** "name (unit)", or the name alone when there is no unit. */
+export function withUnit(name: string, unit?: string): string {
+  return unit ? `${name} (${unit})` : name;
+}
+
 /**
- * Learning curves: training loss (log scale) on top, validation MAE (and RMSE) below, and
- * R² in a third panel when present; the epoch of lowest validation MAE is marked.
+ * What the figures call the target and its unit: `--target`'s name (or "energy per atom" for
+ * the synthetic set and the usual formation-energy columns) and `--unit` (eV/atom for those
+ * columns, none otherwise).
+ *
+ * @example
+ * ```ts
+ * import { targetQuantity } from "@facgcnn/toolkit";
+ * console.log(targetQuantity({ data: "synthetic:100" })); // { name: "energy per atom", unit: "eV/atom" }
+ * console.log(targetQuantity({ data: "x.csv", target: "band_gap", unit: "eV" }));
+ * ```
+ */
+export function targetQuantity(
+  config: { data?: string; target?: string; unit?: string },
+): { name: string; unit?: string } {
+  const energy = ["energy_pa", "formation_energy_per_atom", "energy_per_atom", "e_form"];
+  const target = config.target;
+  const known = target === undefined || energy.includes(target);
+  const name = target ?? (config.data?.startsWith("synthetic:") ? "energy per atom" : "target");
+  const unit = config.unit ??
+    (known && (target !== undefined || config.data?.startsWith("synthetic:"))
+      ? "eV/atom"
+      : undefined);
+  return unit ? { name, unit } : { name };
+}
+
+/** Options of {@link learningCurves}. */
+export interface LearningCurveOptions {
+  /** Unit of the validation errors, e.g. "eV/atom". */
+  unit?: string;
+  /** Figure title ("Learning curves"). */
+  title?: string;
+}
+
+/**
+ * Learning curves in stacked panels sharing the epoch axis: training loss (log scale, 1–2–5
+ * ticks), validation MAE and RMSE (in the target's unit), validation R² when present and the
+ * wall time of each epoch when present; the epoch of lowest validation MAE is marked.
  *
  * @example
  * ```ts
  * import { learningCurves, showFigure, train } from "@facgcnn/toolkit";
  * const run = await train({ data: "synthetic:200", epochs: 3 });
- * const figure = learningCurves(run.history);
+ * const figure = learningCurves(run.history, { unit: "eV/atom" });
  * showFigure(figure); // or renderHtml([{ title: "Curves", figure }], …)
  * run.model.dispose();
  * ```
  */
-export function learningCurves(history: HistoryPoint[]): PlotlyFigure {
+export function learningCurves(
+  history: HistoryPoint[],
+  options: LearningCurveOptions = {},
+): PlotlyFigure {
   const epochs = history.map((h) => h.epoch);
   const hasRmse = history.some((h) => h.valRmse !== undefined);
   const hasR2 = history.some((h) => h.valR2 !== undefined);
-  const rows = hasR2 ? 3 : 2;
+  const hasTime = history.some((h) => h.seconds !== undefined);
+  const panels = ["loss", "error", ...(hasR2 ? ["r2"] : []), ...(hasTime ? ["time"] : [])];
+  const axis = (p: string) => {
+    const i = panels.indexOf(p);
+    return i === 0 ? "y" : `y${i + 1}`;
+  };
+  const line = (
+    name: string,
+    y: Numbers,
+    panel: string,
+    style: Record<string, unknown>,
+    mode = "lines+markers",
+  ) => ({
+    type: "scatter",
+    mode,
+    name,
+    x: epochs,
+    y: plain(y),
+    xaxis: "x",
+    yaxis: axis(panel),
+    ...style,
+  });
+  const losses = history.map((h) => h.trainLoss);
   const data: Record<string, unknown>[] = [
-    {
-      type: "scatter",
-      mode: "lines+markers",
-      name: "train loss",
-      x: epochs,
-      y: plain(history.map((h) => h.trainLoss)),
-      xaxis: "x",
-      yaxis: "y",
-      line: { color: BLUE },
-    },
-    {
-      type: "scatter",
-      mode: "lines+markers",
-      name: "val MAE",
-      x: epochs,
-      y: plain(history.map((h) => h.valMae)),
-      xaxis: "x",
-      yaxis: "y2",
-      line: { color: ORANGE },
-    },
+    line("train loss", losses, "loss", { line: { color: BLUE } }),
+    line("val MAE", history.map((h) => h.valMae), "error", { line: { color: ORANGE } }),
   ];
   if (hasRmse) {
-    data.push({
-      type: "scatter",
-      mode: "lines",
-      name: "val RMSE",
-      x: epochs,
-      y: plain(history.map((h) => h.valRmse ?? NaN)),
-      xaxis: "x",
-      yaxis: "y2",
-      line: { color: ORANGE, dash: "dash" },
-    });
+    data.push(
+      line("val RMSE", history.map((h) => h.valRmse ?? NaN), "error", {
+        line: { color: ORANGE, dash: "dash" },
+      }, "lines"),
+    );
   }
   if (hasR2) {
-    data.push({
-      type: "scatter",
-      mode: "lines+markers",
-      name: "val R²",
-      x: epochs,
-      y: plain(history.map((h) => h.valR2 ?? NaN)),
-      xaxis: "x",
-      yaxis: "y3",
-      line: { color: GREEN },
-    });
+    data.push(line("val R²", history.map((h) => h.valR2 ?? NaN), "r2", { line: { color: GREEN } }));
+  }
+  if (hasTime) {
+    data.push(
+      line("time per epoch", history.map((h) => h.seconds ?? NaN), "time", {
+        line: { color: PURPLE },
+      }),
+    );
   }
   let best = -1;
   for (let i = 0; i < history.length; i++) {
@@ -115,23 +158,50 @@ export function learningCurves(history: HistoryPoint[]): PlotlyFigure {
       x: [history[best].epoch],
       y: [history[best].valMae],
       xaxis: "x",
-      yaxis: "y2",
+      yaxis: axis("error"),
       marker: { color: "red", size: 12, symbol: "star" },
     });
   }
-  // Stacked panels share the epoch axis; domains split the height evenly, top to bottom.
-  const gap = 0.06;
-  const h = (1 - gap * (rows - 1)) / rows;
-  const domain = (row: number) => [1 - (row + 1) * h - row * gap, 1 - row * h - row * gap];
-  const layout: Record<string, unknown> = {
-    title: { text: "Learning curves" },
-    xaxis: { title: { text: "epoch" }, anchor: `y${rows}` },
-    yaxis: { title: { text: "train loss (MSE, standardised)" }, type: "log", domain: domain(0) },
-    yaxis2: { title: { text: "validation error" }, domain: domain(1), anchor: "x" },
-    legend: { orientation: "h" },
-    height: 260 * rows,
+  // Stacked panels share the epoch axis; domains split the plotting height evenly, top to
+  // bottom, with room between them for each panel's tick labels.
+  const rows = panels.length;
+  const panelPx = 200;
+  const gapPx = 36;
+  const margin = { t: 90, b: 60, l: 80, r: 30 };
+  const plotPx = rows * panelPx + (rows - 1) * gapPx;
+  const domain = (row: number): [number, number] => {
+    const top = 1 - (row * (panelPx + gapPx)) / plotPx;
+    return [Math.max(0, top - panelPx / plotPx), top];
   };
-  if (hasR2) layout.yaxis3 = { title: { text: "validation R²" }, domain: domain(2), anchor: "x" };
+  const titles: Record<string, string> = {
+    loss: "train loss<br>(MSE, standardised)",
+    error: withUnit("val error", options.unit),
+    r2: "val R²",
+    time: "time per epoch (s)",
+  };
+  const layout: Record<string, unknown> = {
+    title: { text: options.title ?? "Learning curves", y: 0.99, yanchor: "top" },
+    xaxis: {
+      title: { text: "epoch" },
+      anchor: axis(panels[rows - 1]),
+      range: [Math.min(...epochs, 1) - 0.5, Math.max(...epochs, 1) + 0.5],
+      dtick: epochs.length > 12 ? undefined : 1,
+    },
+    legend: { orientation: "h", x: 0, xanchor: "left", y: 1 + 24 / plotPx, yanchor: "bottom" },
+    margin,
+    height: plotPx + margin.t + margin.b,
+  };
+  panels.forEach((p, row) => {
+    const key = row === 0 ? "yaxis" : `yaxis${row + 1}`;
+    const ax: Record<string, unknown> = {
+      title: { text: titles[p] },
+      domain: domain(row),
+      anchor: "x",
+    };
+    if (p === "loss") Object.assign(ax, { type: "log", tickmode: "array", ...logTicks(losses) });
+    if (p === "time") ax.rangemode = "tozero";
+    layout[key] = ax;
+  });
   return { data, layout };
 }
 
@@ -141,26 +211,51 @@ export function learningCurves(history: HistoryPoint[]): PlotlyFigure {
  * @example
  * ```ts
  * import { type ParityOptions, parityPlot } from "@facgcnn/toolkit";
- * const options: ParityOptions = { title: "Test set", quantity: "band gap (eV)" };
+ * const options: ParityOptions = { title: "Test set", quantity: "band gap", unit: "eV", ids: ["a", "b"] };
  * const figure = parityPlot([1, 2], [1.1, 2.2], options);
  * ```
  */
 export interface ParityOptions {
   /** Figure title. */
   title?: string;
-  /** Axis label, e.g. "formation energy (eV/atom)". */
+  /** What is plotted, e.g. "formation energy" ("target"). */
   quantity?: string;
+  /** Its unit, e.g. "eV/atom" (shown on both axes). */
+  unit?: string;
+  /** Structure ids, shown on hover (same order as the values). */
+  ids?: readonly string[];
 }
 
 /**
- * Predicted vs true values, one point per structure, with the y = x line and an R², MAE,
- * RMSE annotation. Uses WebGL scatter so tens of thousands of points stay responsive.
+ * Breaks a title into lines of at most `width` characters (at spaces or slashes), so it
+ * fits a narrow figure instead of running past its edges.
+ */
+export function wrapTitle(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/(?<=[ /])/)) {
+    if (line.length + word.length > width && line !== "") {
+      lines.push(line.trimEnd());
+      line = "";
+    }
+    line += word;
+  }
+  if (line !== "") lines.push(line.trimEnd());
+  return lines.join("<br>");
+}
+
+/** Above this many points the parity plot uses WebGL (`scattergl`) to stay responsive. */
+export const WEBGL_POINTS = 5000;
+
+/**
+ * Predicted vs true values, one point per structure (hover shows its id), on a square plot
+ * with equal axis ranges and scales, the y = x line and an R², MAE, RMSE annotation.
  *
  * @example
  * ```ts
  * import { parityPlot, train } from "@facgcnn/toolkit";
  * const run = await train({ data: "synthetic:200", epochs: 3 });
- * const figure = parityPlot(run.data.test.targets, run.testPredictions!, { quantity: "E (eV/atom)" });
+ * const figure = parityPlot(run.data.test.targets, run.testPredictions!, { quantity: "E", unit: "eV/atom" });
  * run.model.dispose();
  * ```
  */
@@ -169,7 +264,7 @@ export function parityPlot(
   predictions: Numbers,
   options: ParityOptions = {},
 ): PlotlyFigure {
-  const q = options.quantity ?? "target";
+  const q = withUnit(options.quantity ?? "target", options.unit);
   let lo = Infinity;
   let hi = -Infinity;
   for (const a of [targets, predictions]) {
@@ -181,20 +276,31 @@ export function parityPlot(
     }
   }
   if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
-  const pad = (hi - lo) * 0.03 || 0.5;
+  const pad = (hi - lo) * 0.04 || 0.5;
   const range = [lo - pad, hi + pad];
-  const text = `R² = ${r2(targets, predictions).toFixed(3)}<br>MAE = ${
+  const text = `R² = ${r2(targets, predictions).toFixed(3)}   MAE = ${
     mae(targets, predictions).toPrecision(3)
-  }<br>RMSE = ${rmse(targets, predictions).toPrecision(3)}<br>n = ${targets.length}`;
+  }   RMSE = ${rmse(targets, predictions).toPrecision(3)}   n = ${targets.length}`;
+  const ids = options.ids ? Array.from(options.ids, String) : undefined;
+  const axis = (title: string) => ({
+    title: { text: title },
+    range,
+    constrain: "domain",
+    zeroline: false,
+    automargin: true,
+  });
   return {
     data: [
       {
-        type: "scattergl",
+        type: targets.length > WEBGL_POINTS ? "scattergl" : "scatter",
         mode: "markers",
         name: "structures",
         x: plain(targets),
         y: plain(predictions),
-        marker: { color: BLUE, size: 4, opacity: 0.5 },
+        ...(ids ? { text: ids } : {}),
+        hovertemplate: (ids ? "%{text}<br>" : "") +
+          "true %{x:.4g}<br>predicted %{y:.4g}<extra></extra>",
+        marker: { color: BLUE, size: 5, opacity: 0.6 },
       },
       {
         type: "scatter",
@@ -202,27 +308,33 @@ export function parityPlot(
         name: "y = x",
         x: range,
         y: range,
+        hoverinfo: "skip",
         line: { color: GREY, dash: "dash" },
       },
     ],
     layout: {
-      title: { text: options.title ?? "Parity" },
-      xaxis: { title: { text: `true ${q}` }, range },
-      yaxis: { title: { text: `predicted ${q}` }, range, scaleanchor: "x", scaleratio: 1 },
+      title: { text: wrapTitle(options.title ?? "Parity", 50) },
+      xaxis: axis(`true ${q}`),
+      yaxis: { ...axis(`predicted ${q}`), scaleanchor: "x", scaleratio: 1 },
+      // The metrics sit in the top margin, above the data, so they never hide a point or a tick.
       annotations: [{
         xref: "paper",
         yref: "paper",
-        x: 0.02,
-        y: 0.98,
+        x: 0,
+        y: 1,
         xanchor: "left",
-        yanchor: "top",
+        yanchor: "bottom",
+        yshift: 6,
         showarrow: false,
         align: "left",
         text,
-        bgcolor: "rgba(255,255,255,0.8)",
       }],
       showlegend: false,
-      height: 560,
+      // Square: the plotting area is as wide as it is tall (600 − 80 − 40 = 640 − 80 − 80),
+      // and with equal ranges and scaleanchor the scales are equal too.
+      width: 600,
+      height: 640,
+      margin: { l: 80, r: 40, t: 80, b: 80 },
     },
   };
 }
@@ -240,7 +352,7 @@ export function parityPlot(
 export function errorHistogram(
   targets: Numbers,
   predictions: Numbers,
-  options: { title?: string; bins?: number } = {},
+  options: { title?: string; bins?: number; unit?: string } = {},
 ): PlotlyFigure {
   if (targets.length !== predictions.length) throw new RangeError("lengths differ");
   const errors = Array.from(targets, (t, i) => predictions[i] - t);
@@ -255,7 +367,7 @@ export function errorHistogram(
     }],
     layout: {
       title: { text: `${options.title ?? "Prediction errors"} (mean ${mean.toPrecision(3)})` },
-      xaxis: { title: { text: "prediction − target" } },
+      xaxis: { title: { text: withUnit("prediction − target", options.unit) } },
       yaxis: { title: { text: "structures" } },
       shapes: [{
         type: "line",
@@ -315,6 +427,70 @@ export function experimentChart(
       xaxis: { automargin: true },
     },
   };
+}
+
+/**
+ * The fields of an experiment table row that {@link experimentFigure} reads.
+ *
+ * @example
+ * ```ts
+ * import { experimentFigure, type ExperimentFigureRow } from "@facgcnn/toolkit";
+ * const m = { mean: 0.1, stderr: 0.01, n: 3 };
+ * const row: ExperimentFigureRow = { label: "CGCNN (100 epochs)", epochs: 100, rotated: false, r2: m, mae: m, rmse: m };
+ * const figure = experimentFigure([row], "mae");
+ * ```
+ */
+export interface ExperimentFigureRow {
+  /** Row label: the model, "+ random rotation" when rotated, "(N epochs)" at the end. */
+  label: string;
+  /** Epoch budget. */
+  epochs: number;
+  /** Whether the test crystals were randomly rotated and translated. */
+  rotated: boolean;
+  /** R² over seeds. */
+  r2: MeanStdErr;
+  /** MAE over seeds. */
+  mae: MeanStdErr;
+  /** RMSE over seeds. */
+  rmse: MeanStdErr;
+}
+
+const METRIC_NAME = { mae: "test MAE", rmse: "test RMSE", r2: "test R²" } as const;
+
+/**
+ * One experiment metric laid out like the paper's Tables 1–2: a panel per model (CGCNN,
+ * FACGCNN, FACGCNN with 8-frame evaluation, FACGCNN without frame averaging), epoch budgets
+ * along each panel's axis, the test set as is and randomly rotated as two colours, error bars
+ * one standard error of the mean over seeds (none with one seed).
+ *
+ * @example
+ * ```ts
+ * import { experimentFigure, runExperiment } from "@facgcnn/toolkit";
+ * const { rows } = await runExperiment({ data: "synthetic:200", seeds: 2, epochsList: [2, 4] });
+ * const figure = experimentFigure(rows, "mae", { unit: "eV/atom" });
+ * ```
+ */
+export function experimentFigure(
+  rows: readonly ExperimentFigureRow[],
+  metric: "mae" | "rmse" | "r2",
+  options: { unit?: string; title?: string } = {},
+): PlotlyFigure {
+  const cells: BarCell[] = rows.map((r) => ({
+    group: r.label.replace(/ \(\d+ epochs?\)$/, "").replace(/ \+ random rotation$/, ""),
+    x: r.epochs,
+    series: r.rotated ? "test set randomly rotated" : "test set as is",
+    mean: r[metric].mean,
+    error: r[metric].stderr,
+  }));
+  const name = METRIC_NAME[metric];
+  const seeds = Math.max(0, ...rows.map((r) => r[metric].n));
+  return groupedBars(cells, {
+    title: options.title ??
+      `${name}: mean ± standard error over ${seeds} seed${seeds === 1 ? "" : "s"}`,
+    yTitle: metric === "r2" ? name : withUnit(name, options.unit),
+    xTitle: "epochs",
+    colors: [BLUE, ORANGE],
+  });
 }
 
 /** Renders `figures` into one offline HTML file at `path` (atomic write). */

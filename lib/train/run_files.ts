@@ -10,7 +10,7 @@ import type { GraphSet } from "../crystal/types.ts";
 import { computeFrames, degeneracyReport } from "../frames/select.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
 import { renderHtml } from "../plot/plotly.ts";
-import { errorHistogram, learningCurves, parityPlot } from "./report.ts";
+import { errorHistogram, learningCurves, parityPlot, targetQuantity } from "./report.ts";
 import type { EpochRecord, TrainResult } from "./records.ts";
 
 function csvField(s: string): string {
@@ -89,15 +89,24 @@ export const writeRunFiles = {
 
   /** `report.html`: learning curves, parity plot and error histogram of the test set. */
   async report(out: string, r: TrainResult): Promise<void> {
-    const figures = [{ title: "Learning curves", figure: learningCurves(r.history) }];
+    const q = targetQuantity(r.config);
+    const figures = [{
+      title: "Learning curves",
+      figure: learningCurves(r.history, { unit: q.unit }),
+    }];
     if (r.test && r.testPredictions) {
       const targets = r.data.test.targets, predictions = r.testPredictions;
       figures.push(
         {
           title: "Test parity",
-          figure: parityPlot(targets, predictions, { title: `${r.config.model}: test set` }),
+          figure: parityPlot(targets, predictions, {
+            title: `${r.config.model}: test set`,
+            quantity: q.name,
+            unit: q.unit,
+            ids: r.data.test.ids,
+          }),
         },
-        { title: "Test errors", figure: errorHistogram(targets, predictions) },
+        { title: "Test errors", figure: errorHistogram(targets, predictions, { unit: q.unit }) },
       );
     }
     await writeTextAtomic(

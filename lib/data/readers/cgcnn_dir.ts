@@ -75,7 +75,7 @@ export async function readCgcnnDir(
     const { fields, line } = rows[r];
     const where = `${propPath}:${line}`;
     const id = fields[0].trim();
-    if (fields.length < 2) {
+    if (fields.length < 2 && options.targets !== "optional") {
       skips.skip(
         id || `line ${line}`,
         `${where}: row has ${fields.length} field(s), expected id,target`,
@@ -91,12 +91,13 @@ export async function readCgcnnDir(
       skips.skip(id, dup);
       continue;
     }
-    const target = parseNumber(fields[1]);
-    if (!Number.isFinite(target)) {
+    const cell = fields[1] ?? "";
+    const target = parseNumber(cell);
+    if (!Number.isFinite(target) && !(options.targets === "optional" && cell.trim() === "")) {
       skips.skip(
         id,
         `${where}: structure ${JSON.stringify(id)}: target ${
-          JSON.stringify(fields[1])
+          JSON.stringify(cell)
         } is not a finite number`,
       );
       continue;

@@ -37,6 +37,22 @@ export interface ReaderOptions extends ValidateOptions {
   positions?: "cartesian" | "fractional";
   /** Called for every skipped structure as it happens. */
   onSkip?: (entry: SkippedEntry) => void;
+  /**
+   * `"required"` (default): a structure without a finite target is skipped. `"optional"`
+   * (prediction inputs): a missing target column or dataset, or an empty cell, gives target
+   * NaN; a value that is present but not a number is still skipped.
+   */
+  targets?: "required" | "optional";
+}
+
+/** Why target `t` is unusable, or null; a NaN target is fine when targets are optional. */
+export function targetProblem(
+  t: number,
+  name: string,
+  options: { targets?: "required" | "optional" },
+): string | null {
+  if (Number.isNaN(t) && options.targets === "optional") return null;
+  return validateTarget(t, name);
 }
 
 /**
@@ -113,9 +129,9 @@ export function checkEntry(
   target: number,
   targetName: string,
   where: string,
-  options: ValidateOptions,
+  options: ValidateOptions & { targets?: "required" | "optional" },
 ): string | null {
-  const bad = validateStructure(s, options) ?? validateTarget(target, targetName);
+  const bad = validateStructure(s, options) ?? targetProblem(target, targetName, options);
   return bad === null ? null : `${where}: structure ${JSON.stringify(s.id)}: ${bad}`;
 }
 

@@ -62,6 +62,10 @@ export async function readCsvCif(
       name !== "" && k < first.fields.length && Number.isFinite(parseNumber(first.fields[k]))
     );
     if (options.target === undefined) {
+      if (!h.includes(DEFAULT_CSV_TARGET) && options.targets === "optional") {
+        targetName = ""; // no target column: every target is NaN
+        return;
+      }
       if (!h.includes(DEFAULT_CSV_TARGET)) {
         throw new DatasetError(
           `${path}: no target given and no ${DEFAULT_CSV_TARGET} column; choose one with ` +
@@ -122,12 +126,13 @@ export async function readCsvCif(
       skips.skip(id, dup);
       continue;
     }
-    const target = parseNumber(f[targetCol]);
-    if (!Number.isFinite(target)) {
+    const cell = targetCol >= 0 ? f[targetCol] : "";
+    const target = parseNumber(cell);
+    if (!Number.isFinite(target) && !(options.targets === "optional" && cell.trim() === "")) {
       skips.skip(
         id,
         `${where}: structure ${JSON.stringify(id)}: target ${targetName} ${
-          JSON.stringify(f[targetCol])
+          JSON.stringify(cell)
         } is not a finite number`,
       );
       continue;

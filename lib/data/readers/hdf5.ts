@@ -31,8 +31,9 @@ import {
   type ReaderOptions,
   requirePath,
   SkipList,
+  targetProblem,
 } from "./common.ts";
-import { validateStructure, validateTarget } from "./validate.ts";
+import { validateStructure } from "./validate.ts";
 
 /** The target dataset read when none is given. */
 export const DEFAULT_HDF5_TARGET = "energy_pa";
@@ -260,7 +261,9 @@ function readOpened(
       const d = file.get(name);
       return d instanceof h5wasm.Dataset ? d : null;
     });
-    const missing = names.filter((_, k) => sets[k] === null);
+    // Prediction inputs may have no target dataset at all: every target is then NaN.
+    const noTarget = options.targets === "optional" && sets[2] === null;
+    const missing = names.filter((_, k) => sets[k] === null && !(noTarget && k === 2));
     if (missing.length > 0) {
       let extra = "";
       if (missing.includes(`structures/${targetName}`)) {
@@ -279,7 +282,9 @@ function readOpened(
     if (dCell.shape?.[0] !== n || cellSize !== 9 * n) {
       throw shapeErr("structures/cell", dCell, `[${n}, 3, 3]`);
     }
-    if (dTarget.shape?.[0] !== n) throw shapeErr(`structures/${targetName}`, dTarget, `[${n}]`);
+    if (!noTarget && dTarget.shape?.[0] !== n) {
+      throw shapeErr(`structures/${targetName}`, dTarget, `[${n}]`);
+    }
     const ptrLen = dPtr.shape?.[0] ?? -1;
     if (ptrLen !== n && ptrLen !== n + 1) throw shapeErr("structures/atoms_ptr", dPtr, `[${n}]`);
     const posSize = (dPos.shape ?? []).reduce((p: number, q: number) => p * q, 1);
@@ -295,7 +300,9 @@ function readOpened(
     };
     const cell = read(dCell, "structures/cell");
     const natoms = read(dNat, "structures/natoms");
-    const target = read(dTarget, `structures/${targetName}`);
+    const target = noTarget
+      ? new Float64Array(n).fill(NaN)
+      : read(dTarget, `structures/${targetName}`);
     const ptr = read(dPtr, "structures/atoms_ptr");
     const pos = read(dPos, "atoms/positions");
     const zs = read(dZ, "atoms/atomic_number");
@@ -480,7 +487,7 @@ function buildDataset(
     for (let a = 0; a < count; a++) zs[a] = num(d.zs, start + a);
     const s: Structure = { id, lattice: L, frac: f, numbers: zs };
     const t = num(d.target, i);
-    const bad = validateStructure(s, options) ?? validateTarget(t, targetName);
+    const bad = validateStructure(s, options) ?? targetProblem(t, targetName, options);
     if (bad !== null) {
       skips.skip(id, `${where}: ${bad}`);
       continue;
