@@ -34,7 +34,11 @@ export type DatasetFormat = "auto" | "cgcnn" | "cif" | "csv" | "hdf5" | "synthet
  * Options of {@link loadDataset}.
  */
 export interface LoadDatasetOptions extends ReaderOptions {
-  /** Default `"auto"`: `synthetic:` prefix, a folder with id_prop.csv → cgcnn, another folder or a `.cif` → cif (prediction only), `.csv` → csv, `.h5`/`.hdf5` → hdf5. */
+  /**
+   * Default `"auto"`: `synthetic:` prefix, a folder → cgcnn (with `targets: "optional"`, a
+   * folder without id_prop.csv is read as plain CIFs), `.cif` → cif (prediction only), `.csv`
+   * → csv, `.h5`/`.hdf5` → hdf5.
+   */
   format?: DatasetFormat;
   /** Print no summary line to stderr. */
   quiet?: boolean;
@@ -86,15 +90,7 @@ export async function detectFormat(
     throw new DatasetError(`cannot read data source ${source}: ${errorMessage(e)}`);
   }
   const lower = source.toLowerCase();
-  if (info.isDirectory) {
-    // A folder without id_prop.csv is a folder of plain CIFs (prediction input).
-    try {
-      await Deno.stat(`${source}/id_prop.csv`);
-      return "cgcnn";
-    } catch {
-      return "cif";
-    }
-  }
+  if (info.isDirectory) return "cgcnn";
   if (lower.endsWith(".cif")) return "cif";
   if (lower.endsWith(".csv")) return "csv";
   if (lower.endsWith(".h5") || lower.endsWith(".hdf5")) return "hdf5";
@@ -143,7 +139,11 @@ export async function loadDataset(
       break;
     }
     case "cgcnn":
-      ds = await readCgcnnDir(source, options);
+      // Without id_prop.csv a folder holds plain CIFs: fine for prediction (no targets);
+      // for training the CGCNN reader names the missing id_prop.csv.
+      ds = options.targets === "optional" && !(await isFile(`${source}/id_prop.csv`))
+        ? await readCifFiles(source, options)
+        : await readCgcnnDir(source, options);
       break;
     case "cif":
       if (options.targets !== "optional") {
@@ -164,6 +164,14 @@ export async function loadDataset(
   }
   if (!options.quiet) console.error(summaryLine(source, ds.length, ds.skipped));
   return ds;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
 }
 
 function withSource(ds: LoadedDataset, source: string): LoadedDataset {

@@ -199,7 +199,7 @@ Deno.test("predictions: parity plot, metrics, CSV", async () => {
   assert.equal(p.metrics.n, 3);
   assert.ok(Math.abs(p.metrics.mae - 0.5 / 3) < 1e-12);
   const fig = plotlyOf(await bundleOf(p));
-  assert.equal(fig.data[0].type, "scattergl");
+  assert.equal(fig.data[0].type, "scatter"); // SVG below WEBGL_POINTS points
   assert.deepEqual(fig.data[0].x, [1, 2, 3]);
   assert.deepEqual(fig.data[0].y, [1, 2.5, 3]);
   assert.equal(fig.data[1].name, "y = x");

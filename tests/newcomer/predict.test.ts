@@ -164,7 +164,8 @@ Deno.test("plain CIFs are no training data: a clear error", async () => {
   try {
     const s = syntheticCrystals({ count: 1, seed: 1 }).get(0).structure;
     await Deno.writeTextFile(`${dir}/a.cif`, structureToCif(s));
-    await assert.rejects(() => loadDataset(dir, { quiet: true }), /carry no targets/);
+    await assert.rejects(() => loadDataset(dir, { quiet: true }), /id_prop\.csv not found/);
+    await assert.rejects(() => loadDataset(`${dir}/a.cif`, { quiet: true }), /carry no targets/);
     const ds = await loadDataset(`${dir}/a.cif`, { quiet: true, targets: "optional" });
     assert.equal(ds.length, 1);
     assert.equal(ds.get(0).id, "a");
