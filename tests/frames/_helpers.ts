@@ -4,17 +4,9 @@
  * @module
  */
 
-/** Mulberry32: a small seeded uniform [0, 1) generator. */
-export function seededRng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRng } from "../helpers/numeric.ts";
+
+export { seededRng };
 
 /** Standard normal by Box–Muller. */
 export function gaussian(rng: () => number): number {
