@@ -408,6 +408,57 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
       });
       return [[x, dx], [gamma, dGamma], [beta, dBeta]];
     }
+    case "edgeCombine": {
+      const { self, other, x, weight, bias, inputOffset, offsets, neighbors } = op;
+      const atoms = offsets.size - 1, edges = x.rows, cols = weight.rows, k = x.cols;
+      const out: [Tensor, Tensor][] = [];
+      if (self.requiresGrad) {
+        const d = make(b, self.shape);
+        b.segmentReduce(g.storage, offsets.storage, d.storage, atoms, cols, false);
+        out.push([self, d]);
+      }
+      if (other.requiresGrad) {
+        const d = make(b, other.shape, true);
+        b.scatterAddRows(g.storage, neighbors.storage, d.storage, edges, cols);
+        out.push([other, d]);
+      }
+      if (x.requiresGrad) {
+        const dx = make(b, x.shape);
+        b.gemm({
+          ...{ transA: false, transB: false, m: edges, n: k, k: cols, alpha: 1, beta: 0 },
+          ...{ a: g.storage, lda: cols, b: weight.storage, bOffset: inputOffset },
+          ...{ ldb: weight.cols, c: dx.storage, ldc: k },
+        });
+        out.push([x, dx]);
+      }
+      if (weight.requiresGrad) {
+        const dw = make(b, weight.shape, true); // only the column block is written
+        b.gemm({
+          ...{ transA: true, transB: false, m: cols, n: k, k: edges, alpha: 1, beta: 0 },
+          ...{ a: g.storage, lda: cols, b: x.storage, ldb: k, c: dw.storage },
+          ...{ cOffset: inputOffset, ldc: weight.cols },
+        });
+        out.push([weight, dw]);
+      }
+      if (bias.requiresGrad) {
+        const db = make(b, bias.shape);
+        b.sumRows(g.storage, db.storage, edges, cols);
+        out.push([bias, db]);
+      }
+      return out;
+    }
+    case "gateSum": {
+      const { z, gamma, beta, mean, variance, eps, batchStatistics, offsets } = op;
+      if (!b.gateSumBackward) throw new Error(`gateSum: no fused backward on ${b.name}`);
+      const dz = make(b, z.shape), dGamma = make(b, gamma.shape), dBeta = make(b, beta.shape);
+      b.gateSumBackward({
+        ...{ z: z.storage, offsets: offsets.storage, atoms: node.rows, edges: z.rows },
+        ...{ cols: node.cols, mean: mean.storage, variance: variance.storage },
+        ...{ gamma: gamma.storage, beta: beta.storage, eps, dOut: g.storage, dz: dz.storage },
+        ...{ dGamma: dGamma.storage, dBeta: dBeta.storage, batchStatistics },
+      });
+      return [[z, dz], [gamma, dGamma], [beta, dBeta]];
+    }
     case "mseLoss": {
       // d/dp mean((p − t)²) = 2 (p − t) / n, times the incoming scalar.
       const { pred, target } = op;

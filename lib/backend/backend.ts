@@ -175,6 +175,86 @@ export interface BatchNormBackwardArgs<T = Storage> extends Omit<BatchNormArgs<T
 }
 
 /**
+ * The fused CGCNN edge pre-activation (Xie & Grossman 2018, eq. 5), in place on `z`:
+ * `z[e] += bias + self[i] + other[neighbors[e]]` for every edge e of centre atom i (CSR
+ * `offsets`, `[atoms + 1]`). On entry `z` holds `W_u u_e` (the caller's GEMM); `self` and `other`
+ * (`[atoms, cols]`) hold `W_a v` and `W_b v`. With `mean`/`variance` (`[cols]`) it also writes
+ * the column mean and biased variance of the result (BN1's batch statistics).
+ */
+export interface EdgeCombineArgs<T = Storage> {
+  /** `[edges, cols]`: in `W_u u`, out the pre-activation z. */
+  z: T;
+  /** `[cols]`. */
+  bias: T;
+  /** `[atoms, cols]`, added to each edge of the atom. */
+  self: T;
+  /** `[atoms, cols]`, the neighbour's row added to each edge. */
+  other: T;
+  /** int32 `[atoms + 1]` CSR offsets of the edges by centre atom. */
+  offsets: T;
+  /** int32 `[edges]` neighbour atom of each edge. */
+  neighbors: T;
+  /** Atoms (segments). */
+  atoms: number;
+  /** Edges (`offsets[atoms]`). */
+  edges: number;
+  /** Columns (2A). */
+  cols: number;
+  /** Column means of z (written) or null. */
+  mean: T | null;
+  /** Column biased variances of z (written) or null. */
+  variance: T | null;
+}
+
+/**
+ * The fused CGCNN gate and neighbour sum: `out[i] = Σ_e σ(y_f) ⊙ softplus(y_c)` over the edges
+ * of atom i, where `y = [y_f | y_c] = (z − mean) / sqrt(variance + eps) · gamma + beta` (BN1).
+ * `z` is `[edges, 2·cols]`, `out` `[atoms, cols]` (overwritten); statistics `[2·cols]`.
+ */
+export interface GateSumArgs<T = Storage> {
+  /** `[edges, 2·cols]` pre-activation. */
+  z: T;
+  /** int32 `[atoms + 1]` CSR offsets. */
+  offsets: T;
+  /** Atoms. */
+  atoms: number;
+  /** Edges. */
+  edges: number;
+  /** Columns of the output (A); z has twice as many. */
+  cols: number;
+  /** BN1 mean `[2·cols]`. */
+  mean: T;
+  /** BN1 variance `[2·cols]`. */
+  variance: T;
+  /** BN1 scale `[2·cols]`. */
+  gamma: T;
+  /** BN1 shift `[2·cols]`. */
+  beta: T;
+  /** BN1 ε. */
+  eps: number;
+  /** `[atoms, cols]` (written). */
+  out: T;
+}
+
+/**
+ * Backward of {@linkcode GateSumArgs}: from `dOut` (`[atoms, cols]`) writes `dz`
+ * (`[edges, 2·cols]`), `dGamma`, `dBeta` (`[2·cols]`), overwriting; with `batchStatistics` the
+ * mean and variance are z's own (their dependence on z included).
+ */
+export interface GateSumBackwardArgs<T = Storage> extends Omit<GateSumArgs<T>, "out"> {
+  /** `[atoms, cols]`. */
+  dOut: T;
+  /** `[edges, 2·cols]` (written). */
+  dz: T;
+  /** `[2·cols]` (written). */
+  dGamma: T;
+  /** `[2·cols]` (written). */
+  dBeta: T;
+  /** Whether mean and variance are the batch's own statistics. */
+  batchStatistics: boolean;
+}
+
+/**
  * Scalars of one Schedule-Free AdamW step (Defazio et al. 2024), computed on the host.
  *
  * @example
@@ -420,6 +500,17 @@ export interface Backend {
   batchNormForward(args: BatchNormArgs): void;
   /** Backward of `batchNormForward` (see {@linkcode BatchNormBackwardArgs}). */
   batchNormBackward(args: BatchNormBackwardArgs): void;
+  /**
+   * Fused edge pre-activation and BN1 statistics (see {@linkcode EdgeCombineArgs}). Optional:
+   * a backend without the fused edge kernels leaves the three methods out, and the model then
+   * composes the same maths from `segmentExpand`, `gatherRows`, `binary`, `batchNormForward`
+   * and `gate` (lib/models/cgcnn.ts).
+   */
+  edgeCombine?(args: EdgeCombineArgs): void;
+  /** Fused BN1 → gate → neighbour sum (see {@linkcode GateSumArgs}); optional with `edgeCombine`. */
+  gateSum?(args: GateSumArgs): void;
+  /** Backward of `gateSum` (see {@linkcode GateSumBackwardArgs}); optional with `edgeCombine`. */
+  gateSumBackward?(args: GateSumBackwardArgs): void;
 
   // --- optimizers (one fused launch per parameter) ---------------------------------------
   /** Schedule-Free AdamW on one parameter `y` (in place) with state `z`, `v` and gradient `g`. */

@@ -16,8 +16,11 @@ import { Module } from "../nn/module.ts";
 import {
   add,
   concatCols,
+  edgeCombine,
   gate,
+  gateSum,
   gatherRows,
+  hasFusedEdgeKernels,
   linear,
   segmentExpand,
   segmentMean,
@@ -75,6 +78,23 @@ export class ConvLayer extends Module {
     const w = this.fcFull.weight;
     const self = linear(v, w, null, 0); // W_a v_i, [N, 2A]
     const other = linear(v, w, null, A); // W_b v_j, [N, 2A]
+    if (hasFusedEdgeKernels(v.backend) && this.bn1.sync === null) {
+      // Fused: z = W_u u_ij + b + W_a v_i + W_b v_j (one stored [E, 2A], BN1 statistics in the
+      // same pass), then BN1 → gate → Σ_j without storing the normalised z or the messages.
+      const bn1 = this.bn1, training = bn1.training;
+      const { z, mean, variance } = edgeCombine(
+        ...[self, other, edges, w, this.fcFull.bias!, 2 * A] as const,
+        ...[edgeOffsets, neighbors, training] as const,
+      );
+      if (training) bn1.trackBatch(mean!, variance!, z.rows);
+      const summed = gateSum(
+        ...[z, bn1.weight, bn1.bias] as const,
+        ...(training ? [mean!, variance!] as const : [bn1.runningMean, bn1.runningVar] as const),
+        ...[bn1.eps, training, edgeOffsets] as const,
+      );
+      return softplus(add(v, this.bn2.forward(summed)));
+    }
+    // Composed from the primitive ops (backends without the fused edge kernels, SyncBN).
     const edge = linear(edges, w, this.fcFull.bias, 2 * A); // W_u u_ij + b, [E, 2A]
     const z = add(
       add(segmentExpand(self, edgeOffsets, edges.rows), gatherRows(other, neighbors)),

@@ -102,6 +102,23 @@ export class BatchNorm1d extends Module {
     this.batchesTracked = 0;
   }
 
+  /**
+   * Folds one training batch's statistics (`[features]`, biased variance over `rows` rows) into
+   * the running ones, as PyTorch does (unbiased variance). `forward` calls it; a fused kernel
+   * that computes the statistics itself (lib/models/cgcnn.ts) calls it directly.
+   */
+  trackBatch(mean: Tensor, variance: Tensor, rows: number): void {
+    if (rows < 2) {
+      throw new RangeError("BatchNorm1d in training mode needs more than one row per batch");
+    }
+    const b = this.backend;
+    this.batchesTracked++;
+    const m = this.momentum ?? 1 / this.batchesTracked;
+    const unbiased = rows / (rows - 1);
+    b.axpby(m, mean.storage, 1 - m, this.runningMean.storage, this.features);
+    b.axpby(m * unbiased, variance.storage, 1 - m, this.runningVar.storage, this.features);
+  }
+
   /** `[rows, features]` → same shape. */
   forward(x: Tensor): Tensor {
     if (x.cols !== this.features) {
@@ -137,14 +154,7 @@ export class BatchNorm1d extends Module {
         return [m, v];
       });
     }
-    if (rows < 2) {
-      throw new RangeError("BatchNorm1d in training mode needs more than one row per batch");
-    }
-    this.batchesTracked++;
-    const m = this.momentum ?? 1 / this.batchesTracked;
-    const unbiased = rows / (rows - 1);
-    b.axpby(m, mean.storage, 1 - m, this.runningMean.storage, this.features);
-    b.axpby(m * unbiased, variance.storage, 1 - m, this.runningVar.storage, this.features);
+    this.trackBatch(mean, variance, rows);
     return batchNorm(
       x,
       this.weight,

@@ -47,7 +47,34 @@ export type Op =
      */
     sync?: (buf: Float64Array) => void;
   }
-  | { kind: "mseLoss"; pred: Tensor; target: Tensor };
+  | { kind: "mseLoss"; pred: Tensor; target: Tensor }
+  | {
+    kind: "edgeCombine";
+    /** `[atoms, cols]` centre-atom term. */
+    self: Tensor;
+    /** `[atoms, cols]` neighbour term. */
+    other: Tensor;
+    /** `[edges, k]` edge features. */
+    x: Tensor;
+    /** `[cols, in]` weight; the op uses columns `inputOffset .. inputOffset + k`. */
+    weight: Tensor;
+    bias: Tensor;
+    inputOffset: number;
+    offsets: Tensor;
+    neighbors: Tensor;
+  }
+  | {
+    kind: "gateSum";
+    /** `[edges, 2A]` pre-activation. */
+    z: Tensor;
+    gamma: Tensor;
+    beta: Tensor;
+    mean: Tensor;
+    variance: Tensor;
+    eps: number;
+    batchStatistics: boolean;
+    offsets: Tensor;
+  };
 
 /** The tensors an op's gradient flows to (indices and statistics excluded). */
 export function opInputs(op: Op): Tensor[] {
@@ -75,5 +102,9 @@ export function opInputs(op: Op): Tensor[] {
       return [op.x, op.gamma, op.beta];
     case "mseLoss":
       return [op.pred];
+    case "edgeCombine":
+      return [op.self, op.other, op.x, op.weight, op.bias];
+    case "gateSum":
+      return [op.z, op.gamma, op.beta];
   }
 }

@@ -421,6 +421,125 @@ export function batchNorm(
   return out;
 }
 
+/** What a fused edge call needs of the backend (the optional fused-kernel methods). */
+function fusedEdgeBackend(name: string, backend: Backend): Required<
+  Pick<Backend, "edgeCombine" | "gateSum" | "gateSumBackward">
+> {
+  if (!backend.edgeCombine || !backend.gateSum || !backend.gateSumBackward) {
+    throw new Error(`${name}: the ${backend.name} backend has no fused edge kernels`);
+  }
+  return backend as Required<Pick<Backend, "edgeCombine" | "gateSum" | "gateSumBackward">>;
+}
+
+/** True when `backend` implements the fused CGCNN edge kernels (`edgeCombine`, `gateSum`). */
+export function hasFusedEdgeKernels(backend: Backend): boolean {
+  return !!(backend.edgeCombine && backend.gateSum && backend.gateSumBackward);
+}
+
+/**
+ * The CGCNN edge pre-activation in one pass (Xie & Grossman 2018, eq. 5, in the node/edge split
+ * form): `z[e] = x[e]·W[:, off:off+k]ᵀ + bias + self[i] + other[neighbors[e]]` for the edges e
+ * of each centre atom i (CSR `offsets`). With `moments` it also returns the column mean and
+ * biased variance of z (BN1's batch statistics; constants for autograd).
+ * @param self `[atoms, cols]` (`W_a v`). @param other `[atoms, cols]` (`W_b v`).
+ * @param x `[edges, k]` edge features; `weight` `[cols, in]`, `bias` `[cols]`.
+ * @returns z `[edges, cols]` and the statistics `[cols]` (or null).
+ */
+export function edgeCombine(
+  self: Tensor,
+  other: Tensor,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor,
+  inputOffset: number,
+  offsets: Tensor,
+  neighbors: Tensor,
+  moments: boolean,
+): { z: Tensor; mean: Tensor | null; variance: Tensor | null } {
+  const backend = sameBackend("edgeCombine", self, other, x, weight, bias);
+  const fused = fusedEdgeBackend("edgeCombine", backend);
+  indexTensor("edgeCombine", offsets, backend);
+  indexTensor("edgeCombine", neighbors, backend);
+  const cols = weight.rows, k = x.cols, atoms = offsets.size - 1, edges = x.rows;
+  if (
+    self.rows !== atoms || other.rows !== atoms || self.cols !== cols || other.cols !== cols ||
+    bias.size !== cols || neighbors.size !== edges || inputOffset + k > weight.cols
+  ) {
+    throw new RangeError(
+      `edgeCombine: self ${fmt(self)}, other ${fmt(other)}, edges ${fmt(x)}, weight ${
+        fmt(weight)
+      } at column ${inputOffset}, ${atoms} atoms, ${neighbors.size} neighbours`,
+    );
+  }
+  const z = output(backend, [edges, cols], {
+    kind: "edgeCombine",
+    ...{ self, other, x, weight, bias, inputOffset, offsets, neighbors },
+  }, [self, other, x, weight, bias]);
+  backend.gemm({
+    transA: false,
+    transB: true,
+    m: edges,
+    n: cols,
+    k,
+    alpha: 1,
+    beta: 0,
+    a: x.storage,
+    lda: k,
+    b: weight.storage,
+    bOffset: inputOffset,
+    ldb: weight.cols,
+    c: z.storage,
+    ldc: cols,
+  });
+  const stat = () => new Tensor(backend, backend.alloc("float32", cols, false), [cols]);
+  const mean = moments ? stat() : null, variance = moments ? stat() : null;
+  fused.edgeCombine({
+    ...{ z: z.storage, bias: bias.storage, self: self.storage, other: other.storage },
+    ...{ offsets: offsets.storage, neighbors: neighbors.storage, atoms, edges, cols },
+    ...{ mean: mean?.storage ?? null, variance: variance?.storage ?? null },
+  });
+  return { z, mean, variance };
+}
+
+/**
+ * CGCNN's BN1 → gate → neighbour sum in one pass: `out[i] = Σ_e σ(y_f) ⊙ softplus(y_c)` over
+ * the edges of atom i, `y = [y_f | y_c] = batchNorm(z)` with the given statistics (the batch's
+ * own with `batchStatistics`, gradient through them; else running ones). Neither the
+ * normalised z nor the per-edge messages are stored.
+ * @param z `[edges, 2A]`; `gamma`, `beta`, `mean`, `variance` `[2A]`. @returns `[atoms, A]`.
+ */
+export function gateSum(
+  z: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  eps: number,
+  batchStatistics: boolean,
+  offsets: Tensor,
+): Tensor {
+  const backend = sameBackend("gateSum", z, gamma, beta, mean, variance);
+  const fused = fusedEdgeBackend("gateSum", backend);
+  indexTensor("gateSum", offsets, backend);
+  if (z.shape.length !== 2 || z.cols % 2 !== 0) {
+    throw new RangeError(`gateSum: ${fmt(z)} must be [edges, 2·A]`);
+  }
+  for (const t of [gamma, beta, mean, variance]) {
+    if (t.size !== z.cols) throw new RangeError(`gateSum: ${fmt(t)} for ${z.cols} features`);
+  }
+  const cols = z.cols / 2, atoms = offsets.size - 1;
+  const out = output(backend, [atoms, cols], {
+    kind: "gateSum",
+    ...{ z, gamma, beta, mean, variance, eps, batchStatistics, offsets },
+  }, [z, gamma, beta]);
+  fused.gateSum({
+    ...{ z: z.storage, offsets: offsets.storage, atoms, edges: z.rows, cols },
+    ...{ mean: mean.storage, variance: variance.storage, gamma: gamma.storage },
+    ...{ beta: beta.storage, eps, out: out.storage },
+  });
+  return out;
+}
+
 /** Mean squared error `mean((pred − target)²)` → `[1]`; the target gets no gradient. */
 export function mseLoss(pred: Tensor, target: Tensor): Tensor {
   const backend = sameBackend("mseLoss", pred, target);

@@ -291,6 +291,171 @@ API void fc_scatter_add_rows(const float *src, const int *index, float *out, int
   }
 }
 
+/*
+ * Fused CGCNN edge kernels (Xie & Grossman 2018, eq. 5): the pre-activation of edge e = (i, j)
+ * is z_e = W_u u_e + b + W_a v_i + W_b v_j. The caller's GEMM leaves W_u u_e in z; this pass adds
+ * the bias, the centre atom's row (CSR segment i) and the neighbour's row in place, and (when
+ * `moments`) accumulates BN1's column mean and biased variance of z in double, per thread, added
+ * in thread order. One read and one write of z instead of five E×2A temporaries.
+ */
+API void fc_edge_combine(float *z, const float *bias, const float *self, const float *other,
+                         const int *offsets, const int *nbr, int natoms, int cols, int moments,
+                         float *mean, float *var) {
+  int edges = offsets[natoms];
+  int T = moments ? threads_for(edges) : omp_get_max_threads();
+  if (T > MAX_THREADS) T = MAX_THREADS;
+  double *part = moments ? calloc((size_t)2 * T * cols, sizeof(double)) : NULL;
+#pragma omp parallel num_threads(T)
+  {
+    int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    /* Split atoms so each thread gets about the same number of edges. */
+    int64_t e0 = (int64_t)edges * t / nt, e1 = (int64_t)edges * (t + 1) / nt;
+    double *ps = part ? part + (size_t)2 * t * cols : NULL, *pq = ps ? ps + cols : NULL;
+    for (int i = 0; i < natoms; i++) {
+      int r0 = offsets[i], r1 = offsets[i + 1];
+      if (r1 <= e0 || r0 >= e1) continue;
+      if (r0 < e0) r0 = (int)e0;
+      if (r1 > e1) r1 = (int)e1;
+      const float *a = self + (int64_t)i * cols;
+      for (int e = r0; e < r1; e++) {
+        float *ze = z + (int64_t)e * cols;
+        const float *b = other + (int64_t)nbr[e] * cols;
+#pragma omp simd
+        for (int j = 0; j < cols; j++) ze[j] += bias[j] + a[j] + b[j];
+        if (ps) {
+          for (int j = 0; j < cols; j++) {
+            double v = ze[j];
+            ps[j] += v;
+            pq[j] += v * v;
+          }
+        }
+      }
+    }
+  }
+  if (moments) {
+    for (int j = 0; j < cols; j++) {
+      double s = 0.0, q = 0.0;
+      for (int k = 0; k < T; k++) {
+        s += part[(size_t)2 * k * cols + j];
+        q += part[(size_t)2 * k * cols + cols + j];
+      }
+      double m = edges > 0 ? s / edges : 0.0;
+      double v = edges > 0 ? q / edges - m * m : 0.0;
+      mean[j] = (float)m;
+      var[j] = (float)(v > 0.0 ? v : 0.0);
+    }
+    free(part);
+  }
+}
+
+/* BN1's scale and shift: y = z·scale + shift, scale = γ/√(σ²+ε), shift = β − μ·scale. */
+static void bn_scale_shift(const float *mean, const float *var, const float *gamma, const float *beta,
+                           float eps, int n, float *scale, float *shift, float *inv) {
+  for (int j = 0; j < n; j++) {
+    double iv = 1.0 / sqrt((double)var[j] + eps), s = gamma[j] * iv;
+    scale[j] = (float)s;
+    shift[j] = (float)(beta[j] - mean[j] * s);
+    inv[j] = (float)iv;
+  }
+}
+
+/*
+ * out[i] = Σ_{e in segment i} σ(y_f) ⊙ softplus(y_c), y = BN1(z_e) = [y_f | y_c] (`cols` = A,
+ * z has 2A columns). Neither BN1's output nor the E×A messages are stored.
+ */
+API void fc_gate_sum(const float *z, const int *offsets, int natoms, int cols, const float *mean,
+                     const float *var, const float *gamma, const float *beta, float eps, float *out) {
+  int c2 = 2 * cols;
+  float scale[c2], shift[c2], inv[c2];
+  bn_scale_shift(mean, var, gamma, beta, eps, c2, scale, shift, inv);
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < natoms; i++) {
+    float *o = out + (int64_t)i * cols;
+    memset(o, 0, sizeof(float) * cols);
+    for (int e = offsets[i]; e < offsets[i + 1]; e++) {
+      const float *f = z + (int64_t)e * c2, *c = f + cols;
+#pragma omp simd
+      for (int j = 0; j < cols; j++) {
+        o[j] += sigmoidf(f[j] * scale[j] + shift[j]) * softplusf(c[j] * scale[cols + j] + shift[cols + j]);
+      }
+    }
+  }
+}
+
+/*
+ * Backward of fc_gate_sum: from dOut [N, A] writes dz [E, 2A] (through the gate and BN1, the
+ * batch statistics' dependence on z included when `batch_stats`), dGamma and dBeta [2A].
+ * Pass 1 (atoms split across threads): dy = gate'(y)·dOut[i], stored in dz; Σdy and Σdy·x̂ per
+ * thread in double. Pass 2 (edges): dz = γ/σ·(dy − Σdy/E − x̂·Σ(dy·x̂)/E), in place.
+ */
+API void fc_gate_sum_backward(const float *z, const int *offsets, int natoms, int cols,
+                              const float *mean, const float *var, const float *gamma,
+                              const float *beta, float eps, const float *dout, float *dz,
+                              float *dgamma, float *dbeta, int batch_stats) {
+  int c2 = 2 * cols, edges = offsets[natoms];
+  float scale[c2], shift[c2], inv[c2];
+  bn_scale_shift(mean, var, gamma, beta, eps, c2, scale, shift, inv);
+  int T = threads_for(edges);
+  double *part = calloc((size_t)2 * T * c2, sizeof(double));
+#pragma omp parallel num_threads(T)
+  {
+    int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    int64_t e0 = (int64_t)edges * t / nt, e1 = (int64_t)edges * (t + 1) / nt;
+    double *sa = part + (size_t)2 * t * c2, *sb = sa + c2;
+    for (int i = 0; i < natoms; i++) {
+      int r0 = offsets[i], r1 = offsets[i + 1];
+      if (r1 <= e0 || r0 >= e1) continue;
+      if (r0 < e0) r0 = (int)e0;
+      if (r1 > e1) r1 = (int)e1;
+      const float *g = dout + (int64_t)i * cols;
+      for (int e = r0; e < r1; e++) {
+        const float *zf = z + (int64_t)e * c2, *zc = zf + cols;
+        float *df = dz + (int64_t)e * c2, *dc = df + cols;
+#pragma omp simd
+        for (int j = 0; j < cols; j++) {
+          float f = zf[j] * scale[j] + shift[j], c = zc[j] * scale[cols + j] + shift[cols + j];
+          float ef = expf(-fabsf(f)), invf = 1.0f / (1.0f + ef);
+          float s = f >= 0.0f ? invf : ef * invf;
+          float ds = ef * invf * invf;
+          float e2 = expf(-fabsf(c)), ic = 1.0f / (1.0f + e2);
+          float sc = c >= 0.0f ? ic : e2 * ic;
+          float spv = (c > 0.0f ? c : 0.0f) + log1pf(e2);
+          float sp = c > SOFTPLUS_THRESHOLD ? c : spv;
+          df[j] = g[j] * ds * sp;
+          dc[j] = g[j] * s * (c > SOFTPLUS_THRESHOLD ? 1.0f : sc);
+        }
+        for (int j = 0; j < c2; j++) {
+          double d = df[j];
+          sa[j] += d;
+          sb[j] += d * ((zf[j] - mean[j]) * (double)inv[j]);
+        }
+      }
+    }
+  }
+  float k1[c2], k2[c2], k3[c2];
+  for (int j = 0; j < c2; j++) {
+    double a = 0.0, b = 0.0;
+    for (int k = 0; k < T; k++) {
+      a += part[(size_t)2 * k * c2 + j];
+      b += part[(size_t)2 * k * c2 + c2 + j];
+    }
+    dbeta[j] = (float)a;
+    dgamma[j] = (float)b;
+    double c = gamma[j] * (double)inv[j];
+    k1[j] = (float)c;
+    k2[j] = batch_stats && edges > 0 ? (float)(c * a / edges) : 0.0f;
+    k3[j] = batch_stats && edges > 0 ? (float)(c * b / edges) : 0.0f;
+  }
+  free(part);
+#pragma omp parallel for schedule(static)
+  for (int e = 0; e < edges; e++) {
+    const float *ze = z + (int64_t)e * c2;
+    float *d = dz + (int64_t)e * c2;
+#pragma omp simd
+    for (int j = 0; j < c2; j++) d[j] = k1[j] * d[j] - k2[j] - k3[j] * (ze[j] - mean[j]) * inv[j];
+  }
+}
+
 /* Number of OpenMP threads the kernels use (for backendInfo). */
 API int fc_threads(void) {
   int n = 1;

@@ -14,6 +14,9 @@ import type {
   Broadcast,
   CopyColsArgs,
   DType,
+  EdgeCombineArgs,
+  GateSumArgs,
+  GateSumBackwardArgs,
   GemmArgs,
   MemoryInfo,
   ScheduleFreeScalars,
@@ -369,6 +372,45 @@ export class CpuBackend implements Backend {
       a.dBeta,
     ].map((t) => this.#f32(t));
     this.#k.batchNormBackward({ ...a, x, dy, mean, variance, gamma, dx, dGamma, dBeta });
+  }
+
+  edgeCombine(a: EdgeCombineArgs): void {
+    this.#k.edgeCombine({
+      ...a,
+      z: this.#f32(a.z),
+      bias: this.#f32(a.bias),
+      self: this.#f32(a.self),
+      other: this.#f32(a.other),
+      offsets: this.#i32(a.offsets),
+      neighbors: this.#i32(a.neighbors),
+      mean: a.mean && this.#f32(a.mean),
+      variance: a.variance && this.#f32(a.variance),
+    });
+  }
+
+  gateSum(a: GateSumArgs): void {
+    const [z, mean, variance, gamma, beta, out] = [a.z, a.mean, a.variance, a.gamma, a.beta, a.out]
+      .map((t) => this.#f32(t));
+    this.#k.gateSum({ ...a, z, offsets: this.#i32(a.offsets), mean, variance, gamma, beta, out });
+  }
+
+  gateSumBackward(a: GateSumBackwardArgs): void {
+    const [z, mean, variance, gamma, beta, dOut, dz, dGamma, dBeta] = [
+      a.z,
+      a.mean,
+      a.variance,
+      a.gamma,
+      a.beta,
+      a.dOut,
+      a.dz,
+      a.dGamma,
+      a.dBeta,
+    ].map((t) => this.#f32(t));
+    const offsets = this.#i32(a.offsets);
+    this.#k.gateSumBackward({
+      ...a,
+      ...{ z, offsets, mean, variance, gamma, beta, dOut, dz, dGamma, dBeta },
+    });
   }
 
   scheduleFreeAdamWStep(

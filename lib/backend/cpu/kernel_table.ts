@@ -34,6 +34,15 @@ import {
   columnMomentsKernel,
 } from "./batch_norm.ts";
 import type { CpuKernels } from "./native_kernels.ts";
+import {
+  checkEdgeGraph,
+  type EdgeCombineHost,
+  edgeCombineKernel,
+  type GateSumBackwardHost,
+  gateSumBackwardKernel,
+  type GateSumHost,
+  gateSumKernel,
+} from "./edge_kernels.ts";
 
 type F = Float32Array;
 type I = Int32Array;
@@ -66,6 +75,12 @@ export interface CpuKernelTable {
   batchNormForward(a: BatchNormArgs<F>): void;
   /** Its backward. */
   batchNormBackward(a: BatchNormBackwardArgs<F>): void;
+  /** Fused edge pre-activation (+ BN1 statistics). */
+  edgeCombine(a: EdgeCombineHost): void;
+  /** Fused BN1 → gate → neighbour sum. */
+  gateSum(a: GateSumHost): void;
+  /** Its backward. */
+  gateSumBackward(a: GateSumBackwardHost): void;
 }
 
 /** The TypeScript kernels (the reference, and the fallback without a C compiler). */
@@ -83,11 +98,15 @@ export const TS_KERNELS: CpuKernelTable = {
   columnMoments: columnMomentsKernel,
   batchNormForward: batchNormForwardKernel,
   batchNormBackward: batchNormBackwardKernel,
+  edgeCombine: edgeCombineKernel,
+  gateSum: gateSumKernel,
+  gateSumBackward: gateSumBackwardKernel,
 };
 
 const UNARY_NATIVE: Partial<Record<UnaryOp, number>> = { sigmoid: 0, softplus: 1 };
 const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
 const BROADCAST_CODE: Record<Broadcast, number> = { none: 0, row: 1, col: 2, scalar: 3 };
+const EMPTY = new Float32Array(1);
 /** Below this many elements a binary op is cheaper in TypeScript than across the FFI. */
 const NATIVE_BINARY_MIN = 4096;
 
@@ -149,5 +168,28 @@ export function nativeKernelTable(k: CpuKernels): CpuKernelTable {
         ...[a.x, a.dy, a.mean, a.variance, a.gamma, a.dx, a.dGamma, a.dBeta] as const,
         ...[a.rows, a.cols, a.eps, a.batchStatistics ? 1 : 0] as const,
       ),
+    edgeCombine(a) {
+      checkEdgeGraph("edgeCombine", a.offsets, a.atoms, a.edges, a.neighbors);
+      const moments = a.mean !== null && a.variance !== null;
+      const m = a.mean ?? EMPTY, v = a.variance ?? EMPTY;
+      k.fc_edge_combine(
+        ...[a.z, a.bias, a.self, a.other, a.offsets, a.neighbors] as const,
+        ...[a.atoms, a.cols, moments ? 1 : 0, m, v] as const,
+      );
+    },
+    gateSum(a) {
+      checkEdgeGraph("gateSum", a.offsets, a.atoms, a.edges);
+      k.fc_gate_sum(
+        ...[a.z, a.offsets, a.atoms, a.cols, a.mean, a.variance, a.gamma, a.beta] as const,
+        ...[a.eps, a.out] as const,
+      );
+    },
+    gateSumBackward(a) {
+      checkEdgeGraph("gateSumBackward", a.offsets, a.atoms, a.edges);
+      k.fc_gate_sum_backward(
+        ...[a.z, a.offsets, a.atoms, a.cols, a.mean, a.variance, a.gamma, a.beta] as const,
+        ...[a.eps, a.dOut, a.dz, a.dGamma, a.dBeta, a.batchStatistics ? 1 : 0] as const,
+      );
+    },
   };
 }

@@ -29,6 +29,9 @@ export const CPU_KERNEL_SYMBOLS = {
   fc_segment_expand: fn("bbbiii", "void"),
   fc_gather_rows: fn("bbbii", "void"),
   fc_scatter_add_rows: fn("bbbii", "void"),
+  fc_edge_combine: fn("bbbbbbiiibb", "void"),
+  fc_gate_sum: fn("bbiibbbbfb", "void"),
+  fc_gate_sum_backward: fn("bbiibbbbfbbbbi", "void"),
   fc_threads: fn(""),
 } as const satisfies Deno.ForeignLibraryInterface;
 
