@@ -35,6 +35,7 @@ export const DATA_FLAGS = {
   split: { type: "string" },
   format: { type: "string" },
   target: { type: "string" },
+  unit: { type: "string" },
   "id-column": { type: "string" },
   positions: { type: "string" },
   limit: { type: "string" },
@@ -177,6 +178,7 @@ export function dataConfig(v: DataValues): Pick<
   | "split"
   | "format"
   | "target"
+  | "unit"
   | "idColumn"
   | "positions"
   | "limit"
@@ -197,6 +199,7 @@ export function dataConfig(v: DataValues): Pick<
     split,
     format: choiceFlag("format", v.format, DATASET_FORMATS),
     target: v.target,
+    unit: v.unit,
     idColumn: v["id-column"],
     positions: choiceFlag("positions", v.positions, POSITION_KINDS),
     limit: numberFlag("limit", v.limit, { integer: true, min: 1 }),

@@ -70,7 +70,6 @@ if (import.meta.main) {
       device: { type: "string" },
       out: { type: "string" },
       report: { type: "string" },
-      unit: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (flags.help) return console.log(HELP);
@@ -152,7 +151,7 @@ if (import.meta.main) {
           throw new UsageError(`--report draws predictions against targets; ${data.data} has none`);
         }
         const keep = targets.flatMap((t, i) => (Number.isFinite(t) ? [i] : []));
-        const q = targetQuantity({ data: data.data, target: data.target, unit: flags.unit });
+        const q = targetQuantity({ data: data.data, target: data.target, unit: data.unit });
         await writeReport(flags.report, [{
           title: "Predictions",
           figure: parityPlot(keep.map((i) => targets[i]), keep.map((i) => predictions[i]), {

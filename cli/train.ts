@@ -30,6 +30,7 @@ Data:
   --val-data, --test-data   separate validation / test sets (else split from --data)
   --split ${D.split.join(",")}       train/val/test fractions of --data
   --format ${DATASET_FORMATS.join("|")}   --target COLUMN   --id-column COLUMN
+  --unit UNIT               the target's unit on report axes (default eV/atom for energies)
   --positions ${POSITION_KINDS.join("|")} (HDF5)   --limit N   --no-cache
   --neighbor-ties ${NEIGHBOR_TIES.join("|")}   tied 12th-neighbour shell: kept whole (default),
                             dropped, or cut as CGCNN does (depends on atom order)

@@ -178,6 +178,8 @@ export interface DataConfig {
   format?: DatasetFormat;
   /** Target column (CSV) or dataset (HDF5). */
   target?: string;
+  /** Unit of the target for report axes (default eV/atom for energy targets, else none). */
+  unit?: string;
   /** CSV id column. */
   idColumn?: string;
   /** HDF5 positions: Cartesian (Å) or fractional. */

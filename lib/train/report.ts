@@ -447,6 +447,8 @@ export interface ExperimentFigureRow {
   epochs: number;
   /** Whether the test crystals were randomly rotated and translated. */
   rotated: boolean;
+  /** Whether the test cells' origins were randomly shifted (atoms wrapped). */
+  originShifted?: boolean;
   /** R² over seeds. */
   r2: MeanStdErr;
   /** MAE over seeds. */
@@ -460,7 +462,8 @@ const METRIC_NAME = { mae: "test MAE", rmse: "test RMSE", r2: "test R²" } as co
 /**
  * One experiment metric laid out like the paper's Tables 1–2: a panel per model (CGCNN,
  * FACGCNN, FACGCNN with 8-frame evaluation, FACGCNN without frame averaging), epoch budgets
- * along each panel's axis, the test set as is and randomly rotated as two colours, error bars
+ * along each panel's axis, the test set as is, randomly rotated and origin-shifted as colours
+ * (in order of first appearance), error bars
  * one standard error of the mean over seeds (none with one seed).
  *
  * @example
@@ -476,9 +479,16 @@ export function experimentFigure(
   options: { unit?: string; title?: string } = {},
 ): PlotlyFigure {
   const cells: BarCell[] = rows.map((r) => ({
-    group: r.label.replace(/ \(\d+ epochs?\)$/, "").replace(/ \+ random rotation$/, ""),
+    group: r.label.replace(/ \(\d+ epochs?\)$/, "").replace(
+      / \+ (random rotation|origin shift)$/,
+      "",
+    ),
     x: r.epochs,
-    series: r.rotated ? "test set randomly rotated" : "test set as is",
+    series: r.rotated
+      ? "test set randomly rotated"
+      : r.originShifted
+      ? "test cells' origin shifted"
+      : "test set as is",
     mean: r[metric].mean,
     error: r[metric].stderr,
   }));
@@ -489,7 +499,7 @@ export function experimentFigure(
       `${name}: mean ± standard error over ${seeds} seed${seeds === 1 ? "" : "s"}`,
     yTitle: metric === "r2" ? name : withUnit(name, options.unit),
     xTitle: "epochs",
-    colors: [BLUE, ORANGE],
+    colors: [BLUE, ORANGE, GREEN],
   });
 }
 

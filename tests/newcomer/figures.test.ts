@@ -148,9 +148,20 @@ Deno.test("experimentFigure: models as panels, rotation as colour, epochs on the
       }
     }
   }
+  rows.push({
+    label: "CGCNN + origin shift (100 epochs)",
+    epochs: 100,
+    rotated: false,
+    originShifted: true,
+    r2: m(0.9, 0.01),
+    mae: m(3, 0.1),
+    rmse: m(0.2, 0.003),
+  });
   const f = experimentFigure(rows, "mae", { unit: "eV/atom" });
   const bars = f.data as Trace[];
-  assert.equal(bars.length, 6, "3 panels × 2 colours");
+  assert.equal(bars.length, 7, "3 panels × 2 colours, and origin shift in the CGCNN panel");
+  const shifted = bars.find((b) => b.name === "test cells' origin shifted")!;
+  assert.deepEqual([shifted.xaxis, shifted.y], ["x", [3]]);
   assert.deepEqual(bars[0].x, ["100", "200"]);
   assert.deepEqual(bars[1].y, [1.1, 1.2]);
   assert.deepEqual((bars[1].error_y as { array: number[] }).array, [0.002, 0.002]);
