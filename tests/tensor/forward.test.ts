@@ -1,13 +1,20 @@
 /**
  * Forward values of every tensor op on small hand-computed inputs, shape errors and index
  * checks. Each body runs on every backend (`forEachBackend`: CPU with TypeScript kernels, CPU
- * with native kernels, CUDA when present), in a tidy scope, under the leak check: an op that
- * leaves a storage alive fails its test.
+ * with native kernels, CUDA when present), in a tidy scope, under the leak check, and every op
+ * call is checked on its own (`checkedOps`): an op that leaves a storage alive fails, naming it.
  */
 
 import assert from "node:assert/strict";
 import type { Backend } from "../../lib/backend/backend.ts";
-import {
+import * as ops from "../../lib/tensor/ops.ts";
+import type { Tensor } from "../../lib/tensor/tensor.ts";
+import { forEachBackend } from "../helpers/backends.ts";
+import { checkedOps } from "../helpers/checked_ops.ts";
+import { assertClose } from "../helpers/numeric.ts";
+
+/** Every op under the per-call leak check: a leak fails naming the op. */
+const {
   abs,
   add,
   affine,
@@ -39,10 +46,7 @@ import {
   sumRows,
   tensor,
   zeros,
-} from "../../lib/tensor/ops.ts";
-import type { Tensor } from "../../lib/tensor/tensor.ts";
-import { forEachBackend } from "../helpers/backends.ts";
-import { assertClose } from "../helpers/numeric.ts";
+} = checkedOps(ops);
 
 const f32 = (b: Backend, v: number[], shape?: number[]) =>
   tensor(b, new Float32Array(v), shape ?? [v.length]);

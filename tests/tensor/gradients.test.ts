@@ -7,12 +7,16 @@
 
 import assert from "node:assert/strict";
 import type { Backend } from "../../lib/backend/backend.ts";
-import * as T from "../../lib/tensor/ops.ts";
+import * as ops from "../../lib/tensor/ops.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 import { noGrad, tidy } from "../../lib/tensor/scope.ts";
 import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { forEachBackend } from "../helpers/backends.ts";
+import { checkedOps } from "../helpers/checked_ops.ts";
 import { assertClose, seededRng, uniform } from "../helpers/numeric.ts";
+
+/** Every op under the per-call leak check: a leak in a forward pass fails naming the op. */
+const T = checkedOps(ops);
 
 type F64 = Float64Array;
 

@@ -1,8 +1,9 @@
 /**
  * The leak check (`checkNoLeaks`, tfjs `engine.ts`'s debug check): it passes a clean op,
  * fails an op that leaves a raw storage or an untracked tensor alive, names the op and the
- * counts, and rejects an async function. Runs on every backend, outside the helper's own leak
- * check (these bodies leak on purpose and clean up after themselves).
+ * counts, and rejects an async function; the per-op check (`checkedOps`) names the op that
+ * leaks. Runs on every backend, outside the helper's own leak check (these bodies leak on
+ * purpose and clean up after themselves).
  */
 
 import assert from "node:assert/strict";
@@ -12,6 +13,7 @@ import { checkNoLeaks } from "../../lib/tensor/scope.ts";
 import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 import { forEachBackend } from "../helpers/backends.ts";
+import { checkedOp, checkedOps } from "../helpers/checked_ops.ts";
 
 const f32 = (b: Backend, v: number[]) => T.tensor(b, Float32Array.from(v), [v.length]);
 
@@ -75,4 +77,45 @@ leakTest("an async function is rejected", (b) => {
     () => checkNoLeaks(b, "asyncOp", async () => f32(b, [1])),
     /checkNoLeaks\(asyncOp\): fn must be synchronous/,
   );
+});
+
+// --- the per-op check of tests/helpers/checked_ops.ts ---------------------------------------
+
+leakTest("checkedOp: a kernel's stray buffer fails naming the op", (b) => {
+  let stray: ReturnType<Backend["alloc"]> | null = null;
+  const leaky = checkedOp("leakyExp", (x: Tensor) => {
+    stray = b.alloc("float32", 8);
+    return T.exp(x);
+  });
+  const x = f32(b, [0, 1]);
+  assert.throws(
+    () => leaky(x),
+    /^Error: leakyExp leaked 1 storage on the cpu|^Error: leakyExp leaked 1 storage on the cuda/,
+  );
+  b.free(stray!);
+  x.dispose();
+});
+
+leakTest("checkedOp: a composite op's intermediates are freed by its scope, not a leak", (b) => {
+  const x = f32(b, [1, 2, 3]);
+  const before = b.memory().liveBuffers;
+  const meanOfSquares = checkedOp("meanOfSquares", (t: Tensor) => T.mean(T.square(t)));
+  const y = meanOfSquares(x);
+  assert.equal(y.item(), Math.fround(14 / 3));
+  assert.equal(b.memory().liveBuffers, before + 1, "only the result is alive");
+  y.dispose();
+  // Disposing an input inside an op is reported too.
+  const disposer = checkedOp("disposer", (t: Tensor) => {
+    t.dispose();
+    return T.zeros(b, [1]);
+  });
+  assert.throws(() => disposer(x), /disposer freed 1 storage/);
+});
+
+leakTest("checkedOps: wraps every op under its name; errors of the op pass through", (b) => {
+  const C = checkedOps(T);
+  assert.equal(typeof C.matmul, "function");
+  const a = C.tensor(b, new Float32Array(6), [2, 3]);
+  assert.throws(() => C.matmul(a, a), RangeError);
+  assert.deepEqual(Array.from(C.affine(a, 2, 1).toArray()), [1, 1, 1, 1, 1, 1]);
 });
