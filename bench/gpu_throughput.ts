@@ -36,10 +36,12 @@ import type {
   BackendInfo,
   BatchNormArgs,
   BatchNormBackwardArgs,
+  BatchPart,
   BinaryOp,
   Broadcast,
   CopyColsArgs,
   DType,
+  GaussianArgs,
   GemmArgs,
   MemoryInfo,
   ScheduleFreeScalars,
@@ -116,6 +118,11 @@ export interface OursResult {
   stepKernelBytes: number;
   stepGemmFlops: number;
   stepH2DBytes: number;
+  /**
+   * Measured per training step on the CUDA backend (its transfer counters): host→device and
+   * device→host bytes and stream waits; null on the CPU.
+   */
+  measured: { h2dBytes: number; d2hBytes: number; h2dCopies: number; syncs: number } | null;
   stepLaunches: number;
   achievedGBs: number;
   trafficByOp: Record<string, number>;
@@ -297,10 +304,22 @@ export function benchOurs(
     backend.synchronize();
     backend.resetPeak();
     const losses: number[] = [];
+    const counters = backend as Partial<CudaBackend>;
+    counters.resetTransferStats?.();
     const t0 = performance.now();
     for (const b of batches) losses.push(trainStep(model, optimizer, b));
     backend.synchronize();
     const trainMs = performance.now() - t0;
+    const t = counters.transferStats?.();
+    const per = (x: number) => x / batches.length;
+    const measured = t
+      ? {
+        h2dBytes: per(t.h2dBytes),
+        d2hBytes: per(t.d2hBytes),
+        h2dCopies: per(t.h2dCopies),
+        syncs: per(t.syncs - 1), // the synchronize() after the loop
+      }
+      : null;
     const peakLiveBytes = backend.memory().peakBytes;
     const peakReservedBytes = allocatorPeak(backend);
 
@@ -328,6 +347,7 @@ export function benchOurs(
       stepKernelBytes: traffic.kernelBytes,
       stepGemmFlops: traffic.gemmFlops,
       stepH2DBytes: traffic.h2dBytes,
+      measured,
       stepLaunches: traffic.launches,
       achievedGBs: traffic.kernelBytes / (trainStepMs / 1000) / 1e9,
       trafficByOp: traffic.byOp,
@@ -391,10 +411,7 @@ export async function exportForPeer(
       { kind: "facgcnn", frames: "stochastic", frameKind: "pca" },
       () => rng.next(),
     );
-    const F = h.edgeFeatureLength, rel = new Float32Array(3 * E);
-    for (let e = 0; e < E; e++) {
-      for (let k = 0; k < 3; k++) rel[3 * e + k] = h.edgeFeatures[e * F + G + k];
-    }
+    const rel = h.relative!.subarray(0, 3 * E); // frame relative vectors of the one copy
     return {
       nCrystals: C,
       nAtoms: N,
@@ -534,7 +551,15 @@ function details(ours: OursResult[], copyGBs: number): string {
         (o.stepKernelBytes / 1e9).toFixed(2)
       } GB in ${o.stepLaunches} launches (${top} GB), GEMM ${
         (o.stepGemmFlops / 1e9).toFixed(1)
-      } GFLOP, upload ${(o.stepH2DBytes / 1e6).toFixed(1)} MB; peak live ${mib(o.peakLiveBytes)}${
+      } GFLOP, upload ${(o.stepH2DBytes / 1e6).toFixed(1)} MB${
+        o.measured
+          ? ` (measured per step: H2D ${(o.measured.h2dBytes / 1e6).toFixed(2)} MB in ${
+            o.measured.h2dCopies.toFixed(1)
+          } copies, D2H ${(o.measured.d2hBytes / 1e3).toFixed(1)} kB, ${
+            o.measured.syncs.toFixed(1)
+          } waits)`
+          : ""
+      }; peak live ${mib(o.peakLiveBytes)}${
         o.peakReservedBytes != null ? `, allocator peak reserved ${mib(o.peakReservedBytes)}` : ""
       }; losses ${o.losses.map((l) => l.toFixed(3)).join(" ")}`,
     );
@@ -719,6 +744,19 @@ export class TrafficBackend implements Backend {
     this.#t.launches--;
     this.#t.h2dBytes += data.byteLength;
     return s;
+  }
+  uploadBatch(parts: readonly BatchPart[]): Storage[] {
+    // The CUDA backend: one staged copy, split by device-to-device copies (and the scatter
+    // plan of the neighbour index: perm + offsets).
+    const out = parts.map((p) => this.upload(p.data));
+    for (const p of parts) {
+      this.#k("copy", 8 * p.data.length);
+      if (p.scatterRows !== undefined) this.#t.h2dBytes += 4 * (p.data.length + p.scatterRows + 1);
+    }
+    return out;
+  }
+  gaussianExpand({ rows, centres }: GaussianArgs): void {
+    this.#k("gaussianExpand", 4 * rows + 4 * rows * centres);
   }
   download(storage: Storage): Float32Array | Int32Array {
     this.#t.d2hBytes += 4 * storage.length;

@@ -255,6 +255,46 @@ export interface GateSumBackwardArgs<T = Storage> extends Omit<GateSumArgs<T>, "
 }
 
 /**
+ * Gaussian expansion of distances into a column block (CGCNN's edge features):
+ * `out[outOffset + r·ld + col + k] = exp(−(d[r] − (start + k·step))² / σ²)` for `r < rows`,
+ * `k < centres`; the other columns of each row are left as they are.
+ */
+export interface GaussianArgs<T = Storage> {
+  /** Distances `[rows]` (Å). */
+  distances: T;
+  /** Output rows of stride `ld` (written). */
+  out: T;
+  /** Element offset of the first output row (a copy block of a stacked batch). */
+  outOffset?: number;
+  /** Rows (edges). */
+  rows: number;
+  /** Row stride of `out` (≥ `col + centres`). */
+  ld: number;
+  /** First column written. */
+  col: number;
+  /** Number of centres (41 in CGCNN). */
+  centres: number;
+  /** First centre (Å). */
+  start: number;
+  /** Spacing of the centres (Å). */
+  step: number;
+  /** Width σ (Å). */
+  sigma: number;
+}
+
+/**
+ * One host array of a batch for {@linkcode Backend.uploadBatch}. `scatterRows` marks an index
+ * that will be scattered into that many rows (the neighbour index of a graph): a backend may
+ * then prepare a deterministic scatter plan while the host array is at hand.
+ */
+export interface BatchPart {
+  /** The values. */
+  data: Float32Array | Int32Array;
+  /** For an int32 index: the number of destination rows of scatters through it. */
+  scatterRows?: number;
+}
+
+/**
  * Scalars of one Schedule-Free AdamW step (Defazio et al. 2024), computed on the host.
  *
  * @example
@@ -405,6 +445,12 @@ export interface Backend {
   free(storage: Storage): void;
   /** Copies host data into new storage. */
   upload(data: Float32Array | Int32Array): Storage;
+  /**
+   * Copies the arrays of one batch into new storages, in order. The CUDA backend packs them
+   * into one pinned staging buffer and makes one asynchronous host→device copy (the caller may
+   * reuse the arrays at once); the CPU backend copies each.
+   */
+  uploadBatch(parts: readonly BatchPart[]): Storage[];
   /** Copies storage to a new host array (waits for pending work on the device). */
   download(storage: Storage): Float32Array | Int32Array;
   /** `dst[dstOffset + i] = src[srcOffset + i]` for i < length. */
@@ -480,6 +526,9 @@ export interface Backend {
     mean: boolean,
   ): void;
 
+  /** Gaussian expansion of distances into a column block (see {@linkcode GaussianArgs}). */
+  gaussianExpand(args: GaussianArgs): void;
+
   // --- reductions ----------------------------------------------------------------------
   /** `out[j] = Σ_r x[r, j]` (column sums of `[rows, cols]`), `out` has `cols` elements. */
   sumRows(x: Storage, out: Storage, rows: number, cols: number): void;
@@ -533,12 +582,4 @@ export interface Backend {
   ): void;
   /** SGD with momentum on one parameter `p` (in place) with buffer `buf`. */
   sgdStep(p: Storage, buf: Storage, g: Storage, length: number, s: SgdScalars): void;
-
-  // --- frames --------------------------------------------------------------------------
-  /**
-   * Batched symmetric 3×3 eigensolve. `matrices` holds 9 float32 per matrix (row-major);
-   * writes ascending `values` (3 per matrix) and unit `vectors` (9 per matrix, row-major,
-   * column k is the eigenvector of value k, each column's largest-magnitude entry positive).
-   */
-  symmetricEigen3(matrices: Storage, values: Storage, vectors: Storage, count: number): void;
 }

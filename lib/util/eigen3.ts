@@ -3,7 +3,7 @@
  * rotations. The CUDA helper implements the same steps (one thread per matrix), so the code
  * is kept flat: fixed pair order, a fixed sweep cap, one early exit per sweep.
  *
- * Output convention (shared with `Backend.symmetricEigen3`):
+ * Output convention (shared with the CUDA helper, native/cuda/eigen3.cuh):
  * - eigenvalues ascending;
  * - eigenvectors as columns of a row-major 3×3 (`vectors[9m + 3i + k]` = component i of
  *   eigenvector k);

@@ -132,9 +132,12 @@ FA_API int fa_sgd_f32(float* p, float* buf, const float* g, int n, float lr, flo
                       float weight_decay, int first_step, cudaStream_t stream);
 
 /* ---- featurisation (gaussian.cu) ------------------------------------------------------- */
-/* out[i, k] = exp(-(d[i] - (start + k step))^2 / sigma^2), k < n_centres (CGCNN: 41, 0, 0.2, 0.2). */
-FA_API int fa_gaussian_expand_f32(const float* d, float* out, int n, int n_centres, float start,
-                                  float step, float sigma, cudaStream_t stream);
+/*
+ * out[i * ld + k] = exp(-(d[i] - (start + k step))^2 / sigma^2), k < n_centres <= ld (CGCNN: 41,
+ * 0, 0.2, 0.2); ld > n_centres leaves the other columns of a row (frame vectors) untouched.
+ */
+FA_API int fa_gaussian_expand_f32(const float* d, float* out, int n, int n_centres, int ld,
+                                  float start, float step, float sigma, cudaStream_t stream);
 
 /* ---- frames (eigen.cu) ----------------------------------------------------------------- */
 /*

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { symmetricEigen3Batched } from "../../lib/util/eigen3.ts";
+import { createCudaBackend } from "../../lib/backend/cuda/cuda_backend.ts";
 import {
   assertAllClose,
   assertClose,
@@ -50,17 +51,69 @@ function symmetricMatrices(count: number, seed: number): Float32Array {
 }
 
 Deno.test({
-  name: "gpu: symmetricEigen3 matches the CPU (values, vectors, canonical signs)",
+  name: "gpu: symmetricEigen3 matches the host solver (values, vectors, canonical signs)",
   ignore,
   fn() {
     const count = 1000, mats = symmetricMatrices(count, 7);
-    const res = onBoth(
+    const { cuda } = backends();
+    const [, w, v] = runOn(
+      cuda,
       [mats],
       [["float32", 3 * count], ["float32", 9 * count]],
-      (b, [M], [W, V]) => b.symmetricEigen3(M, W, V, count),
+      ([M], [W, V]) => cuda.symmetricEigen3(M, W, V, count),
     );
-    assertClose("eigen values", res[0][1], res[1][1], 1e-5);
-    assertClose("eigen vectors", res[0][2], res[1][2], 1e-4); // float32 input, gaps ≥ 1
+    const hw = new Float64Array(3 * count), hv = new Float64Array(9 * count);
+    symmetricEigen3Batched(Float64Array.from(mats), count, hw, hv);
+    assertClose("eigen values", w, hw, 1e-5);
+    assertClose("eigen vectors", v, hv, 1e-5);
+  },
+});
+
+Deno.test({
+  name:
+    "gpu: symmetricEigen3 on degenerate and near-degenerate matrices follows the host step for step",
+  ignore,
+  fn() {
+    // Repeated eigenvalues (cubic cells) and gaps of 1e-7…1e-3: the eigenbasis is then decided
+    // by rounding, so only the host's arithmetic done in the same order gives the same basis
+    // (the helper's eigen.cu is compiled with -fmad=false for this).
+    const rot = (t: number) => {
+      const c = Math.cos(t), s = Math.sin(t);
+      return [c, -s, 0, s, c, 0, 0, 0, 1];
+    };
+    const conj = (q: number[], l: number[]) => {
+      const m: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          let s = 0;
+          for (let k = 0; k < 3; k++) s += q[3 * i + k] * l[k] * q[3 * j + k];
+          m.push(s);
+        }
+      }
+      return m;
+    };
+    const list: number[][] = [
+      [3, 0, 0, 0, 3, 0, 0, 0, 3],
+      [1, 0, 0, 0, 1, 0, 0, 0, 2],
+      [4, 4, 4, 4, 4, 4, 4, 4, 4],
+      [2, 1, 1, 1, 2, 1, 1, 1, 2], // eigenvalues 1, 1, 4
+    ];
+    for (const gap of [1e-7, 1e-6, 1e-5, 1e-4, 1e-3]) {
+      for (const t of [0.1, 0.7, 1.3]) list.push(conj(rot(t), [1, 1 + gap, 3]));
+    }
+    const count = list.length, mats = Float32Array.from(list.flat());
+    const { cuda } = backends();
+    const [, w, v] = runOn(
+      cuda,
+      [mats],
+      [["float32", 3 * count], ["float32", 9 * count]],
+      ([M], [W, V]) => cuda.symmetricEigen3(M, W, V, count),
+    );
+    const hw = new Float64Array(3 * count), hv = new Float64Array(9 * count);
+    symmetricEigen3Batched(Float64Array.from(mats), count, hw, hv);
+    // Both round the same double results to float32: equal up to one float32 ulp.
+    assertClose("degenerate eigen values", w, Float32Array.from(hw), 1e-6);
+    assertClose("degenerate eigen vectors", v, Float32Array.from(hv), 1e-6);
   },
 });
 
@@ -119,21 +172,25 @@ Deno.test({
 });
 
 Deno.test({
-  name: "gpu: gaussianExpand against the CGCNN formula",
+  name: "gpu: gaussianExpand into a column block against the CGCNN formula",
   ignore,
   fn() {
     const { cuda } = backends();
-    const n = 5000, d = rand(n, 9, 0, 8);
+    const n = 5000, d = rand(n, 9, 0, 8), ld = 44, off = 2 * ld; // two rows skipped
     const [, out] = runOn(
       cuda,
       [d],
-      [["float32", n * 41]],
-      ([D], [O]) => cuda.gaussianExpand(D, O, n),
+      [["float32", off + n * ld]],
+      ([D], [O]) =>
+        cuda.gaussianExpand({
+          ...{ distances: D, out: O, outOffset: off, rows: n, ld, col: 0 },
+          ...{ centres: 41, start: 0, step: 0.2, sigma: 0.2 },
+        }),
     );
-    const ref = new Float64Array(n * 41);
+    const ref = new Float64Array(off + n * ld); // untouched columns and rows stay 0
     for (let i = 0; i < n; i++) {
       for (let k = 0; k < 41; k++) {
-        ref[41 * i + k] = Math.exp(-((d[i] - 0.2 * k) ** 2) / 0.04);
+        ref[off + ld * i + k] = Math.exp(-((d[i] - 0.2 * k) ** 2) / 0.04);
       }
     }
     assertClose("gaussianExpand", out, ref, 1e-5);
@@ -141,34 +198,43 @@ Deno.test({
 });
 
 Deno.test({
-  name: "gpu: cuSPARSE spmmCsr equals scatter-add aggregation",
+  name: "gpu: the scatter modes (CSR plan, cuSPARSE SpMM, atomics) agree",
   ignore,
   fn() {
     const { cuda } = backends();
-    if (!cuda.info().notes.some((s) => s.startsWith("cusparse "))) {
-      console.warn("cuSPARSE not loaded; spmmCsr skipped");
-      return;
+    const [nDst, nIndex, cols] = [200, 2400, 64];
+    const index = Int32Array.from(rand(nIndex, 11, 0, nDst), Math.floor);
+    const msg = rand(nIndex * cols, 12), base = rand(nDst * cols, 13);
+    const results: Record<string, Float32Array> = {};
+    for (const mode of ["csr", "spmm", "atomic"] as const) {
+      if (mode === "spmm" && !cuda.info().notes.some((s) => s.startsWith("cusparse "))) {
+        console.warn("cuSPARSE not loaded; the spmm scatter is skipped");
+        continue;
+      }
+      const old = Deno.env.get("FACGCNN_SCATTER");
+      Deno.env.set("FACGCNN_SCATTER", mode);
+      const be = createCudaBackend();
+      try {
+        const [M, I, O] = be.uploadBatch([
+          { data: msg },
+          { data: index, scatterRows: nDst },
+          { data: base },
+        ]);
+        be.scatterAddRows(M, I, O, nIndex, cols);
+        results[mode] = be.download(O) as Float32Array;
+      } finally {
+        be.dispose();
+        if (old === undefined) Deno.env.delete("FACGCNN_SCATTER");
+        else Deno.env.set("FACGCNN_SCATTER", old);
+      }
     }
-    const [m, k, n] = [200, 2400, 64]; // A: atoms × edges with one 1 per edge
-    const dst = Int32Array.from(rand(k, 11, 0, m), Math.floor).sort();
-    const rowOffsets = new Int32Array(m + 1);
-    for (const d of dst) rowOffsets[d + 1]++;
-    for (let i = 0; i < m; i++) rowOffsets[i + 1] += rowOffsets[i];
-    const colIdx = Int32Array.from({ length: k }, (_, i) => i), vals = new Float32Array(k).fill(1);
-    const b = rand(k * n, 12);
-    const [, , , , c] = runOn(
-      cuda,
-      [rowOffsets, colIdx, vals, b],
-      [["float32", m * n]],
-      ([R, I, V, B], [C]) => cuda.spmmCsr(R, I, V, m, k, B, C, n),
-    );
-    const [, , ref] = runOn(
-      cuda,
-      [b, dst],
-      [["float32", m * n]],
-      ([B, D], [O]) => cuda.scatterAddRows(B, D, O, k, n),
-    );
-    assertClose("spmmCsr", c, ref, 1e-5);
+    const ref = new Float64Array(base);
+    for (let i = 0; i < nIndex; i++) {
+      for (let j = 0; j < cols; j++) ref[index[i] * cols + j] += msg[i * cols + j];
+    }
+    for (const [mode, out] of Object.entries(results)) {
+      assertClose(`scatter ${mode}`, out, ref, 1e-5);
+    }
   },
 });
 

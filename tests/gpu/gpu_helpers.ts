@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Backend, DType, Storage } from "../../lib/backend/backend.ts";
+import type { Backend, DType, GemmArgs, Storage } from "../../lib/backend/backend.ts";
 import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
 import { createCudaBackend, type CudaBackend } from "../../lib/backend/cuda/cuda_backend.ts";
 import { probeCuda } from "../../lib/backend/cuda/probe.ts";
@@ -122,7 +122,10 @@ export type DeviceBackend = Backend & { allocatorStats(): AllocatorStats };
  * as the device. It exercises the test code itself (batches, weight copies, tolerances, the
  * memory assertions) on a machine without CUDA; it proves nothing about the CUDA backend.
  */
-export const standIn = setting("gpuStandIn") === "cpu";
+export const standIn = setting("gpuStandIn") === "cpu" || setting("gpuStandIn") === "cpu-fp32";
+
+/** `FACGCNN_GPU_STANDIN=cpu-fp32`: the stand-in's GEMM accumulates in float32 as a GPU does. */
+export const standInFp32 = setting("gpuStandIn") === "cpu-fp32";
 
 /** Rounds float32 values to TF32 (10-bit mantissa, round to nearest even), in place. */
 export function roundToTf32(x: Float32Array): Float32Array {
@@ -142,7 +145,9 @@ export function roundToTf32(x: Float32Array): Float32Array {
  * a real {@linkcode CachingAllocator} over fake addresses, so `allocatorStats()` behaves as the
  * CUDA backend's (without the CUDA backend's private kernel workspace).
  */
-export function cpuStandIn(options: { tf32?: boolean } = {}): DeviceBackend {
+export function cpuStandIn(
+  options: { tf32?: boolean; fp32Accumulate?: boolean } = {},
+): DeviceBackend {
   const inner = createCpuBackend({ blasPath: "/nonexistent/libopenblas.so" });
   let next = 0n;
   const allocator = new CachingAllocator({
@@ -159,6 +164,7 @@ export function cpuStandIn(options: { tf32?: boolean } = {}): DeviceBackend {
   const overrides: Partial<DeviceBackend> = {
     alloc: (dtype, length) => book(inner.alloc(dtype, length)),
     upload: (data) => book(inner.upload(data)),
+    uploadBatch: (parts) => inner.uploadBatch(parts).map(book),
     free: (s) => {
       const b = blocks.get(s);
       if (b) allocator.release(b);
@@ -171,6 +177,7 @@ export function cpuStandIn(options: { tf32?: boolean } = {}): DeviceBackend {
       allocator.resetPeak();
     },
     gemm: (args) => {
+      if (options.fp32Accumulate && !options.tf32) return fp32Gemm(inner, args);
       if (!options.tf32) return inner.gemm(args);
       const a = tf32Copy(args.a), b = tf32Copy(args.b);
       try {
@@ -188,6 +195,32 @@ export function cpuStandIn(options: { tf32?: boolean } = {}): DeviceBackend {
       return typeof v === "function" ? v.bind(target) : v;
     },
   }) as unknown as DeviceBackend;
+}
+
+/**
+ * Row-major GEMM accumulating in float32 with one rounding per multiply-add (a GPU's FFMA
+ * chain: a float32 product is exact in double, so `fround(s + a·b)` is one fused step), for
+ * the all-float32 stand-in (`FACGCNN_GPU_STANDIN=cpu-fp32`).
+ */
+function fp32Gemm(be: Backend, g: GemmArgs): void {
+  const a = be.download(g.a) as Float32Array, b = be.download(g.b) as Float32Array;
+  const c = be.download(g.c) as Float32Array;
+  const ao = g.aOffset ?? 0, bo = g.bOffset ?? 0, co = g.cOffset ?? 0;
+  for (let i = 0; i < g.m; i++) {
+    for (let j = 0; j < g.n; j++) {
+      let s = 0;
+      for (let l = 0; l < g.k; l++) {
+        const x = a[ao + (g.transA ? l * g.lda + i : i * g.lda + l)];
+        const y = b[bo + (g.transB ? j * g.ldb + l : l * g.ldb + j)];
+        s = Math.fround(s + x * y);
+      }
+      const o = co + i * g.ldc + j;
+      c[o] = g.beta === 0 ? Math.fround(g.alpha * s) : Math.fround(g.alpha * s + g.beta * c[o]);
+    }
+  }
+  const tmp = be.upload(c);
+  be.copy(tmp, g.c, c.length);
+  be.free(tmp);
 }
 
 /** How far a device tensor is from the reference, in the norm the model tests use. */

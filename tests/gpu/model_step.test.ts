@@ -60,6 +60,7 @@ import {
   requireCuda,
   skipGpu,
   standIn,
+  standInFp32,
 } from "./gpu_helpers.ts";
 
 const ignore = skipGpu && !standIn;
@@ -83,7 +84,9 @@ function cpu(): Backend {
 
 /** The device under test: CUDA (FP32 shared with the op tests; TF32 its own), or the stand-in. */
 function device(tf32: boolean): { backend: DeviceBackend; dispose: () => void } {
-  if (standIn) return { backend: cpuStandIn({ tf32 }), dispose: () => {} };
+  if (standIn) {
+    return { backend: cpuStandIn({ tf32, fp32Accumulate: standInFp32 }), dispose: () => {} };
+  }
   if (!probe.available) {
     throw new Error(`FACGCNN_REQUIRE_CUDA=${requireCuda ? 1 : 0} but ${probe.reason}`);
   }

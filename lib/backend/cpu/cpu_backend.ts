@@ -10,6 +10,7 @@ import type {
   BackendInfo,
   BatchNormArgs,
   BatchNormBackwardArgs,
+  BatchPart,
   BinaryOp,
   Broadcast,
   CopyColsArgs,
@@ -17,6 +18,7 @@ import type {
   EdgeCombineArgs,
   GateSumArgs,
   GateSumBackwardArgs,
+  GaussianArgs,
   GemmArgs,
   MemoryInfo,
   ScheduleFreeScalars,
@@ -29,8 +31,8 @@ import { sumRowsKernel } from "./graph_kernels.ts";
 import { type CpuKernelTable, nativeKernelTable, TS_KERNELS } from "./kernel_table.ts";
 import { adamWKernel, scheduleFreeAdamWKernel, sgdKernel } from "./optim_kernels.ts";
 import { loadCpuKernels } from "./native_kernels.ts";
-import { symmetricEigen3Batched } from "../../util/eigen3.ts";
 import { type PoolStats, SizeClassPool } from "../size_class_pool.ts";
+import { gaussianExpandInto, gaussianSize } from "../../crystal/rbf.ts";
 
 /** CPU storage: owns one typed array (a view of a pooled block) until freed. */
 export class CpuStorage implements Storage {
@@ -207,6 +209,10 @@ export class CpuBackend implements Backend {
     return s;
   }
 
+  uploadBatch(parts: readonly BatchPart[]): Storage[] {
+    return parts.map((p) => this.upload(p.data));
+  }
+
   download(storage: Storage): Float32Array | Int32Array {
     return this.#own(storage).data.slice();
   }
@@ -331,6 +337,28 @@ export class CpuBackend implements Backend {
     this.#k.segmentExpand(gs, off, o, nSegments, cols, mean);
   }
 
+  gaussianExpand(g: GaussianArgs): void {
+    if (g.col + g.centres > g.ld) {
+      throw new RangeError(
+        `gaussianExpand: ${g.centres} centres from column ${g.col} exceed ld ${g.ld}`,
+      );
+    }
+    const options = {
+      min: g.start,
+      max: g.start + (g.centres - 1) * g.step,
+      step: g.step,
+      sigma: g.sigma,
+      stride: g.ld,
+    };
+    if (gaussianSize(options) !== g.centres) {
+      throw new RangeError(`gaussianExpand: ${g.centres} centres do not fit step ${g.step}`);
+    }
+    // The same arithmetic as the host featurisation (crystal/rbf.ts), so the two input paths
+    // give the same features to the last bit.
+    const d = this.#f32(g.distances).subarray(0, g.rows);
+    gaussianExpandInto(d, this.#f32(g.out), (g.outOffset ?? 0) + g.col, options);
+  }
+
   sumRows(x: Storage, out: Storage, rows: number, cols: number): void {
     sumRowsKernel(this.#f32(x), this.#f32(out), rows, cols);
   }
@@ -437,14 +465,6 @@ export class CpuBackend implements Backend {
 
   sgdStep(p: Storage, buf: Storage, g: Storage, length: number, s: SgdScalars): void {
     sgdKernel(this.#f32(p), this.#f32(buf), this.#f32(g), length, s);
-  }
-
-  symmetricEigen3(matrices: Storage, values: Storage, vectors: Storage, count: number): void {
-    const m64 = Float64Array.from(this.#f32(matrices).subarray(0, 9 * count));
-    const val64 = new Float64Array(3 * count), vec64 = new Float64Array(9 * count);
-    symmetricEigen3Batched(m64, count, val64, vec64);
-    this.#f32(values).set(val64);
-    this.#f32(vectors).set(vec64);
   }
 
   #own(storage: Storage): CpuStorage {

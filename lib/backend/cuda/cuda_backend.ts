@@ -1,6 +1,6 @@
 /**
  * The CUDA backend: `Backend` on one NVIDIA GPU through `Deno.dlopen` bindings to cudart,
- * cuBLAS and the helper `libfacgcnn_kernels.so` (cuSPARSE optional, for `spmmCsr`).
+ * cuBLAS and the helper `libfacgcnn_kernels.so` (cuSPARSE optional, for `FACGCNN_SCATTER=spmm`).
  *
  * Storage, copies and GEMM are in {@linkcode CudaDevice} (cuda_device.ts); this file maps each
  * remaining `Backend` op to one helper launch. Everything is enqueued on one stream; every
@@ -16,12 +16,14 @@ import type {
   BinaryOp,
   Broadcast,
   CopyColsArgs,
+  GaussianArgs,
   ScheduleFreeScalars,
   SgdScalars,
   Storage,
   UnaryOp,
 } from "../backend.ts";
-import { type CudaBackendOptions, CudaDevice } from "./cuda_device.ts";
+import { type CudaBackendOptions, CudaDevice, type ScatterPlan } from "./cuda_device.ts";
+import { checkIndices, checkOffsets } from "../cpu/graph_kernels.ts";
 import { openCudaLibraries } from "./cuda_context.ts";
 import { cudaDeviceSetting, flag } from "../../util/settings.ts";
 import { CudaSparse } from "./cuda_sparse.ts";
@@ -35,6 +37,8 @@ export class CudaBackend extends CudaDevice implements Backend {
   protected get asBackend(): Backend {
     return this;
   }
+
+  #ones: Storage | null = null;
 
   // --- element-wise ----------------------------------------------------------------------
 
@@ -124,32 +128,67 @@ export class CudaBackend extends CudaDevice implements Backend {
   gatherRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
     const op = "gatherRows";
     const [ps, po] = this.fp(op, [src, 0], [out, nIndex * cols]), pi = this.i(index, nIndex, op);
+    if (this.checkMode) this.#checkIndex(op, index, nIndex, cols > 0 ? src.length / cols : 0);
     this.run(op, this.k.fa_gather_rows_f32(ps, pi, po, nIndex, cols, this.cuStream));
   }
 
-  /** Atomic scatter-add (the index stays on the device); `scatterAddRowsCsr` is deterministic. */
+  /**
+   * `out[index[i], :] += src[i, :]`. An index uploaded with `scatterRows` (the neighbour index
+   * of a batch) carries a plan, and the sum per destination row then runs in a fixed order:
+   * `FACGCNN_SCATTER=csr` (default) with the helper's segment kernel, `spmm` as a cuSPARSE
+   * product with the plan as a 0/1 CSR matrix; `atomic`, and any index without a plan, use
+   * atomic adds (fast, but the float sum order changes from run to run).
+   */
   scatterAddRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
     const op = "scatterAddRows";
     const [ps, po] = this.fp(op, [src, nIndex * cols], [out, 0]), pi = this.i(index, nIndex, op);
+    const plan = this.planOf(index);
+    if (this.checkMode) this.#checkIndex(op, index, nIndex, cols > 0 ? out.length / cols : 0);
+    if (plan && plan.perm.length === nIndex && plan.nDst * cols <= out.length) {
+      if (this.scatter === "csr") {
+        const pp = this.i(plan.perm, nIndex, op), pf = this.i(plan.offsets, plan.nDst + 1, op);
+        const n = plan.nDst;
+        return this.run(
+          op,
+          this.k.fa_scatter_add_rows_csr_f32(ps, pp, pf, po, n, cols, this.cuStream),
+        );
+      }
+      if (this.scatter === "spmm") return this.#scatterSpmm(src, plan, out, nIndex, cols);
+    }
     this.run(op, this.k.fa_scatter_add_rows_atomic_f32(ps, pi, po, nIndex, cols, this.cuStream));
   }
 
-  /**
-   * Deterministic scatter-add: `out[d, :] += Σ src[perm[p], :]`, p in `[offsets[d], offsets[d+1])`,
-   * with `perm`/`offsets` from `buildScatterCsr` (scatter_csr.ts), uploaded once per batch.
-   */
-  scatterAddRowsCsr(
-    src: Storage,
-    perm: Storage,
-    offsets: Storage,
-    out: Storage,
-    nDst: number,
-    cols: number,
-  ): void {
-    const op = "scatterAddRowsCsr";
-    const [ps, po] = this.fp(op, [src, 0], [out, nDst * cols]);
-    const pp = this.i(perm, 0, op), pf = this.i(offsets, nDst + 1, op);
-    this.run(op, this.k.fa_scatter_add_rows_csr_f32(ps, pp, pf, po, nDst, cols, this.cuStream));
+  /** `out[nDst, cols] += P · src` with P the plan as a CSR matrix of ones (cuSPARSE SpMM). */
+  #scatterSpmm(src: Storage, plan: ScatterPlan, out: Storage, n: number, cols: number): void {
+    const op = "scatterAddRows";
+    if (!this.sparse) {
+      const lib = this.libs.cusparse;
+      if (!lib) {
+        throw new Error(
+          `CUDA ${op}: FACGCNN_SCATTER=spmm, cuSPARSE unavailable: ${this.libs.cusparseError}`,
+        );
+      }
+      this.sparse = new CudaSparse(lib, this.cuStream, (f) => this.workspace(BigInt(f)));
+    }
+    if (!this.#ones || this.#ones.length < n) {
+      if (this.#ones) this.free(this.#ones);
+      this.#ones = this.alloc("float32", n);
+      this.fill(this.#ones, 1);
+    }
+    const [pa, pb, pc] = this.fp(op, [this.#ones, n], [src, n * cols], [out, plan.nDst * cols]);
+    const pr = this.i(plan.offsets, plan.nDst + 1, op), pi = this.i(plan.perm, n, op);
+    this.sparse.spmm(pr, pi, pa, n, plan.nDst, n, pb, pc, cols, 1);
+    if (this.checkMode) this.synchronize();
+  }
+
+  /** Debug mode: the index checked on the host before a kernel trusts it. */
+  #checkIndex(op: string, index: Storage, n: number, rows: number): void {
+    checkIndices(op, this.download(index) as Int32Array, n, rows);
+  }
+
+  /** Debug mode: CSR offsets checked on the host before a kernel trusts them. */
+  #checkOffsets(op: string, offsets: Storage, n: number, rows: number): void {
+    checkOffsets(op, this.download(offsets) as Int32Array, n, rows);
   }
 
   segmentReduce(
@@ -162,6 +201,7 @@ export class CudaBackend extends CudaDevice implements Backend {
   ): void {
     const op = "segmentReduce", n = nSegments;
     const [ps, po] = this.fp(op, [src, 0], [out, n * cols]), pf = this.i(offsets, n + 1, op);
+    if (this.checkMode) this.#checkOffsets(op, offsets, n, cols > 0 ? src.length / cols : 0);
     const m = mean ? 1 : 0;
     this.run(op, this.k.fa_segment_reduce_f32(ps, pf, po, n, cols, m, this.cuStream));
   }
@@ -176,6 +216,7 @@ export class CudaBackend extends CudaDevice implements Backend {
   ): void {
     const op = "segmentExpand", n = nSegments;
     const [pg, po] = this.fp(op, [g, n * cols], [out, 0]), pf = this.i(offsets, n + 1, op);
+    if (this.checkMode) this.#checkOffsets(op, offsets, n, cols > 0 ? out.length / cols : 0);
     const m = mean ? 1 : 0;
     this.run(op, this.k.fa_segment_expand_f32(pg, pf, po, n, cols, m, this.cuStream));
   }
@@ -337,45 +378,18 @@ export class CudaBackend extends CudaDevice implements Backend {
     this.run(op, this.k.fa_frame_apply_f32(pv, pf, pt, pu, pk, po, n, this.cuStream));
   }
 
-  /** `out[i,k] = exp(−(d[i] − (start + k·step))² / σ²)`; CGCNN's 41 centres 0, 0.2, …, 8, σ = 0.2. */
-  gaussianExpand(
-    d: Storage,
-    out: Storage,
-    n: number,
-    nCentres = 41,
-    start = 0,
-    step = 0.2,
-    sigma = 0.2,
-  ): void {
-    const op = "gaussianExpand";
-    const [pd, po] = this.fp(op, [d, n], [out, n * nCentres]);
-    this.run(
-      op,
-      this.k.fa_gaussian_expand_f32(pd, po, n, nCentres, start, step, sigma, this.cuStream),
-    );
-  }
-
-  /** cuSPARSE `C[m,n] = A[m,k]·B[k,n] + beta·C` (A in CSR; B, C row-major); needs cuSPARSE. */
-  spmmCsr(
-    rowOffsets: Storage,
-    colIndices: Storage,
-    values: Storage,
-    m: number,
-    k: number,
-    b: Storage,
-    c: Storage,
-    n: number,
-    beta = 0,
-  ): void {
-    if (!this.sparse) {
-      const lib = this.libs.cusparse;
-      if (!lib) throw new Error(`CUDA spmmCsr: cuSPARSE unavailable: ${this.libs.cusparseError}`);
-      this.sparse = new CudaSparse(lib, this.cuStream, (f) => this.workspace(BigInt(f)));
+  gaussianExpand(g: GaussianArgs): void {
+    const op = "gaussianExpand", off = (g.outOffset ?? 0) + g.col;
+    if (g.col + g.centres > g.ld) {
+      throw new RangeError(
+        `CUDA ${op}: ${g.centres} centres from column ${g.col} exceed ld ${g.ld}`,
+      );
     }
-    const op = "spmmCsr";
-    const [pa, pb, pc] = this.fp(op, [values, 0], [b, k * n], [c, m * n]);
-    const pr = this.i(rowOffsets, m + 1, op), pi = this.i(colIndices, values.length, op);
-    this.sparse.spmm(pr, pi, pa, values.length, m, k, pb, pc, n, beta);
+    const need = g.rows === 0 ? 0 : off + (g.rows - 1) * g.ld + g.centres;
+    const pd = this.f(g.distances, g.rows, op), po = this.f(g.out, need, op);
+    const out = off === 0 || po === null ? po : Deno.UnsafePointer.offset(po, off * 4);
+    const shape = [g.rows, g.centres, g.ld, g.start, g.step, g.sigma] as const;
+    this.run(op, this.k.fa_gaussian_expand_f32(pd, out, ...shape, this.cuStream));
   }
 }
 
@@ -386,5 +400,6 @@ export class CudaBackend extends CudaDevice implements Backend {
 export function createCudaBackend(options: CudaBackendOptions = {}): CudaBackend {
   const tf32 = options.tf32 ?? flag("tf32");
   const device = options.device ?? cudaDeviceSetting();
-  return new CudaBackend(openCudaLibraries(device), { tf32, device });
+  const check = options.check ?? flag("check");
+  return new CudaBackend(openCudaLibraries(device), { tf32, device, check });
 }

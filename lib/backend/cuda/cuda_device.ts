@@ -8,10 +8,20 @@
  * @module
  */
 
-import type { Backend, BackendInfo, DType, GemmArgs, MemoryInfo, Storage } from "../backend.ts";
+import type {
+  Backend,
+  BackendInfo,
+  BatchPart,
+  DType,
+  GemmArgs,
+  MemoryInfo,
+  Storage,
+} from "../backend.ts";
+import { buildScatterCsr } from "./scatter_csr.ts";
 import { type AllocatorStats, CachingAllocator, type DeviceBlock } from "./allocator.ts";
 import type { CudaLibraries } from "./cuda_context.ts";
-import { deviceDescription } from "./cuda_context.ts";
+import { deviceDescription, versionLine } from "./cuda_context.ts";
+import { type ScatterMode, scatterSetting } from "../../util/settings.ts";
 import type { CudaSparse } from "./cuda_sparse.ts";
 import {
   CUBLAS_GEMM_DEFAULT,
@@ -30,10 +40,41 @@ export interface CudaBackendOptions {
   tf32?: boolean;
   /** Device ordinal. Default: `FACGCNN_CUDA_DEVICE` or 0. */
   device?: number;
+  /**
+   * Debug mode: graph ops check their indices on the host first, and every launch waits for
+   * the device so a kernel error surfaces at the op that launched it. Default: `FACGCNN_CHECK=1`.
+   */
+  check?: boolean;
+}
+
+/** Host↔device traffic since creation or `resetTransferStats` (per-step bytes in benches). */
+export interface TransferStats {
+  /** Bytes copied host → device. */
+  h2dBytes: number;
+  /** Host → device copy calls. */
+  h2dCopies: number;
+  /** Bytes copied device → host. */
+  d2hBytes: number;
+  /** Device → host copy calls. */
+  d2hCopies: number;
+  /** Waits for the stream (`cudaStreamSynchronize`). */
+  syncs: number;
+}
+
+/** The deterministic scatter plan of an index (`buildScatterCsr`), on the device. */
+export interface ScatterPlan {
+  /** Source rows grouped by destination `[n]`. */
+  perm: Storage;
+  /** `[nDst + 1]` destination ranges in `perm`. */
+  offsets: Storage;
+  /** Destination rows. */
+  nDst: number;
 }
 
 /** Device storage: a block of the caching allocator. */
 class CudaStorage implements Storage {
+  /** For an index uploaded with `scatterRows`: its deterministic scatter plan. */
+  plan: ScatterPlan | null = null;
   constructor(
     readonly dtype: DType,
     readonly length: number,
@@ -69,6 +110,21 @@ export abstract class CudaDevice {
   readonly #alpha = new Float32Array(1);
   readonly #beta = new Float32Array(1);
   #disposed = false;
+  /** How scatters through a planned index run (`FACGCNN_SCATTER`, read at creation). */
+  readonly scatter: ScatterMode = scatterSetting();
+  /** Debug mode (see `CudaBackendOptions.check`). */
+  protected readonly checkMode: boolean;
+  /** Page-locked staging buffer of `uploadBatch` (null until first used or when unavailable). */
+  #staging: { ptr: Deno.PointerValue; bytes: number } | null = null;
+  /** True while the last staged copy may still be reading the staging buffer. */
+  #stagingBusy = false;
+  readonly #transfers: TransferStats = {
+    h2dBytes: 0,
+    h2dCopies: 0,
+    d2hBytes: 0,
+    d2hCopies: 0,
+    syncs: 0,
+  };
   // Safety net only: storages are meant to be freed explicitly (tidy scopes). A reclaimed
   // storage returns its block and leaves the live counts, as `free` would.
   readonly #finalizer = new FinalizationRegistry<{ block: DeviceBlock; bytes: number }>(
@@ -76,8 +132,9 @@ export abstract class CudaDevice {
   );
 
   /** Binds opened libraries; use `createCudaBackend`. */
-  constructor(libs: CudaLibraries, options: { tf32: boolean; device: number }) {
+  constructor(libs: CudaLibraries, options: { tf32: boolean; device: number; check?: boolean }) {
     this.libs = libs;
+    this.checkMode = options.check ?? false;
     this.k = libs.kernels;
     this.#tf32 = options.tf32;
     this.#device = options.device;
@@ -130,13 +187,17 @@ export abstract class CudaDevice {
       `cudart ${paths.cudart}`,
       `kernels ${paths.kernels}`,
       this.#tf32 ? "TF32 tensor-core GEMM (opt-in): ~1e-3 relative GEMM error" : "FP32 GEMM",
+      `scatter: ${this.scatter}${
+        this.scatter === "atomic" ? " (not deterministic)" : " (deterministic)"
+      }`,
+      ...(this.checkMode ? ["FACGCNN_CHECK: indices checked, every launch waited for"] : []),
       paths.cusparse
         ? `cusparse ${paths.cusparse}`
         : `cuSPARSE unavailable: ${this.libs.cusparseError}`,
     ];
     return {
       name: "cuda",
-      device: deviceDescription(cudart, this.#device),
+      device: `${deviceDescription(cudart, this.#device)}; ${versionLine(this.libs)}`,
       gemm: `cuBLAS ${this.#tf32 ? "cublasGemmEx (TF32)" : "cublasSgemm_v2"} (${paths.cublas})`,
       notes,
     };
@@ -175,6 +236,12 @@ export abstract class CudaDevice {
     }
     const s = storage;
     if (s.block === null) return; // freeing twice is a no-op
+    if (s.plan) {
+      const { perm, offsets } = s.plan;
+      s.plan = null;
+      this.free(perm);
+      this.free(offsets);
+    }
     this.#finalizer.unregister(s);
     this.#alloc.release(s.block);
     s.block = null;
@@ -198,10 +265,135 @@ export abstract class CudaDevice {
           this.cuStream,
         ),
       );
+      this.#transfers.h2dBytes += data.byteLength;
+      this.#transfers.h2dCopies++;
       // Wait so the caller may reuse `data` at once (pageable copies are staged anyway).
-      this.#check("upload", rt.cudaStreamSynchronize(this.cuStream));
+      this.#sync("upload");
     }
     return s;
+  }
+
+  /**
+   * One batch: the arrays (and the scatter plans of parts with `scatterRows`) are packed into
+   * one page-locked staging buffer, copied to the device with one asynchronous copy, and split
+   * into storages by device-to-device copies on the stream. Nothing waits; the staging buffer
+   * is reused by the next call once the stream has passed this copy (the step's loss download
+   * has synchronised by then, so that wait is free).
+   */
+  uploadBatch(parts: readonly BatchPart[]): Storage[] {
+    const arrays: (Float32Array | Int32Array)[] = [];
+    const plans: { part: number; perm: number; offsets: number; nDst: number }[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const { data, scatterRows } = parts[i];
+      arrays.push(data);
+      if (scatterRows !== undefined) {
+        if (!(data instanceof Int32Array)) {
+          throw new TypeError("uploadBatch: a scatter index is int32");
+        }
+        const csr = buildScatterCsr(data, scatterRows);
+        plans.push({ part: i, perm: arrays.length, offsets: arrays.length + 1, nDst: scatterRows });
+        arrays.push(csr.perm, csr.offsets);
+      }
+    }
+    const total = arrays.reduce((n, a) => n + a.length, 0);
+    const storages = arrays.map((a) =>
+      this.#allocRaw(a instanceof Float32Array ? "float32" : "int32", a.length)
+    );
+    if (total > 0) {
+      const staging = this.#stagingBuffer(total * 4);
+      const block = this.#alloc.alloc(total * 4);
+      try {
+        let at = 0;
+        for (const a of arrays) {
+          new Uint8Array(staging.view.buffer, at * 4, a.byteLength)
+            .set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+          at += a.length;
+        }
+        const rt = this.libs.cudart;
+        const dev = Deno.UnsafePointer.create(block.ptr);
+        const h2d = CudaMemcpyKind.hostToDevice;
+        this.#check(
+          "uploadBatch",
+          rt.cudaMemcpyAsync(dev, staging.ptr, BigInt(total * 4), h2d, this.cuStream),
+        );
+        this.#transfers.h2dBytes += total * 4;
+        this.#transfers.h2dCopies++;
+        if (staging.pinned) this.#stagingBusy = true;
+        else this.#sync("uploadBatch"); // pageable: the host buffer must outlive the copy
+        at = 0;
+        for (let i = 0; i < arrays.length; i++) {
+          const n = arrays[i].length;
+          if (n > 0) {
+            const src = Deno.UnsafePointer.create(block.ptr + BigInt(at * 4));
+            const d2d = CudaMemcpyKind.deviceToDevice;
+            this.#check(
+              "uploadBatch",
+              rt.cudaMemcpyAsync(storages[i].ptr, src, BigInt(n * 4), d2d, this.cuStream),
+            );
+          }
+          at += n;
+        }
+      } finally {
+        this.#alloc.release(block); // stream-ordered: later work on the stream may reuse it
+      }
+    }
+    for (const p of plans) {
+      storages[p.part].plan = {
+        perm: storages[p.perm],
+        offsets: storages[p.offsets],
+        nDst: p.nDst,
+      };
+    }
+    const planParts = new Set(plans.flatMap((p) => [p.perm, p.offsets]));
+    return storages.filter((_, i) => !planParts.has(i));
+  }
+
+  /** The page-locked staging buffer of at least `bytes` (pageable memory when pinning fails). */
+  #stagingBuffer(bytes: number): { ptr: Deno.PointerValue; view: Uint8Array; pinned: boolean } {
+    const rt = this.libs.cudart;
+    if (this.#stagingBusy) {
+      this.#sync("uploadBatch"); // the previous batch's copy may still read the buffer
+      this.#stagingBusy = false;
+    }
+    if (!this.#staging || this.#staging.bytes < bytes) {
+      if (this.#staging) rt.cudaFreeHost(this.#staging.ptr);
+      this.#staging = null;
+      const size = Math.max(bytes, 1 << 20) * 1.25; // room for the next, slightly larger batch
+      const out = new BigUint64Array(1);
+      if (rt.cudaHostAlloc(out, BigInt(Math.ceil(size)), 0) === 0 && out[0] !== 0n) {
+        this.#staging = { ptr: Deno.UnsafePointer.create(out[0]), bytes: Math.ceil(size) };
+      } else {
+        rt.cudaGetLastError(); // clear the failed allocation's error
+        const host = new Uint8Array(bytes);
+        return { ptr: Deno.UnsafePointer.of(host), view: host, pinned: false };
+      }
+    }
+    const view = new Uint8Array(
+      Deno.UnsafePointerView.getArrayBuffer(this.#staging.ptr!, this.#staging.bytes),
+    );
+    return { ptr: this.#staging.ptr, view, pinned: true };
+  }
+
+  /** Host↔device traffic counters (a copy). */
+  transferStats(): TransferStats {
+    return { ...this.#transfers };
+  }
+
+  /** Restarts the traffic counters. */
+  resetTransferStats(): void {
+    for (const k of Object.keys(this.#transfers) as (keyof TransferStats)[]) this.#transfers[k] = 0;
+  }
+
+  /** The scatter plan an index storage carries (from `uploadBatch`), or null. */
+  protected planOf(index: Storage): ScatterPlan | null {
+    return this.#own(index, "scatter plan").plan;
+  }
+
+  /** Waits for the stream, counted. */
+  #sync(op: string): void {
+    this.#transfers.syncs++;
+    this.#check(op, this.libs.cudart.cudaStreamSynchronize(this.cuStream));
+    this.#stagingBusy = false;
   }
 
   download(storage: Storage): Float32Array | Int32Array {
@@ -220,8 +412,10 @@ export abstract class CudaDevice {
           this.cuStream,
         ),
       );
+      this.#transfers.d2hBytes += out.byteLength;
+      this.#transfers.d2hCopies++;
     }
-    this.#check("download", this.libs.cudart.cudaStreamSynchronize(this.cuStream));
+    this.#sync("download");
     return out;
   }
 
@@ -254,7 +448,7 @@ export abstract class CudaDevice {
   }
 
   synchronize(): void {
-    this.#check("synchronize", this.libs.cudart.cudaStreamSynchronize(this.cuStream));
+    this.#sync("synchronize");
   }
 
   // --- dense -----------------------------------------------------------------------------
@@ -330,6 +524,8 @@ export abstract class CudaDevice {
     this.libs.cublas.cublasDestroy_v2(this.#blas);
     this.libs.cudart.cudaStreamSynchronize(this.cuStream);
     this.#alloc.releaseAll();
+    if (this.#staging) this.libs.cudart.cudaFreeHost(this.#staging.ptr);
+    this.#staging = null;
     this.libs.cudart.cudaStreamDestroy(this.cuStream);
     this.#liveBuffers = 0;
     this.#liveBytes = 0;
@@ -454,6 +650,11 @@ export abstract class CudaDevice {
   /** Throws `CUDA <op>: <error>` unless `code` is cudaSuccess. */
   protected run(op: string, code: number): void {
     this.#check(op, code);
+    if (this.checkMode) {
+      // Debug mode: wait, so an error of this kernel is reported here and not by a later op.
+      this.#sync(op);
+      this.#check(op, this.libs.cudart.cudaGetLastError());
+    }
   }
 
   #check(op: string, code: number): void {

@@ -80,8 +80,8 @@ export const KERNEL_SYMBOLS = {
   fa_adamw_f32: fn("ppppifffffffp"),
   // (p, buf, g, n, lr, momentum, weight_decay, first_step, stream)
   fa_sgd_f32: fn("pppifffip"),
-  // (d, out, n, n_centres, start, step, sigma, stream)
-  fa_gaussian_expand_f32: fn("ppiifffp"),
+  // (d, out, n, n_centres, ld, start, step, sigma, stream)
+  fa_gaussian_expand_f32: fn("ppiiifffp"),
   // (matrices, values, vectors, count, stream)
   fa_symmetric_eigen3_f32: fn("pppip"),
   // (positions, offsets, centres, covariance, values, vectors, n_crystals, stream)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole GPU check as one prepared script (bench/GPU_RUN.md): device and driver, the kernel
+# build, backendInfo(), `test:gpu`, the check-mode (FACGCNN_CHECK=1) op tests, and the
+# throughput bench against the PyTorch peer. Logs go to $OUT (or ./gpu-out), a summary last.
+# Budget: about 8 minutes on an H200 (nvcc ~1.5 min, tests ~2 min, bench ~4 min).
+set -uo pipefail
+out="${OUT:-$PWD/gpu-out}"
+mkdir -p "$out"
+if [[ -f .gpu/deno.xz ]] && ! command -v deno >/dev/null 2>&1; then
+  mkdir -p /tmp/d
+  if command -v xz >/dev/null; then xz -dc .gpu/deno.xz > /tmp/d/deno
+  else python3 -c "import lzma,sys;sys.stdout.buffer.write(lzma.open('.gpu/deno.xz').read())" > /tmp/d/deno
+  fi
+  chmod +x /tmp/d/deno
+  export PATH=/tmp/d:$PATH
+fi
+step() { echo "== $1 ($(date +%T))" | tee -a "$out/summary.txt"; }
+
+step "device"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$out/device.txt"
+ldconfig -p 2>/dev/null | grep -E 'libcu(dart|blas|blasLt|sparse)\.so' > "$out/cuda_libs.txt"
+
+step "build (CPU and CUDA kernels)"
+{ bash native/build_cpu.sh && bash native/build.sh; } > "$out/build.log" 2>&1
+echo "build exit $?" | tee -a "$out/summary.txt"
+
+step "backendInfo()"
+FACGCNN_QUIET=1 deno eval --ext=ts 'import { backendInfo } from "./mod.ts";
+console.log(JSON.stringify(backendInfo(), null, 2));' 2>&1 | tee "$out/backend_info.json" \
+  | tee -a "$out/summary.txt"
+
+step "test:gpu"
+deno task test:gpu > "$out/test_gpu.log" 2>&1
+echo "test:gpu exit $?: $(grep -E '^(ok|FAILED) \|' "$out/test_gpu.log" | tail -1)" \
+  | tee -a "$out/summary.txt"
+
+step "ops in check mode (FACGCNN_CHECK=1)"
+FACGCNN_CHECK=1 FACGCNN_REQUIRE_CUDA=1 deno test -A tests/gpu/ops_parity.test.ts \
+  > "$out/test_gpu_check.log" 2>&1
+echo "check mode exit $?: $(grep -E '^(ok|FAILED) \|' "$out/test_gpu_check.log" | tail -1)" \
+  | tee -a "$out/summary.txt"
+
+step "bench:gpu (scatter csr, the default)"
+timeout 300 deno task bench:gpu > "$out/bench_gpu.log" 2>&1
+echo "bench exit $?" | tee -a "$out/summary.txt"
+[[ -f bench/gpu_throughput.md ]] && cp bench/gpu_throughput.md "$out/" 2>/dev/null
+
+step "summary"
+cat "$out/summary.txt"
+tail -n 40 "$out/bench_gpu.log"
