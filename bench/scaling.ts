@@ -6,6 +6,7 @@
  *
  *   deno run -A bench/scaling.ts [--crystals 2048] [--batch 256] [--epochs 2] [--atom-fea-len 64]
  *       [--model facgcnn] [--ranks 1,2] [--json out.json]
+ *       [--nodes 8 --link-gbps 10 --latency-us 20]   (the estimate for more nodes)
  *
  * Each rank gets ⌊cores / ranks⌋ BLAS/OpenMP threads, so 1 rank uses the whole machine and
  * 2 ranks split it: the comparison is processes against threads on the same cores. Not a
@@ -36,6 +37,9 @@ const { values: opts } = parseArgs({
     model: { type: "string", default: "facgcnn" },
     ranks: { type: "string", default: "1,2" },
     json: { type: "string" },
+    nodes: { type: "string", default: "8" },
+    "link-gbps": { type: "string", default: "10" },
+    "latency-us": { type: "string", default: "20" },
     worker: { type: "boolean", default: false },
   },
 });
@@ -193,6 +197,23 @@ async function main(): Promise<void> {
       );
     }
   }
+  // Estimate for N nodes: compute divides by N (a node computes as the 1-rank run did here),
+  // plus a ring all-reduce of the gradients, 2(N − 1)/N · bytes / bandwidth + 2(N − 1) · latency,
+  // plus the SyncBN reductions (3 small ones per BatchNorm layer: forward sums, forward centred
+  // squares, backward sums), latency-bound: ⌈log2 N⌉ · latency each.
+  const N = Number(opts.nodes), bw = Number(opts["link-gbps"]) * 1e9 / 8;
+  const lat = Number(opts["latency-us"]) * 1e-6;
+  const bytes = results[0].allreduceBytes, bnLayers = 2 * 3;
+  const ring = 2 * (N - 1) / N * bytes / bw + 2 * (N - 1) * lat;
+  const syncBn = 3 * bnLayers * Math.ceil(Math.log2(N)) * lat;
+  const step = base / N + ring + syncBn;
+  console.log(
+    `\nestimate for ${N} nodes (${opts["link-gbps"]} Gb/s, ${opts["latency-us"]} µs): compute ${
+      (1000 * base / N).toFixed(1)
+    } ms + gradient all-reduce ${(1000 * ring).toFixed(2)} ms + SyncBN ${
+      (1000 * syncBn).toFixed(2)
+    } ms = ${(1000 * step).toFixed(1)} ms/step, speed-up ${(base / step).toFixed(2)} of ${N}`,
+  );
   if (opts.json) await Deno.writeTextFile(opts.json, JSON.stringify(results, null, 2) + "\n");
 }
 

@@ -64,8 +64,8 @@ function processEnv(name: string): string | undefined {
 /**
  * Reads the launcher's variables, in order: Open MPI (`OMPI_COMM_WORLD_RANK`/`_SIZE`),
  * MPICH's Hydra and other PMI-1/2 launchers (`PMI_RANK`/`PMI_SIZE`), PMIx (`PMIX_RANK` with
- * the size from Slurm or Open MPI), Slurm's `srun` (`SLURM_PROCID`/`SLURM_NTASKS`, counted
- * only when more than one task runs, since a batch script itself has `SLURM_PROCID=0`).
+ * the size from Slurm), Slurm's `srun` (`SLURM_PROCID`/`SLURM_NTASKS`, counted only in an
+ * `srun` step with more than one task: a batch script itself has `SLURM_PROCID=0`).
  * Returns null when none is set (one process). Inconsistent values (a rank outside the
  * size, a non-integer) throw with the variable named.
  *
@@ -92,7 +92,11 @@ export function detectLaunch(env: EnvGetter = processEnv): LaunchInfo | null {
       throw new RangeError(`MPI environment: expected integers with size ≥ 1, got ${source}`);
     }
     if (rank >= size) throw new RangeError(`MPI environment: rank ≥ size in ${source}`);
-    if (launcher === "slurm" && size === 1) return null;
+    // A batch script itself has SLURM_PROCID=0 and the job's task count but is one process:
+    // only `srun` tasks (a numeric step id) are ranks.
+    if (launcher === "slurm" && (size === 1 || !/^\d+$/.test(env("SLURM_STEP_ID") ?? ""))) {
+      return null;
+    }
     const local = Number(
       env("OMPI_COMM_WORLD_LOCAL_RANK") ?? env("MPI_LOCALRANKID") ?? env("PMIX_LOCAL_RANK") ??
         env("SLURM_LOCALID") ?? 0,

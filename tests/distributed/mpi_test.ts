@@ -26,11 +26,16 @@ Deno.test("detectLaunch: Open MPI, MPICH/PMI, PMIx, Slurm, none", () => {
   assert.equal(detectLaunch(envOf({ PMI_RANK: "2", PMI_SIZE: "3" }))?.launcher, "mpich");
   assert.equal(detectLaunch(envOf({ PMIX_RANK: "0", SLURM_NTASKS: "2" }))?.launcher, "pmix");
   assert.deepEqual(
-    detectLaunch(envOf({ SLURM_PROCID: "5", SLURM_NTASKS: "8" }))?.rank,
+    detectLaunch(envOf({ SLURM_PROCID: "5", SLURM_NTASKS: "8", SLURM_STEP_ID: "0" }))?.rank,
     5,
   );
-  // A batch script (one task) is not a parallel launch; no variables: one process.
-  assert.equal(detectLaunch(envOf({ SLURM_PROCID: "0", SLURM_NTASKS: "1" })), null);
+  // A batch script (no srun step, or one task) is not a parallel launch; no variables: one
+  // process.
+  assert.equal(detectLaunch(envOf({ SLURM_PROCID: "0", SLURM_NTASKS: "4" })), null);
+  assert.equal(
+    detectLaunch(envOf({ SLURM_PROCID: "0", SLURM_NTASKS: "1", SLURM_STEP_ID: "0" })),
+    null,
+  );
   assert.equal(detectLaunch(envOf({})), null);
   // Open MPI's variables win over Slurm's when mpirun runs inside an allocation.
   assert.equal(
