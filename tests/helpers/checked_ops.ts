@@ -2,7 +2,7 @@
  * Per-op leak checks, the way tfjs `engine.ts` checks every kernel in its debug mode:
  * `checkedOps(ops)` wraps each function of an ops module so that a call runs in its own `tidy`
  * scope (the op's intermediates are freed there) and then the backend must hold exactly one
- * more live storage per tensor returned; otherwise the call throws naming the op, e.g.
+ * more live storage per tensor returned (alone, or in an array or plain object); otherwise the call throws naming the op, e.g.
  * `exp leaked 1 storage on the cpu backend (live storages 12 → 14, 1 returned)`.
  * @module
  */
@@ -24,9 +24,15 @@ function backendOf(args: readonly unknown[]): Backend | null {
   return null;
 }
 
+/** Live tensors in what an op returned: a tensor, or tensors in an array or plain object. */
 function returnedStorages(value: unknown): number {
   if (value instanceof Tensor) return value.disposed ? 0 : 1;
   if (Array.isArray(value)) return value.reduce((n, v) => n + returnedStorages(v), 0);
+  if (
+    value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    return Object.values(value).reduce((n: number, v) => n + returnedStorages(v), 0);
+  }
   return 0;
 }
 

@@ -5,14 +5,18 @@
  */
 import assert from "node:assert/strict";
 import type { Backend } from "../../lib/backend/backend.ts";
-import * as T from "../../lib/tensor/ops.ts";
+import * as ops from "../../lib/tensor/ops.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
 import { tidy } from "../../lib/tensor/scope.ts";
 import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { ConvLayer } from "../../lib/models/cgcnn.ts";
 import { Rng } from "../../lib/util/random.ts";
 import { forEachBackend } from "../helpers/backends.ts";
+import { checkedOps } from "../helpers/checked_ops.ts";
 import { assertClose, seededRng, uniform } from "../helpers/numeric.ts";
+
+/** Every op under the per-call leak check: a leak fails naming the op. */
+const T = checkedOps(ops);
 
 type F64 = Float64Array;
 const softplus64 = (v: number) => (v > 20 ? v : Math.log1p(Math.exp(v)));
