@@ -68,7 +68,8 @@ export function backward(root: Tensor): void {
       if (node.op === null) {
         kept = accumulateLeaf(node, g);
       } else {
-        for (const [input, gInput] of inputGradients(node, node.op, g)) {
+        const pending = (t: Tensor) => grads.get(t);
+        for (const [input, gInput] of inputGradients(node, node.op, g, pending)) {
           if (!input.requiresGrad) {
             if (gInput !== g) gInput.dispose();
             continue;
@@ -164,8 +165,18 @@ function reduceTo(b: Backend, g: Storage, rows: number, cols: number, like: Tens
   return out;
 }
 
-/** The gradient of each differentiable input of `node`, given the gradient `g` of its output. */
-function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
+/**
+ * The gradient of each differentiable input of `node`, given the gradient `g` of its output.
+ * `pending(t)` is t's gradient accumulated so far in this pass, if any: a rule that writes only
+ * a column block of a weight (CGCNN's `fc_full` is used in three blocks) adds its block into it
+ * in place (GEMM with beta 1) instead of returning a zero-padded full-size gradient.
+ */
+function inputGradients(
+  node: Tensor,
+  op: Op,
+  g: Tensor,
+  pending: (t: Tensor) => Tensor | undefined,
+): [Tensor, Tensor][] {
   const b = node.backend;
   switch (op.kind) {
     case "matmul": {
@@ -204,7 +215,8 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
         out.push([x, dx]);
       }
       if (weight.requiresGrad) {
-        const dw = make(b, weight.shape, true); // only the column block is written
+        const prev = pending(weight);
+        const dw = prev ?? make(b, weight.shape, true); // only the column block is written
         b.gemm({
           transA: true,
           transB: false,
@@ -212,7 +224,7 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
           n: k,
           k: rows,
           alpha: 1,
-          beta: 0,
+          beta: prev ? 1 : 0,
           a: g.storage,
           lda: outF,
           b: x.storage,
@@ -221,7 +233,7 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
           cOffset: inputOffset,
           ldc: inF,
         });
-        out.push([weight, dw]);
+        if (!prev) out.push([weight, dw]);
       }
       if (bias?.requiresGrad) {
         const db = make(b, bias.shape);
@@ -432,13 +444,14 @@ function inputGradients(node: Tensor, op: Op, g: Tensor): [Tensor, Tensor][] {
         out.push([x, dx]);
       }
       if (weight.requiresGrad) {
-        const dw = make(b, weight.shape, true); // only the column block is written
+        const prev = pending(weight);
+        const dw = prev ?? make(b, weight.shape, true); // only the column block is written
         b.gemm({
-          ...{ transA: true, transB: false, m: cols, n: k, k: edges, alpha: 1, beta: 0 },
-          ...{ a: g.storage, lda: cols, b: x.storage, ldb: k, c: dw.storage },
-          ...{ cOffset: inputOffset, ldc: weight.cols },
+          ...{ transA: true, transB: false, m: cols, n: k, k: edges, alpha: 1 },
+          ...{ beta: prev ? 1 : 0, a: g.storage, lda: cols, b: x.storage, ldb: k },
+          ...{ c: dw.storage, cOffset: inputOffset, ldc: weight.cols },
         });
-        out.push([weight, dw]);
+        if (!prev) out.push([weight, dw]);
       }
       if (bias.requiresGrad) {
         const db = make(b, bias.shape);

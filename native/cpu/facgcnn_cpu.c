@@ -456,6 +456,29 @@ API void fc_gate_sum_backward(const float *z, const int *offsets, int natoms, in
   }
 }
 
+/* Column sums of [rows, cols] in double (per-thread row blocks, added in thread order). */
+API void fc_sum_rows(const float *x, float *out, int rows, int cols) {
+  int T = threads_for(rows);
+  double *part = calloc((size_t)T * cols, sizeof(double));
+#pragma omp parallel num_threads(T)
+  {
+    int t = omp_get_thread_num();
+    int r0 = (int)((int64_t)rows * t / T), r1 = (int)((int64_t)rows * (t + 1) / T);
+    double *p = part + (size_t)t * cols;
+    for (int r = r0; r < r1; r++) {
+      const float *xr = x + (int64_t)r * cols;
+#pragma omp simd
+      for (int j = 0; j < cols; j++) p[j] += xr[j];
+    }
+  }
+  for (int j = 0; j < cols; j++) {
+    double s = 0.0;
+    for (int k = 0; k < T; k++) s += part[(size_t)k * cols + j];
+    out[j] = (float)s;
+  }
+  free(part);
+}
+
 /* Number of OpenMP threads the kernels use (for backendInfo). */
 API int fc_threads(void) {
   int n = 1;

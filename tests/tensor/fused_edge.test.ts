@@ -188,3 +188,41 @@ forEachBackend(
     }
   },
 );
+
+forEachBackend(
+  "a weight used in three column blocks: each block's gradient added in place",
+  (b) => {
+    const rng = seededRng(21);
+    const W = T.parameter(b, Float32Array.from(uniform(rng, 3 * 7, -1, 1)), [3, 7]);
+    try {
+      tidy(() => {
+        const xs = [[5, 2, 0], [5, 2, 2], [5, 3, 4]].map(([r, k, off]) => ({
+          x: Float32Array.from(uniform(rng, r * k, -1, 1)),
+          w: Float32Array.from(uniform(rng, r * 3, -1, 1)),
+          r,
+          k,
+          off,
+        }));
+        let loss: Tensor | null = null;
+        for (const { x, w, r, k, off } of xs) {
+          const y = T.linear(T.tensor(b, x, [r, k]), W, null, off);
+          const l = T.sum(T.mul(y, T.tensor(b, w, [r, 3])));
+          loss = loss ? T.add(loss, l) : l;
+        }
+        loss!.backward();
+        // dL/dW[o, off + j] = Σ_r w[r, o] x[r, j] (float64).
+        const expected = new Float64Array(3 * 7);
+        for (const { x, w, r, k, off } of xs) {
+          for (let o = 0; o < 3; o++) {
+            for (let j = 0; j < k; j++) {
+              for (let i = 0; i < r; i++) expected[o * 7 + off + j] += w[i * 3 + o] * x[i * k + j];
+            }
+          }
+        }
+        assertClose(W.grad!.toArray(), expected, 1e-5, 1e-6, "dW");
+      });
+    } finally {
+      W.dispose();
+    }
+  },
+);

@@ -258,3 +258,13 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "native column sums equal the TypeScript kernel",
+  ignore,
+  fn() {
+    for (const [rows, cols] of [[5000, 37], [3, 2000], [70, 128]]) {
+      same("sumRows", [rand(rows * cols)], [cols], (b, [x], [o]) => b.sumRows(x, o, rows, cols));
+    }
+  },
+});

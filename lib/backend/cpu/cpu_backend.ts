@@ -27,7 +27,6 @@ import type {
   UnaryOp,
 } from "../backend.ts";
 import { type BlasChoice, loadBlas } from "./blas.ts";
-import { sumRowsKernel } from "./graph_kernels.ts";
 import { type CpuKernelTable, nativeKernelTable, TS_KERNELS } from "./kernel_table.ts";
 import { adamWKernel, scheduleFreeAdamWKernel, sgdKernel } from "./optim_kernels.ts";
 import { loadCpuKernels } from "./native_kernels.ts";
@@ -360,7 +359,7 @@ export class CpuBackend implements Backend {
   }
 
   sumRows(x: Storage, out: Storage, rows: number, cols: number): void {
-    sumRowsKernel(this.#f32(x), this.#f32(out), rows, cols);
+    this.#k.sumRows(this.#f32(x), this.#f32(out), rows, cols);
   }
 
   sumAll(x: Storage, out: Storage, length: number): void {

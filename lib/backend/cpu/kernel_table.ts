@@ -27,6 +27,7 @@ import {
   scatterAddRowsKernel,
   segmentExpandKernel,
   segmentReduceKernel,
+  sumRowsKernel,
 } from "./graph_kernels.ts";
 import {
   batchNormBackwardKernel,
@@ -75,6 +76,8 @@ export interface CpuKernelTable {
   batchNormForward(a: BatchNormArgs<F>): void;
   /** Its backward. */
   batchNormBackward(a: BatchNormBackwardArgs<F>): void;
+  /** Column sums of `[rows, cols]`. */
+  sumRows(x: F, out: F, rows: number, cols: number): void;
   /** Fused edge pre-activation (+ BN1 statistics). */
   edgeCombine(a: EdgeCombineHost): void;
   /** Fused BN1 → gate → neighbour sum. */
@@ -98,6 +101,7 @@ export const TS_KERNELS: CpuKernelTable = {
   columnMoments: columnMomentsKernel,
   batchNormForward: batchNormForwardKernel,
   batchNormBackward: batchNormBackwardKernel,
+  sumRows: sumRowsKernel,
   edgeCombine: edgeCombineKernel,
   gateSum: gateSumKernel,
   gateSumBackward: gateSumBackwardKernel,
@@ -168,6 +172,10 @@ export function nativeKernelTable(k: CpuKernels): CpuKernelTable {
         ...[a.x, a.dy, a.mean, a.variance, a.gamma, a.dx, a.dGamma, a.dBeta] as const,
         ...[a.rows, a.cols, a.eps, a.batchStatistics ? 1 : 0] as const,
       ),
+    sumRows(x, out, rows, cols) {
+      if (rows * cols < NATIVE_BINARY_MIN) return sumRowsKernel(x, out, rows, cols);
+      k.fc_sum_rows(x, out, rows, cols);
+    },
     edgeCombine(a) {
       checkEdgeGraph("edgeCombine", a.offsets, a.atoms, a.edges, a.neighbors);
       const moments = a.mean !== null && a.variance !== null;

@@ -32,6 +32,7 @@ export const CPU_KERNEL_SYMBOLS = {
   fc_edge_combine: fn("bbbbbbiiibb", "void"),
   fc_gate_sum: fn("bbiibbbbfb", "void"),
   fc_gate_sum_backward: fn("bbiibbbbfbbbbi", "void"),
+  fc_sum_rows: fn("bbii", "void"),
   fc_threads: fn(""),
 } as const satisfies Deno.ForeignLibraryInterface;
 
