@@ -7,6 +7,7 @@
  *   deno run -A bench/vs_cgcnn.ts [--data synthetic:2048,../shared/data/carbon24/dev.csv]
  *     [--sizes 64,128] [--batches 64,256,1024] [--repeats 3] [--epochs 1] [--limit N]
  *     [--models cgcnn,facgcnn] [--python /usr/bin/python3] [--threads 2]
+ *     [--target energy_per_atom] (the target column of a CSV source)
  *
  * Needs PyTorch and numpy for the original side (Debian: `apt-get install python3-torch
  * python3-pymatgen`; not needed by CI). Both sides use `--threads` threads (OpenBLAS/OpenMP and
@@ -69,6 +70,7 @@ const flags = parseArgs({
     models: { type: "string", default: "cgcnn,facgcnn" },
     python: { type: "string", default: "/usr/bin/python3" },
     threads: { type: "string", default: "2" },
+    target: { type: "string", default: "energy_per_atom" },
     A: { type: "string" },
     batch: { type: "string" },
   },
@@ -90,6 +92,7 @@ async function graphsOf(source: string, limit: number): Promise<GraphSet> {
       maxNeighbors: M,
       neighborTies: "truncate",
       quiet: true,
+      ...(source.endsWith(".csv") ? { target: flags.target } : {}),
     } as Parameters<typeof loadGraphs>[1],
   );
   if (limit > 0 && limit < graphs.count) {
