@@ -194,7 +194,12 @@ export {
   TRAIN_DEFAULTS,
   type TrainDefaults,
 } from "./lib/train/config.ts";
-export type { ModelDefaults, ModelKind } from "./lib/models/config.ts";
+export {
+  MODEL_TASKS,
+  type ModelDefaults,
+  type ModelKind,
+  type ModelTask,
+} from "./lib/models/config.ts";
 export {
   lossAndGradients,
   type LossFunction,
@@ -221,6 +226,8 @@ export {
 
 // --- metrics ---------------------------------------------------------------------------------
 export {
+  type ClassificationMetrics,
+  classificationMetrics,
   formatMeanStdErr,
   mae,
   type MeanStdErr,

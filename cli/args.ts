@@ -13,6 +13,7 @@ import {
   DEVICE_CHOICES,
   FRAME_KINDS,
   MODEL_KINDS,
+  MODEL_TASKS,
   NEIGHBOR_TIES,
   OPTIMIZER_KINDS,
   parseFrameMode,
@@ -46,6 +47,9 @@ export const DATA_FLAGS = {
 /** Flags of the model and the training loop. */
 export const TRAIN_FLAGS = {
   model: { type: "string" },
+  task: { type: "string" },
+  threshold: { type: "string" },
+  "lr-milestones": { type: "string" },
   frames: { type: "string" },
   "frame-kind": { type: "string" },
   "coord-scale": { type: "string" },
@@ -213,6 +217,16 @@ export function trainConfig(v: DataValues & TrainValues): TrainConfig {
   return {
     ...dataConfig(v),
     model: choiceFlag("model", v.model, MODEL_KINDS),
+    task: choiceFlag("task", v.task, MODEL_TASKS),
+    threshold: numberFlag("threshold", v.threshold),
+    milestones: listFlag("lr-milestones", v["lr-milestones"])?.map((m) => {
+      if (!Number.isInteger(m) || m < 1) {
+        throw new UsageError(
+          `--lr-milestones must be positive epoch numbers, got "${v["lr-milestones"]}"`,
+        );
+      }
+      return m;
+    }),
     frames: framesFlag(v.frames),
     frameKind: choiceFlag("frame-kind", v["frame-kind"], FRAME_KINDS),
     coordinates: coordinateFlags(v["coord-scale"], v["node-coords"]),

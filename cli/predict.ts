@@ -20,7 +20,7 @@ import { randomlyRotateStructure, randomlyShiftOrigin } from "../lib/crystal/tra
 import type { Dataset } from "../lib/crystal/types.ts";
 import { writeTextAtomic } from "../lib/io/atomic.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
-import { regressionMetrics } from "../lib/train/metrics.ts";
+import { classificationMetrics, regressionMetrics } from "../lib/train/metrics.ts";
 import { DEVICE_CHOICES, TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import { parityPlot, targetQuantity, writeReport } from "../lib/train/report.ts";
 import {
@@ -40,7 +40,9 @@ const HELP = `deno task predict --checkpoint FILE --data PATH [flags]
   --data PATH|synthetic:N   structures to predict: a folder of .cif files (id = file name),
                             one .cif, a CGCNN folder, a CSV with a cif column, HDF5; targets
                             are optional
-  --report FILE.html        parity plot of the predictions (needs targets)
+  --report FILE.html        parity plot of the predictions (needs targets; regression)
+  --threshold T             classification model: targets become labels, 1 when target > T
+                            (the label column then holds them); without it targets must be 0/1
   --unit UNIT               unit of the target on the report's axes (eV/atom for energies)
   --format, --target, --id-column, --positions, --limit   as for train
   --frames stochastic|all|none|K   frame mode (default: the model's)
@@ -70,6 +72,7 @@ if (import.meta.main) {
       device: { type: "string" },
       out: { type: "string" },
       report: { type: "string" },
+      threshold: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (flags.help) return console.log(HELP);
@@ -127,13 +130,34 @@ if (import.meta.main) {
         ids.push(e.id);
         targets.push(e.target);
       }
+      const classify = model.config.task === "classification";
+      const threshold = numberFlag("threshold", flags.threshold);
+      if (classify && threshold !== undefined) {
+        for (let i = 0; i < targets.length; i++) {
+          if (Number.isFinite(targets[i])) targets[i] = targets[i] > threshold ? 1 : 0;
+        }
+      }
       const withTargets = targets.some(Number.isFinite);
       const csv = predictionCsv(ids, withTargets ? targets : null, predictions);
       if (flags.out) await writeTextAtomic(flags.out, csv);
       else await Deno.stdout.write(new TextEncoder().encode(csv));
       const moved = how ? ` (${how})` : "";
       const dest = flags.out ? ` → ${flags.out}` : "";
-      if (targets.every(Number.isFinite)) {
+      if (classify && targets.every((t) => t === 0 || t === 1)) {
+        const k = classificationMetrics(targets, predictions);
+        console.error(
+          `${dataset.length} structures${moved}: P(class 1) predicted; accuracy ${
+            k.accuracy.toFixed(3)
+          }, precision ${k.precision.toFixed(3)}, recall ${k.recall.toFixed(3)}, F1 ${
+            k.f1.toFixed(3)
+          }, AUC ${k.auc.toFixed(3)}${dest}`,
+        );
+      } else if (classify) {
+        console.error(
+          `${dataset.length} structures${moved}: P(class 1) predicted${dest}` +
+            (withTargets ? " (targets are not 0/1: give --threshold for metrics)" : ""),
+        );
+      } else if (targets.every(Number.isFinite)) {
         const m = regressionMetrics(targets, predictions);
         console.error(
           `${dataset.length} structures${moved}: ` +
@@ -145,6 +169,9 @@ if (import.meta.main) {
           `${dataset.length} structures${moved} predicted` +
             (n > 0 ? ` (${n} with a target; metrics need all)` : "") + dest,
         );
+      }
+      if (flags.report && classify) {
+        throw new UsageError("--report draws a parity plot; a classification model has none");
       }
       if (flags.report) {
         if (!withTargets) {

@@ -41,7 +41,10 @@ Model:
   --node-coords on|off      feed atoms their frame coordinates (on, the paper)
   --atom-fea-len ${M.atomFeaLen}  --h-fea-len ${M.hFeaLen}  --n-conv ${M.nConv}  --n-h ${M.nH}
 Training:
-  --epochs ${D.epochs}  --batch-size ${D.batchSize} (capped to the data)  --lr ${D.lr.toExponential()}
+  --task regression|classification   two classes as CGCNN (NLL loss; predictions P(class 1))
+  --threshold T             classification: class 1 is target > T (else targets must be 0/1)
+  --lr-milestones 100,200   epochs where SGD/AdamW multiply the lr by 0.1 (MultiStepLR)
+  --epochs ${D.epochs}  --batch-size ${D.batchSize} (default capped to a tenth of the training set, ≥ 32)  --lr ${D.lr.toExponential()}
   --optimizer ${OPTIMIZER_KINDS.join("|")}  --weight-decay 0  --device ${
     DEVICE_CHOICES.join("|")
   }  --seed ${D.seed}
@@ -83,15 +86,24 @@ async function main(comm: Communicator): Promise<void> {
     return;
   }
   const t = result.test;
-  console.log(
-    `best epoch ${result.bestEpoch}: val MAE ${result.bestValMae.toFixed(4)} ` +
-      `(mean predictor ${result.meanPredictorValMae.toFixed(4)})` +
-      (t
-        ? `; test MAE ${t.mae.toFixed(4)}, RMSE ${t.rmse.toFixed(4)}, R² ${
-          t.r2.toFixed(3)
-        } (${t.n} crystals)`
-        : ""),
-  );
+  const k = result.testClassification;
+  if (k) {
+    console.log(
+      `best epoch ${result.bestEpoch}: test accuracy ${k.accuracy.toFixed(3)}, precision ${
+        k.precision.toFixed(3)
+      }, recall ${k.recall.toFixed(3)}, F1 ${k.f1.toFixed(3)}, AUC ${
+        k.auc.toFixed(3)
+      } (${k.n} crystals)`,
+    );
+  } else {console.log(
+      `best epoch ${result.bestEpoch}: val MAE ${result.bestValMae.toFixed(4)} ` +
+        `(mean predictor ${result.meanPredictorValMae.toFixed(4)})` +
+        (t
+          ? `; test MAE ${t.mae.toFixed(4)}, RMSE ${t.rmse.toFixed(4)}, R² ${
+            t.r2.toFixed(3)
+          } (${t.n} crystals)`
+          : ""),
+    );}
   console.log(
     `run folder: ${result.out} (report.html, metrics.csv, best.safetensors, test_results.csv)`,
   );

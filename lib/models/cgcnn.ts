@@ -25,7 +25,9 @@ import {
   segmentExpand,
   segmentMean,
   segmentSum,
+  sliceCols,
   softplus,
+  sub,
 } from "../tensor/ops.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { DeviceInputs } from "./inputs.ts";
@@ -43,6 +45,8 @@ export interface NetworkShape {
   nConv: number;
   /** Hidden layers of the head (n_h ≥ 1). */
   nH: number;
+  /** Outputs of `fc_out`: 1 (regression, default) or 2 (two-class scores). */
+  outputs?: number;
 }
 
 /**
@@ -132,7 +136,7 @@ export class CrystalGraphNetwork extends Module {
     for (let i = 0; i < shape.nH - 1; i++) {
       this.fcs.push(this.child(`fcs.${i}`, new Linear(backend, H, H, rng)));
     }
-    this.fcOut = this.child("fc_out", new Linear(backend, H, 1, rng));
+    this.fcOut = this.child("fc_out", new Linear(backend, H, shape.outputs ?? 1, rng));
   }
 
   /**
@@ -149,7 +153,11 @@ export class CrystalGraphNetwork extends Module {
     const pooled = segmentMean(v, inputs.crystalOffsets); // [k·C, A]
     let h = softplus(this.convToFc.forward(softplus(pooled)));
     for (const fc of this.fcs) h = softplus(fc.forward(h));
-    const out = this.fcOut.forward(h); // [k·C, 1]
+    let out = this.fcOut.forward(h); // [k·C, 1], or [k·C, 2] class scores
+    // Two classes (CGCNN's classification head without its dropout): log-softmax over the two
+    // scores depends only on their difference d = z₁ − z₀ (log p₁ = −softplus(−d),
+    // log p₀ = −softplus(d)), so the network returns d as its one column.
+    if ((this.shape.outputs ?? 1) === 2) out = sub(sliceCols(out, 1, 2), sliceCols(out, 0, 1));
     if (inputs.copies === 1) return out;
     // Frame averaging: mean over the k copies of each crystal.
     return segmentMean(gatherRows(out, inputs.copyOrder!), inputs.copyOffsets!);

@@ -15,6 +15,15 @@ import type { FrameKind, FrameMode } from "../frames/select.ts";
 /** An architecture: CGCNN (distances only) or FACGCNN (adds frame coordinates). */
 export type ModelKind = "cgcnn" | "facgcnn";
 
+/**
+ * What the model predicts: a number ("regression") or, as CGCNN's classification mode, one of
+ * two classes ("classification": two outputs, log-softmax, NLL loss).
+ */
+export type ModelTask = "regression" | "classification";
+
+/** The tasks (`--task`). */
+export const MODEL_TASKS: readonly ModelTask[] = ["regression", "classification"];
+
 /** The architectures (`--model`). */
 export const MODEL_KINDS: readonly ModelKind[] = ["cgcnn", "facgcnn"];
 
@@ -26,7 +35,7 @@ export const FRAME_MODE_WORDS = ["none", "stochastic", "all"] as const;
 
 /** The model fields that have a default (everything but the kind and the atom table). */
 export type ModelDefaults = Readonly<
-  Required<Omit<ResolvedModelConfig, "kind" | "atomFeatureLength">>
+  Required<Omit<ResolvedModelConfig, "kind" | "atomFeatureLength" | "task">>
 >;
 
 /**
@@ -92,6 +101,8 @@ export interface ModelConfig {
   neighborTies?: NeighborTies;
   /** Atom feature table (CGCNN's 92-long one by default, or a loaded `atom_init.json`). */
   atomFeatures?: AtomFeatureTable;
+  /** "regression" (default) or "classification" (two classes; predictions are P(class 1)). */
+  task?: ModelTask;
 }
 
 /**
@@ -126,6 +137,18 @@ export interface ResolvedModelConfig {
   neighborTies?: NeighborTies;
   /** Features per atom in the atom table. */
   atomFeatureLength: number;
+  /** Regression or two-class classification (absent in old checkpoints: regression). */
+  task?: ModelTask;
+}
+
+/** `task` when it is one of {@link MODEL_TASKS}, else a `RangeError`. */
+export function checkTask(task: ModelTask): ModelTask {
+  if (!MODEL_TASKS.includes(task)) {
+    throw new RangeError(
+      `task must be "regression" or "classification", got ${JSON.stringify(task)}`,
+    );
+  }
+  return task;
 }
 
 /** `v` when it is a positive integer, else a `RangeError` naming `name`. */
@@ -195,5 +218,6 @@ export function resolveModelConfig(
     maxNeighbors: positiveInt("maxNeighbors", config.maxNeighbors ?? defaults.maxNeighbors),
     neighborTies: config.neighborTies ?? defaults.neighborTies,
     atomFeatureLength: (config.atomFeatures ?? BUILTIN_ATOM_FEATURES).length,
+    task: checkTask(config.task ?? "regression"),
   };
 }

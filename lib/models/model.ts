@@ -98,6 +98,7 @@ export class Model {
       hFeaLen: c.hFeaLen,
       nConv: c.nConv,
       nH: c.nH,
+      outputs: c.task === "classification" ? 2 : 1,
     }, initRng);
     const table = atomFeatureTable(this.atomFeatures);
     this.atomTable = new Tensor(backend, backend.upload(table), [
@@ -182,8 +183,12 @@ export class Model {
         const values = tidy(() =>
           noGrad(() => this.forward(batch, options.frames).toFloat32Array())
         );
+        const classes = this.config.task === "classification";
         for (let i = 0; i < values.length; i++) {
-          out[start + i] = this.targetMean + this.targetStd * values[i];
+          // Classification: P(class 1) = softmax(z)₁ = σ(z₁ − z₀).
+          out[start + i] = classes
+            ? 1 / (1 + Math.exp(-values[i]))
+            : this.targetMean + this.targetStd * values[i];
         }
       }
     } finally {

@@ -15,9 +15,11 @@ import type { FrameKind, FrameMode } from "../frames/select.ts";
 import {
   CGCNN_REFERENCE_MODEL,
   MODEL_KINDS,
+  MODEL_TASKS,
   type ModelConfig,
   type ModelDefaults,
   type ModelKind,
+  type ModelTask,
   resolveModelConfig,
 } from "../models/config.ts";
 import { OPTIMIZER_KINDS } from "../optim/create.ts";
@@ -28,7 +30,9 @@ export {
   FRAME_KINDS,
   FRAME_MODE_WORDS,
   MODEL_KINDS,
+  MODEL_TASKS,
   type ModelKind,
+  type ModelTask,
   parseFrameMode,
 } from "../models/config.ts";
 export { OPTIMIZER_KINDS } from "../optim/create.ts";
@@ -225,6 +229,14 @@ export interface DataConfig {
 export interface TrainConfig extends DataConfig {
   /** Architecture ("facgcnn"). */
   model?: "cgcnn" | "facgcnn";
+  /**
+   * "regression" (default) or "classification": CGCNN's two-class mode (two outputs,
+   * log-softmax, NLL loss, no target scaling); labels are the targets (0/1), or
+   * `target > threshold` when `threshold` is given.
+   */
+  task?: ModelTask;
+  /** Classification: class 1 is `target > threshold` (targets must be 0/1 without it). */
+  threshold?: number;
   /** Training frame mode ("stochastic", the paper's k = 1). */
   frames?: FrameMode;
   /** Frame base ("pca"). */
@@ -285,6 +297,7 @@ export type ResolvedTrainConfig =
     Pick<
       TrainConfig,
       | "model"
+      | "task"
       | "frames"
       | "frameKind"
       | "epochs"
@@ -340,6 +353,7 @@ export function resolveTrainConfig(c: TrainConfig): ResolvedTrainConfig {
   const r: ResolvedTrainConfig = {
     ...c,
     model: oneOf("model", c.model ?? d.model, MODEL_KINDS),
+    task: oneOf("task", c.task ?? "regression", MODEL_TASKS),
     frames: c.frames ?? m.frames,
     frameKind: c.frameKind ?? m.frameKind,
     epochs: c.epochs ?? d.epochs,
@@ -370,6 +384,7 @@ export function resolveTrainConfig(c: TrainConfig): ResolvedTrainConfig {
 export function trainModelConfig(r: ResolvedTrainConfig): ModelConfig {
   return {
     kind: r.model,
+    task: r.task,
     atomFeaLen: r.atomFeaLen,
     hFeaLen: r.hFeaLen,
     nConv: r.nConv,

@@ -174,3 +174,88 @@ export function formatMeanStdErr(m: { mean: number; stderr: number }, digits = 3
   const mean = m.mean.toFixed(digits);
   return Number.isNaN(m.stderr) ? mean : `${mean} ± ${m.stderr.toFixed(digits)}`;
 }
+
+/**
+ * Two-class metrics, as CGCNN reports them for classification.
+ *
+ * @example
+ * ```ts
+ * import { type ClassificationMetrics, classificationMetrics } from "@facgcnn/toolkit";
+ * const m: ClassificationMetrics = classificationMetrics([0, 1, 1], [0.2, 0.9, 0.4]);
+ * console.log(m.accuracy, m.auc);
+ * ```
+ */
+export interface ClassificationMetrics {
+  /** Fraction of structures whose predicted class (P(class 1) ≥ 0.5) is the label. */
+  accuracy: number;
+  /** True positives / predicted positives (NaN when nothing is predicted positive). */
+  precision: number;
+  /** True positives / actual positives (NaN when there are no positives). */
+  recall: number;
+  /** Harmonic mean of precision and recall (NaN when either is NaN or both are 0). */
+  f1: number;
+  /** Area under the ROC curve of P(class 1) (ties count ½; NaN with one class only). */
+  auc: number;
+  /** Number of structures. */
+  n: number;
+}
+
+/**
+ * Accuracy, precision, recall and F1 at P(class 1) ≥ 0.5 (CGCNN takes the arg-max of two
+ * probabilities, the same rule), and the ROC AUC as the Mann–Whitney statistic: the fraction
+ * of (positive, negative) pairs ranked correctly, ties counting ½.
+ *
+ * @example
+ * ```ts
+ * import { classificationMetrics } from "@facgcnn/toolkit";
+ * const m = classificationMetrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.8]);
+ * console.log(m); // accuracy 0.5, precision 0.5, recall 0.5, f1 0.5, auc 0.75, n 4
+ * ```
+ */
+export function classificationMetrics(
+  labels: Numbers,
+  probabilities: Numbers,
+): ClassificationMetrics {
+  const n = checkPair(labels, probabilities);
+  let tp = 0, fp = 0, fn = 0, tn = 0;
+  const pos: number[] = [], neg: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const y = labels[i];
+    if (y !== 0 && y !== 1) throw new RangeError(`label ${i} is ${y}, expected 0 or 1`);
+    const p = probabilities[i];
+    const predicted = p >= 0.5 ? 1 : 0;
+    if (y === 1) {
+      pos.push(p);
+      if (predicted === 1) tp++;
+      else fn++;
+    } else {
+      neg.push(p);
+      if (predicted === 1) fp++;
+      else tn++;
+    }
+  }
+  const precision = tp + fp > 0 ? tp / (tp + fp) : NaN;
+  const recall = tp + fn > 0 ? tp / (tp + fn) : NaN;
+  const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : NaN;
+  // AUC by sorting: for each positive, count negatives below it (ties ½). O(n log n).
+  let auc = NaN;
+  if (pos.length > 0 && neg.length > 0) {
+    const sorted = Float64Array.from(neg).sort();
+    const below = (p: number, strict: boolean) => {
+      let lo = 0, hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (strict ? sorted[mid] < p : sorted[mid] <= p) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    let wins = 0;
+    for (const p of pos) {
+      const less = below(p, true), lessOrEqual = below(p, false);
+      wins += less + 0.5 * (lessOrEqual - less);
+    }
+    auc = wins / (pos.length * neg.length);
+  }
+  return { accuracy: (tp + tn) / n, precision, recall, f1, auc, n };
+}

@@ -9,7 +9,7 @@ import type { FrameMode } from "../frames/select.ts";
 import type { Model } from "../models/model.ts";
 import type { ExperimentVariant, ResolvedTrainConfig } from "./config.ts";
 import type { TrainingData } from "./data.ts";
-import type { MeanStdErr, RegressionMetrics } from "./metrics.ts";
+import type { ClassificationMetrics, MeanStdErr, RegressionMetrics } from "./metrics.ts";
 
 /**
  * One row of `metrics.csv`.
@@ -68,6 +68,11 @@ export interface TrainResult {
   test: RegressionMetrics | null;
   /** Test-set predictions of the best model, in test-set order. */
   testPredictions: Float32Array | null;
+  /**
+   * Classification runs: accuracy, precision, recall, F1 and AUC of the best model on the
+   * test set (`testPredictions` are then P(class 1)); absent or null otherwise.
+   */
+  testClassification?: ClassificationMetrics | null;
   /** The best model (weights at its best epoch); the caller disposes it. */
   model: Model;
   /** The train/val/test graph sets used. */

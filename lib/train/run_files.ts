@@ -64,6 +64,7 @@ export const writeRunFiles = {
       frames: r.config.frames,
       frameKind: r.config.frameKind,
       test: r.test,
+      ...(r.testClassification ? { testClassification: r.testClassification } : {}),
       bestEpoch: r.bestEpoch,
       bestValMae: r.bestValMae,
       meanPredictorValMae: r.meanPredictorValMae,

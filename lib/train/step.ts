@@ -8,7 +8,7 @@
 import type { GraphBatch } from "../graph/batch.ts";
 import type { Model } from "../models/model.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
-import { mseLoss, tensor } from "../tensor/ops.ts";
+import { mean, mseLoss, mul, softplus, tensor } from "../tensor/ops.ts";
 import { tidy } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -17,6 +17,17 @@ import type { Tensor } from "../tensor/tensor.ts";
  * is trained on), a scalar tensor `[1]`.
  */
 export type LossFunction = (predictions: Tensor, targets: Float32Array) => Tensor;
+
+/**
+ * CGCNN's classification loss, NLL of the log-softmax over two class scores, from the score
+ * difference d = z₁ − z₀ `[C, 1]` the two-class network returns, and labels `[C]` in {0, 1}:
+ * −log p_y = softplus(−d) for y = 1 and softplus(d) for y = 0, i.e. softplus((1 − 2y)·d),
+ * averaged over the batch.
+ */
+export function binaryNllLoss(scoreDiff: Tensor, labels: Float32Array): Tensor {
+  const sign = labels.map((y) => 1 - 2 * y);
+  return mean(softplus(mul(scoreDiff, tensor(scoreDiff.backend, sign, [labels.length, 1]))));
+}
 
 /** Mean squared error of `[C, 1]` predictions against targets `[C]` (CGCNN's regression loss). */
 export function mseTargetLoss(predictions: Tensor, targets: Float32Array): Tensor {

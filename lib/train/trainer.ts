@@ -23,7 +23,9 @@ import {
 } from "./config.ts";
 import { loadTrainingData } from "./data.ts";
 import { epochOrder, evaluate, reestimateBatchNorm, trainEpoch, type TrainHooks } from "./epoch.ts";
-import { mae } from "./metrics.ts";
+import { classificationMetrics, mae } from "./metrics.ts";
+import { toClassLabels } from "./labels.ts";
+import { binaryNllLoss } from "./step.ts";
 import { Normalizer } from "./normalizer.ts";
 import type { EpochRecord, TrainResult } from "./records.ts";
 import { defaultRunFolder, RunFolder, type RunState } from "./run_folder.ts";
@@ -94,6 +96,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   if (!rank0) given = { ...given, quiet: true };
   const c = resolveTrainConfig(given);
   if (shards === 1) return await trainOneProcess(c, given, folder, hooks, log);
+  if (c.task === "classification") {
+    throw new RangeError("classification runs in one process (no data-parallel shards yet)");
+  }
 
   // --- data parallel: this process's shards, global statistics, SyncBN, fused all-reduce ---
   const perProcess = shards / comm.size;
@@ -254,14 +259,36 @@ async function trainOneProcess(
 ): Promise<TrainResult> {
   const out = folder.path;
   const data = await loadTrainingData(c);
+  const classify = c.task === "classification";
+  if (classify) {
+    for (
+      const [name, g] of [["training", data.train], ["validation", data.val], [
+        "test",
+        data.test,
+      ]] as const
+    ) {
+      const positives = toClassLabels(g, c.threshold, name);
+      if (name === "training" && (positives === 0 || positives === g.count)) {
+        throw new RangeError(
+          `classification needs both classes in the training set: ${positives} of ${g.count} ` +
+            `are class 1${c.threshold !== undefined ? ` (target > ${c.threshold})` : ""}`,
+        );
+      }
+    }
+  }
   const backend: Backend = selectBackend(c.device);
   const batchSize = resolveBatchSize(c.batchSize, data.train.count);
   await folder.create();
   if (!c.resume) await folder.writeConfig(savedRunConfig(given, c));
 
   const model = new Model({ ...trainModelConfig(c), atomFeatures: data.atomFeatures }, backend);
-  const normalizer = Normalizer.fit(data.train.targets);
-  const baselineMae = mae(data.val.targets, new Float64Array(data.val.count).fill(normalizer.mean));
+  // Classification trains on the labels as they are (CGCNN's classification normalizer is the
+  // identity); the baseline is then predicting the training class-1 fraction for everyone.
+  const normalizer = classify ? new Normalizer(0, 1) : Normalizer.fit(data.train.targets);
+  const baselineMae = mae(
+    data.val.targets,
+    new Float64Array(data.val.count).fill(classify ? mean(data.train.targets) : normalizer.mean),
+  );
   model.targetMean = normalizer.mean;
   model.targetStd = normalizer.std;
   const { optimizer, scheduler, reestimateBatchNorm: reestimate } = createTrainingOptimizer(
@@ -309,6 +336,7 @@ async function trainOneProcess(
         batchSize,
         at,
         hooks,
+        classify ? { loss: binaryNllLoss } : {},
       );
       optimizer.eval();
       if (reestimate) reestimateBatchNorm(model, data.train, order, batchSize, c.bnBatches);
@@ -348,13 +376,17 @@ async function trainOneProcess(
   const { model: bestModel } = await loadCheckpoint(folder.file("best"), { backend });
   let test: TrainResult["test"] = null;
   let testPredictions: Float32Array | null = null;
+  let testClassification: TrainResult["testClassification"] = null;
   if (data.test.count > 0) {
     const t = evaluate(bestModel, data.test);
     test = { mae: t.mae, rmse: t.rmse, r2: t.r2, n: t.n };
     testPredictions = t.predictions;
+    if (classify) testClassification = classificationMetrics(data.test.targets, t.predictions);
+    // Classification: CGCNN's test_results.csv columns are id, label, P(class 1).
     await writeRunFiles.testResults(out, data.test, t.predictions);
   }
   const result: TrainResult = {
+    testClassification,
     out,
     config: { ...c, batchSize },
     history: state.history,
@@ -369,4 +401,10 @@ async function trainOneProcess(
   await writeRunFiles.summary(out, result, backend);
   await writeRunFiles.report(out, result);
   return result;
+}
+
+function mean(values: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i];
+  return values.length ? s / values.length : 0;
 }
