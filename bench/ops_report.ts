@@ -10,7 +10,10 @@
  * convolution is `[E, 2A+41] · Wᵀ` with W `[2A, 2A+41]` (PyTorch layout, as `linear` calls
  * it), or split into a node part `[N, A]·W_nᵀ` and an edge part `[E, 41]·W_eᵀ`.
  * Bytes are the minimum traffic of each kernel (each input read once, each output written
- * once; scatter-add reads and writes its output).
+ * once; scatter-add reads and writes its output). The roofline column gives each memory-bound
+ * kernel's GB/s as a fraction of the machine's copy bandwidth, measured in the same run
+ * (`copy` of 64 MiB, read + write bytes): a kernel far below it is compute- or latency-bound
+ * (transcendental functions, serial scatter) rather than limited by memory.
  * @module
  */
 
@@ -189,6 +192,36 @@ export function opCases(
     mem(`softplus        [E,2A]`, 2 * e * h * F, () => backend.unary("softplus", z, outEH2, e * h));
     mem(`sumRows         [E,2A]→[2A]`, e * h * F, () => backend.sumRows(z, mean, e, h));
     mem(`axpby (grad +=) [E,2A]`, 3 * e * h * F, () => backend.axpby(1, z, 1, outEH2, e * h));
+    // The fused edge kernels (what a CGCNN convolution runs instead of the composed ops above).
+    if (backend.edgeCombine && backend.gateSum && backend.gateSumBackward) {
+      const selfH = f32(n * h, 8), otherH = f32(n * h, 9), zf = f32(e * h, 10);
+      const biasH = zeros(h), dOut = f32(n * a, 11);
+      mem(
+        `edgeCombine     [E,2A]+rows, moments`,
+        2 * e * h * F + 2 * n * h * F + e * I + (n + 1) * I,
+        () =>
+          backend.edgeCombine({
+            ...{ z: zf, bias: biasH, self: selfH, other: otherH, offsets: csr, neighbors: index },
+            ...{ atoms: n, edges: e, cols: h, mean, variance },
+          }),
+      );
+      backend.fill(zf, 0.5);
+      const common = { z, offsets: csr, atoms: n, edges: e, cols: a, mean, variance, gamma, beta };
+      mem(
+        `gateSum         [E,2A]→[N,A]`,
+        e * h * F + n * a * F + (n + 1) * I,
+        () => backend.gateSum({ ...common, eps: 1e-5, out: outNA }),
+      );
+      mem(
+        `gateSumBackward [N,A]→[E,2A]`,
+        2 * e * h * F + n * a * F + (n + 1) * I,
+        () =>
+          backend.gateSumBackward({
+            ...common,
+            ...{ eps: 1e-5, dOut, dz, dGamma, dBeta, batchStatistics: true },
+          }),
+      );
+    }
   }
   return { cases, dispose: () => owned.forEach((s) => backend.free(s)) };
 }
@@ -232,6 +265,19 @@ function main(): void {
     const info = b.backend?.info();
     console.log(`  ${b.label}: ${info ? `${info.gemm} on ${info.device}` : `absent (${b.why})`}`);
   }
+  // The roofline: copy bandwidth (read + write bytes) of each backend.
+  const copyGBs = backends.map((b) => {
+    if (!b.backend) return NaN;
+    const len = 16 * 1024 * 1024, src = b.backend.upload(randomF32(len, 1));
+    const dst = b.backend.alloc("float32", len);
+    const sec = timeMedian(() => b.backend!.copy(src, dst, len), 2, quick ? 3 : 9);
+    b.backend.free(src);
+    b.backend.free(dst);
+    return 2 * 4 * len / sec / 1e9;
+  });
+  backends.forEach((b, i) => {
+    if (b.backend) console.log(`  ${b.label}: copy bandwidth ${copyGBs[i].toFixed(1)} GB/s`);
+  });
   const rows: { a: number; kind: string; name: string; cells: string[] }[] = [];
   for (const a of ATOM_FEATURES) {
     const perBackend = backends.map((b) => {
@@ -248,12 +294,13 @@ function main(): void {
     });
     const first = perBackend.find((r) => r !== null)!;
     first.forEach(({ c }, i) => {
-      const cells = perBackend.map((r) => {
-        if (!r) return "—";
+      const cells = perBackend.map((r, bi) => {
+        if (!r || !r[i] || r[i].c.name !== c.name) return "—";
         const { sec } = r[i];
+        const gbs = c.bytes! / sec / 1e9;
         const rate = c.flops
           ? `${(c.flops / sec / 1e9).toFixed(1)} GFLOP/s`
-          : `${(c.bytes! / sec / 1e9).toFixed(2)} GB/s`;
+          : `${gbs.toFixed(2)} GB/s (${(100 * gbs / copyGBs[bi]).toFixed(0)}% of copy)`;
         return `${(sec * 1000).toFixed(2)} ms  ${rate}`;
       });
       rows.push({ a, kind: c.kind, name: c.name, cells });
