@@ -5,7 +5,7 @@
  * all-reduce alone (latency and bandwidth), and the model for more nodes that these feed.
  *
  *   deno run -A bench/scaling.ts [--crystals 2048] [--batch 256] [--epochs 2] [--atom-fea-len 64]
- *       [--model facgcnn] [--ranks 1,2] [--json out.json]
+ *       [--model facgcnn] [--ranks 1,2] [--launcher openmpi|mpich] [--json out.json]
  *       [--nodes 8 --link-gbps 10 --latency-us 20]   (the estimate for more nodes)
  *
  * Each rank gets ⌊cores / ranks⌋ BLAS/OpenMP threads, so 1 rank uses the whole machine and
@@ -36,6 +36,7 @@ const { values: opts } = parseArgs({
     "atom-fea-len": { type: "string", default: "64" },
     model: { type: "string", default: "facgcnn" },
     ranks: { type: "string", default: "1,2" },
+    launcher: { type: "string" },
     json: { type: "string" },
     nodes: { type: "string", default: "8" },
     "link-gbps": { type: "string", default: "10" },
@@ -132,7 +133,11 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const launcher = mpiLaunchers()[0];
+  const all = mpiLaunchers();
+  const launcher = opts.launcher
+    ? all.find((l) => l.name.replace(" ", "").toLowerCase() === opts.launcher!.toLowerCase())
+    : all[0];
+  if (opts.launcher && !launcher) throw new Error(`launcher ${opts.launcher} not found`);
   const cores = navigator.hardwareConcurrency;
   const results: WorkerResult[] = [];
   for (const ranks of opts.ranks!.split(",").map(Number)) {

@@ -42,6 +42,8 @@ const OPEN_MPI = {
     OMPI_ALLOW_RUN_AS_ROOT: "1",
     OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1",
     OMPI_MCA_btl: "self,vader,tcp",
+    // Containers often forbid the cross-memory attach (ptrace) that shared memory uses by default.
+    OMPI_MCA_btl_vader_single_copy_mechanism: "none",
   },
 };
 
