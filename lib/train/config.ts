@@ -416,6 +416,39 @@ export function savedRunConfig(given: TrainConfig, r: ResolvedTrainConfig): Trai
   };
 }
 
+/** The experiment's own settings with defaults filled in and checked. */
+export interface ExperimentSettings {
+  /** Seeds 0..seeds−1. */
+  seeds: number;
+  /** Distinct epoch budgets, ascending. */
+  budgets: number[];
+  /** Variants to train. */
+  variants: readonly ExperimentVariant[];
+  /** Split seed shared by every run. */
+  splitSeed: number;
+}
+
+/** Fills in and checks the experiment's settings (seeds, epoch budgets, variants, split seed). */
+export function resolveExperimentSettings(c: {
+  seeds?: number;
+  epochsList?: number[];
+  variants?: ExperimentVariant[];
+  splitSeed?: number;
+}): ExperimentSettings {
+  const d = EXPERIMENT_DEFAULTS;
+  const seeds = c.seeds ?? d.seeds;
+  const budgets = [...new Set(c.epochsList ?? d.epochsList)].sort((a, b) => a - b);
+  if (!Number.isInteger(seeds) || seeds < 1) {
+    throw new RangeError(`seeds must be a positive integer, got ${seeds}`);
+  }
+  if (budgets.length === 0 || budgets.some((e) => !Number.isInteger(e) || e < 1)) {
+    throw new RangeError(`epochs must be positive integers, got ${c.epochsList}`);
+  }
+  const variants = c.variants ?? d.variants;
+  for (const v of variants) oneOf("variant", v, EXPERIMENT_VARIANTS);
+  return { seeds, budgets, variants, splitSeed: c.splitSeed ?? d.splitSeed };
+}
+
 /**
  * The batch size used: an explicit size is capped to the training set; the default (the
  * paper's 2048) is also capped to a tenth of the training set (at least 32) so that a small

@@ -21,7 +21,11 @@ import type { FrameMode } from "../frames/select.ts";
 import { writeFileAtomic, writeTextAtomic } from "../io/atomic.ts";
 import type { Model } from "../models/model.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
-import { EXPERIMENT_DEFAULTS, type ExperimentVariant } from "./config.ts";
+import {
+  EXPERIMENT_DEFAULTS,
+  type ExperimentVariant,
+  resolveExperimentSettings,
+} from "./config.ts";
 import { formatMeanStdErr, meanStdErr, regressionMetrics } from "./metrics.ts";
 import type { ExperimentRow } from "./records.ts";
 import { experimentFigure, targetQuantity, writeReport } from "./report.ts";
@@ -131,17 +135,7 @@ export async function runExperiment(
 ): Promise<ExperimentResult> {
   const out = config.out ??
     `runs/experiment-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}`;
-  const seeds = config.seeds ?? EXPERIMENT_DEFAULTS.seeds;
-  const budgets = [...new Set(config.epochsList ?? EXPERIMENT_DEFAULTS.epochsList)].sort((a, b) =>
-    a - b
-  );
-  if (!Number.isInteger(seeds) || seeds < 1) {
-    throw new RangeError(`seeds must be a positive integer, got ${seeds}`);
-  }
-  if (budgets.length === 0 || budgets.some((e) => !Number.isInteger(e) || e < 1)) {
-    throw new RangeError(`epochs must be positive integers, got ${config.epochsList}`);
-  }
-  const variants = config.variants ?? EXPERIMENT_DEFAULTS.variants;
+  const { seeds, budgets, variants, splitSeed } = resolveExperimentSettings(config);
   const log = hooks.log ?? ((l: string) => console.error(l));
   await Deno.mkdir(out, { recursive: true });
 
@@ -158,7 +152,7 @@ export async function runExperiment(
         ...config,
         ...variantConfig(variant),
         seed,
-        splitSeed: config.splitSeed ?? EXPERIMENT_DEFAULTS.splitSeed,
+        splitSeed,
         epochs: budgets[budgets.length - 1],
         out: runDir,
         resume: false,

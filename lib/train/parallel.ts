@@ -19,9 +19,10 @@ import { collate } from "../graph/batch.ts";
 import type { Model } from "../models/model.ts";
 import { BatchNorm1d } from "../nn/layers.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
-import { affine, mseLoss, tensor } from "../tensor/ops.ts";
+import { affine } from "../tensor/ops.ts";
 import { noGrad, tidy } from "../tensor/scope.ts";
 import "../autograd/backward.ts"; // installs Tensor.backward()
+import { lossAndGradients, mseTargetLoss } from "./step.ts";
 import type { Normalizer } from "./normalizer.ts";
 import type { ShardedData } from "./shard_data.ts";
 
@@ -114,7 +115,6 @@ export function parallelEpoch(
   const orders = epochOrders(run, epoch);
   const train: GraphSet = run.data.train;
   const batches = run.plan.steps;
-  const backend = model.backend;
   let lossSum = 0, count = 0;
   hooks.onEpochStart?.(epoch, epochs, batches);
   for (let s = 0; s < batches; s++) {
@@ -125,12 +125,12 @@ export function parallelEpoch(
     const targets = new Float32Array(normalizer.norm(batch.targets));
     // Mean over the global batch = Σ over processes of (local mean · local share).
     const share = idx.length / global;
-    const local = tidy(() => {
-      const out = model.forward(batch);
-      const l = affine(mseLoss(out, tensor(backend, targets, [idx.length, 1])), share);
-      l.backward();
-      return l.item();
-    });
+    const local = lossAndGradients(
+      model,
+      batch,
+      targets,
+      (p, t) => affine(mseTargetLoss(p, t), share),
+    );
     const loss = run.reducer.reduce(local);
     if (!Number.isFinite(loss)) {
       optimizer.zeroGrad();

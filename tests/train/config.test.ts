@@ -1,0 +1,193 @@
+/**
+ * The training configuration: one place for defaults (the FACGCNN paper's preset for
+ * training, CGCNN's reference preset for a bare model), option checks that fail before any
+ * data is read, what `config.json` records, and the command line's choice lists.
+ */
+import assert from "node:assert/strict";
+import { cpuBackend } from "../../lib/backend/select.ts";
+import { NEIGHBOR_TIES } from "../../lib/crystal/neighbors.ts";
+import { CGCNN_REFERENCE_MODEL, parseFrameMode } from "../../lib/models/config.ts";
+import { Model } from "../../lib/models/model.ts";
+import { OPTIMIZER_KINDS } from "../../lib/optim/create.ts";
+import {
+  DATASET_FORMATS,
+  DEVICE_CHOICES,
+  EXPERIMENT_DEFAULTS,
+  EXPERIMENT_VARIANTS,
+  FACGCNN_PAPER_MODEL,
+  FRAME_KINDS,
+  MODEL_KINDS,
+  resolveBatchSize,
+  resolveExperimentSettings,
+  resolveTrainConfig,
+  savedRunConfig,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+} from "../../lib/train/config.ts";
+import { train } from "../../lib/train/trainer.ts";
+import { trainConfig, UsageError } from "../../cli/args.ts";
+import { QUIET } from "./_helpers.ts";
+
+Deno.test("config: training uses the paper's A = 128, a bare model CGCNN's A = 64; the rest agrees", () => {
+  assert.equal(FACGCNN_PAPER_MODEL.atomFeaLen, 128);
+  assert.equal(CGCNN_REFERENCE_MODEL.atomFeaLen, 64);
+  assert.deepEqual(
+    { ...FACGCNN_PAPER_MODEL, atomFeaLen: 0 },
+    { ...CGCNN_REFERENCE_MODEL, atomFeaLen: 0 },
+  );
+  const r = resolveTrainConfig({ data: "synthetic:10" });
+  assert.equal(r.atomFeaLen, 128);
+  const model = new Model({ kind: "cgcnn" }, cpuBackend());
+  try {
+    assert.equal(model.config.atomFeaLen, 64);
+    for (const k of ["hFeaLen", "nConv", "nH", "frames", "frameKind", "seed"] as const) {
+      assert.deepEqual(model.config[k], r[k], k);
+      assert.deepEqual(model.config[k], CGCNN_REFERENCE_MODEL[k], k);
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("config: resolveTrainConfig fills every default and keeps what is given", () => {
+  const r = resolveTrainConfig({ data: "synthetic:10" });
+  assert.equal(r.model, TRAIN_DEFAULTS.model);
+  assert.equal(r.epochs, TRAIN_DEFAULTS.epochs);
+  assert.equal(r.lr, TRAIN_DEFAULTS.lr);
+  assert.equal(r.optimizer, TRAIN_DEFAULTS.optimizer);
+  assert.equal(r.momentum, TRAIN_DEFAULTS.momentum);
+  assert.deepEqual(r.milestones, [...TRAIN_DEFAULTS.milestones]);
+  assert.equal(r.gamma, TRAIN_DEFAULTS.gamma);
+  assert.equal(r.device, TRAIN_DEFAULTS.device);
+  assert.equal(r.seed, TRAIN_DEFAULTS.seed);
+  assert.equal(r.bnBatches, TRAIN_DEFAULTS.bnBatches);
+  assert.equal(r.frames, "stochastic");
+  assert.equal(r.frameKind, "pca");
+  assert.equal(r.batchSize, undefined, "the batch size default depends on the data");
+  assert.equal(r.weightDecay, undefined, "each optimizer's own default");
+  // The paper's values (a change here changes `deno task train`).
+  assert.deepEqual(
+    [r.model, r.epochs, r.lr, r.optimizer, r.atomFeaLen, r.hFeaLen, r.nConv, r.nH],
+    ["facgcnn", 30, 5e-4, "sf-adamw", 128, 128, 3, 1],
+  );
+  const given: TrainConfig = {
+    data: "x",
+    model: "cgcnn",
+    epochs: 7,
+    lr: 0.1,
+    optimizer: "sgd",
+    atomFeaLen: 16,
+    frames: { sample: 2 },
+    seed: 4,
+    milestones: [3],
+  };
+  const g = resolveTrainConfig(given);
+  for (const k of Object.keys(given) as (keyof TrainConfig)[]) assert.deepEqual(g[k], given[k]);
+});
+
+Deno.test("config: bad options fail before any data is read, naming the option", async () => {
+  const cases: [Partial<TrainConfig>, RegExp][] = [
+    [{ epochs: 0 }, /epochs must be a positive integer, got 0/],
+    [{ epochs: 1.5 }, /epochs must be a positive integer/],
+    [{ lr: 0 }, /lr must be > 0, got 0/],
+    [{ lr: NaN }, /lr must be > 0/],
+    [{ optimizer: "adam" as never }, /optimizer must be one of sf-adamw, adamw, sgd, got "adam"/],
+    [{ model: "gcn" as never }, /model must be one of cgcnn, facgcnn, got "gcn"/],
+    [{ device: "tpu" as never }, /device must be one of auto, cpu, cuda/],
+    [{ frames: { sample: 9 } }, /frames must be/],
+    [{ frameKind: "cell" as never }, /frameKind must be/],
+    [{ atomFeaLen: 0 }, /atomFeaLen must be a positive integer/],
+    [{ nConv: 2.5 }, /nConv must be a positive integer/],
+    [{ batchSize: 0 }, /batch size must be a positive integer/],
+    [{ split: [0.5, 0.5, 0.5] }, /split must be three fractions/],
+  ];
+  for (const [bad, message] of cases) {
+    assert.throws(() => resolveTrainConfig({ data: "synthetic:10", ...bad }), message);
+    // train() checks before it loads: a missing data file is not what it reports.
+    await assert.rejects(
+      train({ data: "/nonexistent/none.csv", out: "/nonexistent/run", ...bad }, QUIET),
+      message,
+    );
+  }
+});
+
+Deno.test("config: config.json keeps the given options and the run-defining choices, in order", () => {
+  const given: TrainConfig = { data: "synthetic:300", epochs: 3, out: "runs/x", atomFeaLen: 32 };
+  assert.equal(
+    JSON.stringify(savedRunConfig(given, resolveTrainConfig(given))),
+    '{"data":"synthetic:300","epochs":3,"out":"runs/x","atomFeaLen":32,' +
+      '"model":"facgcnn","lr":0.0005,"optimizer":"sf-adamw","seed":0}',
+  );
+  const withBatch = { ...given, batchSize: 16 };
+  assert.equal(savedRunConfig(withBatch, resolveTrainConfig(withBatch)).batchSize, 16);
+});
+
+Deno.test("config: the batch size default is the paper's 2048 capped to a tenth of the data", () => {
+  assert.equal(resolveBatchSize(undefined, 100_000), TRAIN_DEFAULTS.batchSize);
+  assert.equal(resolveBatchSize(undefined, 5000), 500);
+  assert.equal(resolveBatchSize(undefined, 240), 32);
+  assert.equal(resolveBatchSize(undefined, 20), 20);
+  assert.equal(resolveBatchSize(64, 40), 40);
+  assert.equal(resolveBatchSize(64, 400), 64);
+  assert.throws(() => resolveBatchSize(0, 10), /batch size/);
+});
+
+Deno.test("config: the command line's choice lists are the configuration's", () => {
+  const lists: [string, string, readonly string[]][] = [
+    ["model", "model", MODEL_KINDS],
+    ["optimizer", "optimizer", OPTIMIZER_KINDS],
+    ["frame-kind", "frame-kind", FRAME_KINDS],
+    ["device", "device", DEVICE_CHOICES],
+    ["format", "format", DATASET_FORMATS],
+    ["neighbor-ties", "neighbor-ties", NEIGHBOR_TIES],
+  ];
+  for (const [flag, key, choices] of lists) {
+    assert.throws(
+      () => trainConfig(flags({ [key]: "bogus" })),
+      (e: unknown) =>
+        e instanceof UsageError && e.message.includes(`--${flag}`) &&
+        e.message.includes(choices.join(", ")),
+      flag,
+    );
+    for (const c of choices) assert.equal(trainConfig(flags({ [key]: c }))[camel(key)], c, flag);
+  }
+  assert.equal(trainConfig({}).data, TRAIN_DEFAULTS.data);
+  assert.deepEqual(trainConfig({ frames: "3" }).frames, { sample: 3 });
+  assert.throws(() => trainConfig({ split: "0.5,0.4,0.4" }), /--split.*sum to 1/);
+});
+
+/** The configuration key of a flag (`frame-kind` → `frameKind`). */
+function camel(flag: string): keyof TrainConfig {
+  return flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof TrainConfig;
+}
+
+/** Flag values as `parseFlags` returns them. */
+function flags(values: Record<string, string>): Parameters<typeof trainConfig>[0] {
+  return values as Parameters<typeof trainConfig>[0];
+}
+
+Deno.test("config: frame modes from text", () => {
+  assert.equal(parseFrameMode("none"), "none");
+  assert.equal(parseFrameMode("stochastic"), "stochastic");
+  assert.equal(parseFrameMode("all"), "all");
+  assert.equal(parseFrameMode("8"), "all");
+  assert.deepEqual(parseFrameMode("1"), { sample: 1 });
+  for (const bad of ["0", "9", "2.5", "", "All", "k"]) assert.equal(parseFrameMode(bad), null, bad);
+});
+
+Deno.test("config: experiment settings — defaults, sorted distinct budgets, checks", () => {
+  assert.deepEqual(resolveExperimentSettings({}), {
+    seeds: EXPERIMENT_DEFAULTS.seeds,
+    budgets: [100, 200, 300],
+    variants: EXPERIMENT_VARIANTS,
+    splitSeed: 0,
+  });
+  assert.deepEqual(resolveExperimentSettings({ epochsList: [5, 2, 5] }).budgets, [2, 5]);
+  assert.throws(() => resolveExperimentSettings({ seeds: 0 }), /seeds must be a positive integer/);
+  assert.throws(() => resolveExperimentSettings({ epochsList: [] }), /epochs must be positive/);
+  assert.throws(() => resolveExperimentSettings({ epochsList: [0] }), /epochs must be positive/);
+  assert.throws(
+    () => resolveExperimentSettings({ variants: ["facgcnn", "gcn" as never] }),
+    /variant must be one of cgcnn, facgcnn, facgcnn-nofa, got "gcn"/,
+  );
+});
