@@ -33,6 +33,9 @@ export const FRAME_KINDS: readonly FrameKind[] = ["pca", "lattice", "hybrid"];
 /** Frame modes named by a word; `{ sample: k }` (k = 1..8 frames) is the fourth form. */
 export const FRAME_MODE_WORDS = ["none", "stochastic", "all"] as const;
 
+/** Crystals per forward pass when predicting or evaluating (`PredictOptions.batchSize`). */
+export const PREDICT_BATCH_SIZE = 256;
+
 /** The model fields that have a default (everything but the kind and the atom table). */
 export type ModelDefaults = Readonly<
   Required<Omit<ResolvedModelConfig, "kind" | "atomFeatureLength" | "task">>

@@ -25,6 +25,7 @@ import {
   checkFrameMode,
   type ModelConfig,
   positiveInt,
+  PREDICT_BATCH_SIZE,
   type ResolvedModelConfig,
   resolveModelConfig,
 } from "./config.ts";
@@ -170,7 +171,7 @@ export class Model {
 
   /** Predictions (original target scale) for every crystal of a graph set, in order. */
   predictGraphs(graphs: GraphSet, options: PredictOptions = {}): Float32Array {
-    const batchSize = positiveInt("batchSize", options.batchSize ?? 256);
+    const batchSize = positiveInt("batchSize", options.batchSize ?? PREDICT_BATCH_SIZE);
     const out = new Float32Array(graphs.count);
     const wasTraining = this.network.training;
     this.eval();

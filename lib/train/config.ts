@@ -20,6 +20,7 @@ import {
   type ModelDefaults,
   type ModelKind,
   type ModelTask,
+  PREDICT_BATCH_SIZE,
   resolveModelConfig,
 } from "../models/config.ts";
 import { OPTIMIZER_KINDS } from "../optim/create.ts";
@@ -134,7 +135,7 @@ export const TRAIN_DEFAULTS: TrainDefaults = Object.freeze({
   device: "auto",
   seed: 0,
   bnBatches: 50,
-  evalBatchSize: 256,
+  evalBatchSize: PREDICT_BATCH_SIZE,
 });
 
 /**
