@@ -50,6 +50,8 @@ export const TRAIN_FLAGS = {
   task: { type: "string" },
   threshold: { type: "string" },
   "lr-milestones": { type: "string" },
+  patience: { type: "string" },
+  config: { type: "string" },
   frames: { type: "string" },
   "frame-kind": { type: "string" },
   "coord-scale": { type: "string" },
@@ -219,6 +221,7 @@ export function trainConfig(v: DataValues & TrainValues): TrainConfig {
     model: choiceFlag("model", v.model, MODEL_KINDS),
     task: choiceFlag("task", v.task, MODEL_TASKS),
     threshold: numberFlag("threshold", v.threshold),
+    patience: numberFlag("patience", v.patience, { integer: true, min: 1 }),
     milestones: listFlag("lr-milestones", v["lr-milestones"])?.map((m) => {
       if (!Number.isInteger(m) || m < 1) {
         throw new UsageError(

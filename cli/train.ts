@@ -15,6 +15,7 @@ import {
   NEIGHBOR_TIES,
   OPTIMIZER_KINDS,
   POSITION_KINDS,
+  readRunConfig,
   TRAIN_DEFAULTS,
 } from "../lib/train/config.ts";
 import { DATA_FLAGS, parseFlags, runMain, TRAIN_FLAGS, trainConfig, UsageError } from "./args.ts";
@@ -44,6 +45,8 @@ Training:
   --task regression|classification   two classes as CGCNN (NLL loss; predictions P(class 1))
   --threshold T             classification: class 1 is target > T (else targets must be 0/1)
   --lr-milestones 100,200   epochs where SGD/AdamW multiply the lr by 0.1 (MultiStepLR)
+  --patience N              stop after N epochs without a better validation score
+  --config RUN/config.json  start from a run's options (flags given here override them)
   --epochs ${D.epochs}  --batch-size ${D.batchSize} (default capped to a tenth of the training set, ≥ 32)  --lr ${D.lr.toExponential()}
   --optimizer ${OPTIMIZER_KINDS.join("|")}  --weight-decay 0  --device ${
     DEVICE_CHOICES.join("|")
@@ -66,7 +69,11 @@ async function main(comm: Communicator): Promise<void> {
     return;
   }
   if (!rank0) Deno.env.set("FACGCNN_QUIET", "1"); // no device line from every rank
-  const config = trainConfig(flags);
+  // --config run/config.json: that run's options, with the flags given here on top (--data
+  // only when given: otherwise the file's data, not the default synthetic set).
+  const config = flags.config
+    ? await readRunConfig(flags.config, { ...trainConfig(flags), data: flags.data })
+    : trainConfig(flags);
   const progress = new Progress({ mode: flags.quiet || !rank0 ? "silent" : "auto" });
   const result = await train(config, {
     onEpochStart: (epoch, epochs, batches) => progress.startEpoch(epoch, epochs, batches),

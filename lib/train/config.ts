@@ -238,6 +238,8 @@ export interface TrainConfig extends DataConfig {
   task?: ModelTask;
   /** Classification: class 1 is `target > threshold` (targets must be 0/1 without it). */
   threshold?: number;
+  /** Stop when this many epochs pass without a better validation score (none: run all epochs). */
+  patience?: number;
   /** Training frame mode ("stochastic", the paper's k = 1). */
   frames?: FrameMode;
   /** Frame base ("pca"). */
@@ -375,6 +377,9 @@ export function resolveTrainConfig(c: TrainConfig): ResolvedTrainConfig {
     throw new RangeError(`epochs must be a positive integer, got ${r.epochs}`);
   }
   if (!(r.lr > 0)) throw new RangeError(`lr must be > 0, got ${r.lr}`);
+  if (c.patience !== undefined && !(Number.isInteger(c.patience) && c.patience >= 1)) {
+    throw new RangeError(`patience must be a positive integer, got ${c.patience}`);
+  }
   if (c.batchSize !== undefined) resolveBatchSize(c.batchSize, Infinity);
   if (c.split !== undefined) checkSplit(c.split);
   resolveModelConfig(trainModelConfig(r), m); // widths, frames, frame kind
@@ -402,13 +407,22 @@ export function trainModelConfig(r: ResolvedTrainConfig): ModelConfig {
 
 /**
  * What `config.json` records: the options as given, plus the choices that define the run
- * (model, epochs, lr, optimizer, seed); `--resume` reads it back. The batch size is kept only
- * when given, so that a resumed run caps the default the same way.
+ * (data, task, architecture, frames, epochs, lr, optimizer, seed), so that `--resume` and
+ * `train --config run/config.json` read back the same run. The batch size is kept only when
+ * given, so that a reread run caps the default the same way (`resolveBatchSize`).
  */
 export function savedRunConfig(given: TrainConfig, r: ResolvedTrainConfig): TrainConfig {
   return {
     ...given,
+    data: r.data,
     model: r.model,
+    task: r.task,
+    frames: r.frames,
+    frameKind: r.frameKind,
+    atomFeaLen: r.atomFeaLen,
+    hFeaLen: r.hFeaLen,
+    nConv: r.nConv,
+    nH: r.nH,
     epochs: r.epochs,
     batchSize: given.batchSize,
     lr: r.lr,
@@ -448,6 +462,29 @@ export function resolveExperimentSettings(c: {
   const variants = c.variants ?? d.variants;
   for (const v of variants) oneOf("variant", v, EXPERIMENT_VARIANTS);
   return { seeds, budgets, variants, splitSeed: c.splitSeed ?? d.splitSeed };
+}
+
+/**
+ * A training configuration read back from a run's `config.json` (for `train --config`), with
+ * `overrides` on top (fields that are undefined there do not override). The file's run folder
+ * and resume flag are dropped: a new run gets its own folder unless `overrides.out` names one.
+ */
+export async function readRunConfig(
+  path: string,
+  overrides: Partial<TrainConfig> = {},
+): Promise<TrainConfig> {
+  let saved: TrainConfig;
+  try {
+    saved = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new RangeError(`cannot read the run configuration ${path}: ${(e as Error).message}`);
+  }
+  if (saved === null || typeof saved !== "object" || typeof saved.data !== "string") {
+    throw new RangeError(`${path} is not a run's config.json (no "data" field)`);
+  }
+  const { out: _out, resume: _resume, ...rest } = saved;
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return { ...rest, ...given } as TrainConfig;
 }
 
 /**

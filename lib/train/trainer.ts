@@ -205,6 +205,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         });
         await hooks.onEpoch?.(record, best);
       }
+      if (stopEarly(c.patience, epoch, state.bestEpoch, log)) break;
     }
   } catch (e) {
     model.dispose();
@@ -364,6 +365,7 @@ async function trainOneProcess(
         r2: val.r2,
       });
       await hooks.onEpoch?.(record, best);
+      if (stopEarly(c.patience, epoch, state.bestEpoch, log)) break;
     }
   } catch (e) {
     model.dispose();
@@ -407,4 +409,19 @@ function mean(values: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < values.length; i++) s += values[i];
   return values.length ? s / values.length : 0;
+}
+
+/**
+ * Early stopping: true once `patience` epochs have passed without a new best validation score
+ * (every process sees the same reduced score, so all stop at the same epoch).
+ */
+export function stopEarly(
+  patience: number | undefined,
+  epoch: number,
+  bestEpoch: number,
+  log: (line: string) => void,
+): boolean {
+  if (patience === undefined || epoch - bestEpoch < patience) return false;
+  log(`early stop after epoch ${epoch}: no better validation score for ${patience} epochs`);
+  return true;
 }
