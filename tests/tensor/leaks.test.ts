@@ -47,7 +47,7 @@ leakTest("a storage no tensor owns is a leak naming the op and the counts", (b) 
       }),
     (e: unknown) =>
       e instanceof Error &&
-      e.message.startsWith("leakyOp leaked 1 storage (64 bytes)") &&
+      /^leakyOp leaked 1 storage \(\d+ bytes\)/.test(e.message) &&
       e.message.includes(`live storages ${before} → ${before + 1}`) &&
       e.message.includes(b.name),
   );
@@ -101,7 +101,7 @@ leakTest("checkedOp: a composite op's intermediates are freed by its scope, not 
   const before = b.memory().liveBuffers;
   const meanOfSquares = checkedOp("meanOfSquares", (t: Tensor) => T.mean(T.square(t)));
   const y = meanOfSquares(x);
-  assert.equal(y.item(), Math.fround(14 / 3));
+  assert.ok(Math.abs(y.item() - 14 / 3) <= 1e-6, `mean of squares ${y.item()}`);
   assert.equal(b.memory().liveBuffers, before + 1, "only the result is alive");
   y.dispose();
   // Disposing an input inside an op is reported too.
