@@ -2,7 +2,7 @@
 # The whole GPU check as one prepared script (bench/GPU_RUN.md): device and driver, the kernel
 # build, backendInfo(), `test:gpu`, the check-mode (FACGCNN_CHECK=1) op tests, and the
 # throughput bench against the PyTorch peer. Logs go to $OUT (or ./gpu-out), a summary last.
-# Budget: about 8 minutes on an H200 (nvcc ~1.5 min, tests ~2 min, bench ~4 min).
+# Budget: about 8–9 minutes on an H200 (nvcc ~1.5 min, tests ~2 min, benches ~4.5 min).
 set -uo pipefail
 out="${OUT:-$PWD/gpu-out}"
 mkdir -p "$out"
@@ -40,9 +40,16 @@ FACGCNN_CHECK=1 FACGCNN_REQUIRE_CUDA=1 deno test -A tests/gpu/ops_parity.test.ts
 echo "check mode exit $?: $(grep -E '^(ok|FAILED) \|' "$out/test_gpu_check.log" | tail -1)" \
   | tee -a "$out/summary.txt"
 
-step "bench:gpu (scatter csr, the default)"
-timeout 300 deno task bench:gpu > "$out/bench_gpu.log" 2>&1
+step "bench:gpu (scatter atomic, the default; with the PyTorch peer)"
+timeout 240 deno task bench:gpu > "$out/bench_gpu.log" 2>&1
 echo "bench exit $?" | tee -a "$out/summary.txt"
+grep -E "measured per step|train step" "$out/bench_gpu.log" | tee -a "$out/summary.txt"
+
+step "bench:gpu with FACGCNN_SCATTER=csr (deterministic), ours only"
+OUT="$out/csr" FACGCNN_SCATTER=csr timeout 150 deno task bench:gpu --no-peer \
+  > "$out/bench_gpu_csr.log" 2>&1
+echo "bench csr exit $?" | tee -a "$out/summary.txt"
+grep -E "measured per step|train step" "$out/bench_gpu_csr.log" | tee -a "$out/summary.txt"
 [[ -f bench/gpu_throughput.md ]] && cp bench/gpu_throughput.md "$out/" 2>/dev/null
 
 step "summary"

@@ -98,6 +98,32 @@ export function fakeLibraries(capacity = 16 << 20) {
     cublasSetMathMode: () => 0,
     cublasDestroy_v2: () => 0,
     // Column-major reference: C = alpha op(A) op(B) + beta C.
+    // cublasGemmEx with float32 A, B, C: records the compute type, then the Sgemm reference.
+    cublasGemmEx: (
+      h: P,
+      ta: number,
+      tb: number,
+      m: number,
+      n: number,
+      k: number,
+      alpha: Float32Array,
+      A: P,
+      aType: number,
+      lda: number,
+      B: P,
+      bType: number,
+      ldb: number,
+      beta: Float32Array,
+      C: P,
+      cType: number,
+      ldc: number,
+      computeType: number,
+    ) => {
+      counts.gemmEx = (counts.gemmEx ?? 0) + 1;
+      counts.lastComputeType = computeType;
+      if (aType !== 0 || bType !== 0 || cType !== 0) return 7; // CUBLAS_STATUS_INVALID_VALUE
+      return cublas.cublasSgemm_v2(h, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    },
     cublasSgemm_v2: (
       _h: P,
       ta: number,

@@ -34,7 +34,7 @@ Deno.test("fake CUDA: uploadBatch is one pinned copy, no wait, and carries the s
   const fake = fakeLibraries();
   const be = withEnv(
     "FACGCNN_SCATTER",
-    undefined,
+    "csr",
     () => new CudaBackend(fake.libs, { tf32: false, device: 0 }),
   );
   const cols = 3, nDst = 4;
@@ -89,11 +89,11 @@ Deno.test("fake CUDA: the staging buffer is reused only after the stream passed 
   be.dispose();
 });
 
-Deno.test("fake CUDA: FACGCNN_SCATTER=atomic ignores the plan; a bad mode is an error", () => {
+Deno.test("fake CUDA: FACGCNN_SCATTER=atomic (the default) ignores the plan; a bad mode is an error", () => {
   const fake = fakeLibraries();
   const be = withEnv(
     "FACGCNN_SCATTER",
-    "atomic",
+    undefined,
     () => new CudaBackend(fake.libs, { tf32: false, device: 0 }),
   );
   const [S, I, O] = be.uploadBatch([
@@ -296,4 +296,40 @@ Deno.test("fake CUDA: storages reclaimed by the garbage collector leave the live
   assert.equal(r.after.liveBuffers, 1, "only the kept storage is live");
   assert.equal(r.after.liveBytes, 4 * 1024);
   assert.equal(r.allocatorLiveBlocks, 1);
+});
+
+Deno.test("fake CUDA: TF32 GEMM goes through cublasGemmEx with the fast-TF32 compute type", () => {
+  const fake = fakeLibraries();
+  const be = new CudaBackend(fake.libs, { tf32: true, device: 0 });
+  const [m, n, k] = [3, 4, 5];
+  const a = seq(m * k, 1), b = seq(k * n, 2);
+  const A = be.upload(a), B = be.upload(b), C = be.alloc("float32", m * n);
+  be.gemm({
+    transA: false,
+    transB: true,
+    m,
+    n,
+    k: k,
+    alpha: 1,
+    beta: 0,
+    a: A,
+    lda: k,
+    b: be.upload(
+      Float32Array.from({ length: n * k }, (_, i) => b[(i % k) * n + Math.floor(i / k)]),
+    ),
+    ldb: k,
+    c: C,
+    ldc: n,
+  });
+  assert.equal(fake.counts.gemmEx, 1);
+  assert.equal(fake.counts.lastComputeType, 77, "CUBLAS_COMPUTE_32F_FAST_TF32");
+  const got = be.download(C) as Float32Array;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let l = 0; l < k; l++) s += a[i * k + l] * b[l * n + j];
+      assert.ok(Math.abs(got[i * n + j] - s) < 1e-5, `C[${i},${j}]`);
+    }
+  }
+  be.dispose();
 });

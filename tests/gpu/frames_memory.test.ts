@@ -9,6 +9,7 @@ import {
   assertAllClose,
   assertClose,
   backends,
+  disposeBackendsAtEnd,
   onBoth,
   rand,
   runOn,
@@ -283,3 +284,5 @@ Deno.test({
     assertAllClose("chain", res);
   },
 });
+
+disposeBackendsAtEnd();

@@ -34,6 +34,22 @@ export function backends(): { cuda: CudaBackend; cpu: Backend } {
   return pair;
 }
 
+/**
+ * Registers a last test in the calling file that disposes this file's CUDA backend: streams,
+ * handles and device memory are released while the libraries are still loaded (they stay loaded
+ * for the process), never by the test runner's teardown on another thread.
+ */
+export function disposeBackendsAtEnd(): void {
+  Deno.test({
+    name: "gpu: dispose the CUDA backend of this file",
+    ignore: skipGpu,
+    fn() {
+      pair?.cuda.dispose();
+      pair = null;
+    },
+  });
+}
+
 /** Deterministic uniform numbers in [lo, hi) (a 32-bit LCG, seeded per test). */
 export function rand(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const out = new Float32Array(n);

@@ -5,12 +5,15 @@ import {
   assertAllClose,
   assertClose,
   backends,
+  disposeBackendsAtEnd,
   onBoth,
   rand,
   randInt,
   requireCuda,
+  roundToTf32,
   skipGpu,
 } from "./gpu_helpers.ts";
+import { createCudaBackend } from "../../lib/backend/cuda/cuda_backend.ts";
 
 const ignore = skipGpu;
 
@@ -372,3 +375,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "gpu: TF32 GEMM (cublasGemmEx): FP32 accumulation of TF32-rounded inputs",
+  ignore: skipGpu,
+  fn() {
+    const be = createCudaBackend({ tf32: true });
+    try {
+      assert.match(be.info().gemm, /cublasGemmEx \(TF32\)/);
+      const [m, n, k] = [300, 129, 517];
+      const a = rand(m * k, 61), b = rand(k * n, 62);
+      const A = be.upload(a), B = be.upload(b), C = be.alloc("float32", m * n);
+      be.gemm({
+        transA: false,
+        transB: false,
+        m,
+        n,
+        k,
+        alpha: 1,
+        beta: 0,
+        a: A,
+        lda: k,
+        b: B,
+        ldb: n,
+        c: C,
+        ldc: n,
+      });
+      const got = be.download(C) as Float32Array;
+      const at = roundToTf32(Float32Array.from(a)), bt = roundToTf32(Float32Array.from(b));
+      let dTf32 = 0, dExact = 0, scale = 0;
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0, t = 0;
+          for (let l = 0; l < k; l++) {
+            s += a[i * k + l] * b[l * n + j];
+            t += at[i * k + l] * bt[l * n + j];
+          }
+          dTf32 = Math.max(dTf32, Math.abs(got[i * n + j] - t));
+          dExact = Math.max(dExact, Math.abs(got[i * n + j] - s));
+          scale = Math.max(scale, Math.abs(s));
+        }
+      }
+      console.log(
+        `TF32 GEMM k=${k}: max|Δ| vs TF32 inputs ${dTf32 / scale}, vs FP32 inputs ${
+          dExact / scale
+        }`,
+      );
+      // cuBLAS may pick an FP32 kernel for some shapes: then the first is also small.
+      assert.ok(dTf32 / scale <= 1e-4 || dExact / scale <= 1e-5, `TF32 path ${dTf32 / scale}`);
+      assert.ok(dExact / scale <= 2e-3, `vs FP32 inputs ${dExact / scale}`);
+      [A, B, C].forEach((s) => be.free(s));
+    } finally {
+      be.dispose();
+    }
+  },
+});
+
+disposeBackendsAtEnd();

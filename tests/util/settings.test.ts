@@ -43,7 +43,7 @@ Deno.test("settings: device ordinal and scatter mode are validated", () => {
     "gpu1",
     () => assert.throws(cudaDeviceSetting, /FACGCNN_CUDA_DEVICE/),
   );
-  withEnv("FACGCNN_SCATTER", undefined, () => assert.equal(scatterSetting(), "csr"));
+  withEnv("FACGCNN_SCATTER", undefined, () => assert.equal(scatterSetting(), "atomic"));
   withEnv("FACGCNN_SCATTER", "atomic", () => assert.equal(scatterSetting(), "atomic"));
   withEnv("FACGCNN_SCATTER", "fast", () => assert.throws(scatterSetting, /FACGCNN_SCATTER/));
 });

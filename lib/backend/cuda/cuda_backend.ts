@@ -134,10 +134,10 @@ export class CudaBackend extends CudaDevice implements Backend {
 
   /**
    * `out[index[i], :] += src[i, :]`. An index uploaded with `scatterRows` (the neighbour index
-   * of a batch) carries a plan, and the sum per destination row then runs in a fixed order:
-   * `FACGCNN_SCATTER=csr` (default) with the helper's segment kernel, `spmm` as a cuSPARSE
-   * product with the plan as a 0/1 CSR matrix; `atomic`, and any index without a plan, use
-   * atomic adds (fast, but the float sum order changes from run to run).
+   * of a batch) carries a plan, and with `FACGCNN_SCATTER=csr` the sum per destination row runs
+   * in a fixed order (the helper's segment kernel), with `spmm` as a cuSPARSE product with the
+   * plan as a 0/1 CSR matrix; `atomic` (the default, see `scatterSetting`), and any index
+   * without a plan, use atomic adds (the float sum order changes from run to run).
    */
   scatterAddRows(src: Storage, index: Storage, out: Storage, nIndex: number, cols: number): void {
     const op = "scatterAddRows";
