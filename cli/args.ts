@@ -71,6 +71,7 @@ export const TRAIN_FLAGS = {
   resume: { type: "boolean" },
   shards: { type: "string" },
   quiet: { type: "boolean", short: "q" },
+  verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies Spec;
 
@@ -262,6 +263,11 @@ function coordinateFlags(scale?: string, node?: string): CoordinateInputs | unde
   const n = choiceFlag("node-coords", node, ["on", "off"] as const);
   if (n !== undefined) out.node = n === "on";
   return out;
+}
+
+/** `--verbose`: the device line lists every CUDA path tried (as `FACGCNN_VERBOSE=1`). */
+export function applyVerbose(verbose: boolean | undefined): void {
+  if (verbose) Deno.env.set("FACGCNN_VERBOSE", "1");
 }
 
 /**

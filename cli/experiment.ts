@@ -9,6 +9,7 @@ import { EXPERIMENT_DEFAULTS, EXPERIMENT_VARIANTS } from "../lib/train/config.ts
 import { type ExperimentVariant, runExperiment } from "../lib/train/experiment.ts";
 import { Progress } from "../lib/train/progress.ts";
 import {
+  applyVerbose,
   DATA_FLAGS,
   listFlag,
   numberFlag,
@@ -39,6 +40,7 @@ if (import.meta.main) {
       variants: { type: "string" },
     });
     if (flags.help) return console.log(HELP);
+    applyVerbose(flags.verbose);
     if (flags.resume) throw new UsageError("--resume is not supported by experiment");
     const epochsList = listFlag("epochs", flags.epochs);
     if (epochsList && epochsList.some((e) => !Number.isInteger(e) || e < 1)) {

@@ -24,6 +24,7 @@ import { classificationMetrics, regressionMetrics } from "../lib/train/metrics.t
 import { DEVICE_CHOICES, TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import { parityPlot, targetQuantity, writeReport } from "../lib/train/report.ts";
 import {
+  applyVerbose,
   choiceFlag,
   DATA_FLAGS,
   dataConfig,
@@ -72,10 +73,12 @@ if (import.meta.main) {
       device: { type: "string" },
       out: { type: "string" },
       report: { type: "string" },
+      verbose: { type: "boolean" },
       threshold: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (flags.help) return console.log(HELP);
+    applyVerbose(flags.verbose);
     if (!flags.checkpoint) {
       throw new UsageError("--checkpoint is required (a .safetensors file written by train)");
     }

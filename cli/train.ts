@@ -18,7 +18,15 @@ import {
   readRunConfig,
   TRAIN_DEFAULTS,
 } from "../lib/train/config.ts";
-import { DATA_FLAGS, parseFlags, runMain, TRAIN_FLAGS, trainConfig, UsageError } from "./args.ts";
+import {
+  applyVerbose,
+  DATA_FLAGS,
+  parseFlags,
+  runMain,
+  TRAIN_FLAGS,
+  trainConfig,
+  UsageError,
+} from "./args.ts";
 import { type Communicator, initDistributed } from "../lib/distributed/communicator.ts";
 import { failRank } from "../lib/distributed/failure.ts";
 
@@ -47,6 +55,7 @@ Training:
   --lr-milestones 100,200   epochs where SGD/AdamW multiply the lr by 0.1 (MultiStepLR)
   --patience N              stop after N epochs without a better validation score
   --config RUN/config.json  start from a run's options (flags given here override them)
+  --verbose                 the device line lists every CUDA library path tried
   --epochs ${D.epochs}  --batch-size ${D.batchSize} (default capped to a tenth of the training set, ≥ 32)  --lr ${D.lr.toExponential()}
   --optimizer ${OPTIMIZER_KINDS.join("|")}  --weight-decay 0  --device ${
     DEVICE_CHOICES.join("|")
@@ -64,6 +73,7 @@ Cluster (data-parallel): mpirun -np P deno task train ...  (or srun); rank 0 pri
 async function main(comm: Communicator): Promise<void> {
   const rank0 = comm.rank === 0;
   const flags = parseFlags(Deno.args, { ...DATA_FLAGS, ...TRAIN_FLAGS });
+  applyVerbose(flags.verbose);
   if (flags.help) {
     if (rank0) console.log(HELP);
     return;

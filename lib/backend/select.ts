@@ -56,7 +56,14 @@ export function selectBackend(device: DeviceChoice): Backend {
       const silent = flag("quiet");
       const choice = chooseDevice();
       auto = choice.device === "cuda" ? cudaBackend() : cpuBackend();
-      if (!silent) console.error(`device: ${describe(auto)} — ${choice.message}`);
+      if (!silent) {
+        // One short line on a CPU run; every path tried only with FACGCNN_VERBOSE=1 (--verbose).
+        console.error(
+          choice.device === "cpu" && !flag("verbose")
+            ? `device: ${describe(auto)}; CUDA not used: ${choice.probe.brief}`
+            : `device: ${describe(auto)} — ${choice.message}`,
+        );
+      }
       return auto;
     }
     default:

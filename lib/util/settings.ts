@@ -39,6 +39,10 @@ export const SETTING_VARIABLES = {
   mpi: { variable: "FACGCNN_MPI", doc: "path of the MPI library (libmpi) of the launching mpirun" },
   nccl: { variable: "FACGCNN_NCCL", doc: "path of libnccl (only that path is tried)" },
   quiet: { variable: "FACGCNN_QUIET", doc: "`1`: do not print the device choice on stderr" },
+  verbose: {
+    variable: "FACGCNN_VERBOSE",
+    doc: "`1`: the device line lists every CUDA library path tried (`--verbose`)",
+  },
   debug: { variable: "FACGCNN_DEBUG", doc: "`1`: commands print the stack of an error" },
   dataUrl: { variable: "FACGCNN_DATA_URL", doc: "base URL (mirror) of the public data sets" },
   requireCuda: {
