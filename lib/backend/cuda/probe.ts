@@ -72,7 +72,9 @@ export function briefReason(why: string): string {
   }
   const noDriver = /driver version is insufficient|no CUDA-capable device|CUDA driver/i.test(why);
   const short = parts.filter((p) => p !== "").map((p) => p.replace(/\s*\(.*$/s, "").trim());
-  const out = [...new Set(short)].filter((p) => !(noDriver && /^libcudart(\.so)? not found$/.test(p)));
+  const out = [...new Set(short)].filter((p) =>
+    !(noDriver && /^libcudart(\.so)? not found$/.test(p))
+  );
   if (noDriver) out.unshift("libcudart found, no usable driver");
   return out.join("; ") || why.slice(0, 80);
 }
