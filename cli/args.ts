@@ -70,6 +70,7 @@ export const TRAIN_FLAGS = {
   out: { type: "string" },
   resume: { type: "boolean" },
   shards: { type: "string" },
+  force: { type: "boolean" },
   quiet: { type: "boolean", short: "q" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -217,8 +218,17 @@ export function dataConfig(v: DataValues): Pick<
 
 /** A full training configuration from flags. */
 export function trainConfig(v: DataValues & TrainValues): TrainConfig {
+  if (v.resume && v.force) {
+    throw new UsageError("--resume continues the run in --out, --force deletes it: pick one");
+  }
+  if (v.resume && v.out === undefined) {
+    throw new UsageError("--resume needs --out: the run folder to continue");
+  }
+  const data = dataConfig(v);
+  // With --resume the data comes from the saved run unless given (then it must match).
+  if (v.resume && v.data === undefined) delete (data as { data?: string }).data;
   return {
-    ...dataConfig(v),
+    ...data,
     model: choiceFlag("model", v.model, MODEL_KINDS),
     task: choiceFlag("task", v.task, MODEL_TASKS),
     threshold: numberFlag("threshold", v.threshold),
@@ -248,6 +258,7 @@ export function trainConfig(v: DataValues & TrainValues): TrainConfig {
     out: v.out,
     resume: v.resume,
     shards: numberFlag("shards", v.shards, { integer: true, min: 1 }),
+    force: v.force,
   };
 }
 
@@ -280,7 +291,19 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     const debug = flag("debug");
-    console.error(`error: ${err.message.split("\n")[0]}`);
+    // One line; an error whose first line only introduces a list (CUDA's "unavailable:")
+    // keeps its reasons on that line: its one-line summary, else the listed lines.
+    const [first, ...rest] = err.message.split("\n");
+    let line = first;
+    if (first.trimEnd().endsWith(":") && rest.length > 0) {
+      const summary = (err as { summary?: unknown }).summary;
+      line = `${first.trimEnd()} ${
+        typeof summary === "string" && summary !== ""
+          ? summary
+          : rest.map((l) => l.trim()).filter(Boolean).join("; ")
+      }${debug ? "" : " (FACGCNN_DEBUG=1 shows every path tried)"}`;
+    }
+    console.error(`error: ${line}`);
     if (debug) console.error(err.stack);
     Deno.exit(err instanceof UsageError ? 2 : 1);
   }

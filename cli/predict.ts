@@ -18,7 +18,9 @@ import { loadDataset } from "../lib/data/dataset.ts";
 import { Rng } from "../lib/util/random.ts";
 import { randomlyRotateStructure, randomlyShiftOrigin } from "../lib/crystal/transform.ts";
 import type { Dataset } from "../lib/crystal/types.ts";
-import { writeTextAtomic } from "../lib/io/atomic.ts";
+import { fileProblem, writeTextAtomic } from "../lib/io/atomic.ts";
+import { featurize } from "../lib/data/featurize.ts";
+import { skippedReport, writeSkippedCsv } from "../lib/data/skipped.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
 import { classificationMetrics, regressionMetrics } from "../lib/train/metrics.ts";
 import { DEVICE_CHOICES, TRAIN_DEFAULTS } from "../lib/train/config.ts";
@@ -89,6 +91,7 @@ if (import.meta.main) {
     const batchSize = numberFlag("batch-size", flags["batch-size"], { integer: true, min: 1 });
     const device = choiceFlag("device", flags.device, DEVICE_CHOICES);
 
+    if (flags.out) await checkOutputFolder(flags.out);
     const { model } = await loadCheckpoint(flags.checkpoint, { device });
     try {
       let dataset: Dataset = await loadDataset(data.data, {
@@ -125,14 +128,41 @@ if (import.meta.main) {
       ]
         .filter(Boolean).join(", ");
       model.reseedFrames(seed, 3);
-      const predictions = await model.predict(dataset, { frames, batchSize });
-      const ids: string[] = [];
-      const targets: number[] = [];
-      for (let i = 0; i < dataset.length; i++) {
-        const e = dataset.get(i);
-        ids.push(e.id);
-        targets.push(e.target);
+      // As in train: structures without a graph are skipped and reported, not fatal. Targets
+      // play no part in a prediction: a placeholder stands in for a missing one.
+      const given = new Map<string, number>();
+      const source = dataset;
+      const built = await featurize({
+        length: source.length,
+        skipped: source.skipped,
+        source: source.source,
+        get: (i: number) => {
+          const e = source.get(i);
+          given.set(e.id, e.target);
+          return Number.isFinite(e.target) ? e : { ...e, target: 0 };
+        },
+      }, {
+        radius: model.config.radius,
+        maxNeighbors: model.config.maxNeighbors,
+        neighborTies: model.config.neighborTies ?? "truncate",
+        cacheDir: null,
+        quiet: true,
+      });
+      const skipped = [
+        ...dataset.skipped.map((s) => ({ ...s, stage: s.stage ?? ("load" as const) })),
+        ...built.skipped.map((s) => ({ ...s, stage: "featurize" as const })),
+      ];
+      const skippedFile = flags.out ? `${flags.out.replace(/\.csv$/i, "")}.skipped.csv` : undefined;
+      if (skippedFile) await writeSkippedCsv(skippedFile, skipped);
+      for (const line of skippedReport(skipped, built.graphs.count + skipped.length, skippedFile)) {
+        console.error(line);
       }
+      if (built.graphs.count === 0) {
+        throw new Error(`no structures to predict in ${data.data}: all ${skipped.length} skipped`);
+      }
+      const predictions = model.predictGraphs(built.graphs, { frames, batchSize });
+      const ids: string[] = built.graphs.ids.slice();
+      const targets: number[] = ids.map((id) => given.get(id) ?? NaN);
       const classify = model.config.task === "classification";
       const threshold = numberFlag("threshold", flags.threshold);
       if (classify && threshold !== undefined) {
@@ -163,13 +193,13 @@ if (import.meta.main) {
       } else if (targets.every(Number.isFinite)) {
         const m = regressionMetrics(targets, predictions);
         console.error(
-          `${dataset.length} structures${moved}: ` +
+          `${ids.length} structures${moved}: ` +
             `MAE ${m.mae.toFixed(4)}, RMSE ${m.rmse.toFixed(4)}, R² ${m.r2.toFixed(4)}${dest}`,
         );
       } else {
         const n = targets.filter(Number.isFinite).length;
         console.error(
-          `${dataset.length} structures${moved} predicted` +
+          `${ids.length} structures${moved} predicted` +
             (n > 0 ? ` (${n} with a target; metrics need all)` : "") + dest,
         );
       }
@@ -220,4 +250,18 @@ export function predictionCsv(
     rows.push(`${csvField(ids[i])},${t}${predictions[i]}`);
   }
   return rows.join("\n") + "\n";
+}
+
+/** Fails before any work when the folder of `--out` does not exist or is not a folder. */
+async function checkOutputFolder(out: string): Promise<void> {
+  const cut = out.lastIndexOf("/");
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : out.slice(0, cut);
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) {
+      throw new UsageError(`--out ${out}: ${dir} is not a folder`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--out ${out}: cannot use the folder ${dir}: ${fileProblem(e)}`);
+  }
 }

@@ -60,7 +60,10 @@ Training:
   --optimizer ${OPTIMIZER_KINDS.join("|")}  --weight-decay 0  --device ${
     DEVICE_CHOICES.join("|")
   }  --seed ${D.seed}
-  --out DIR (runs/<timestamp>)  --resume (continue the run in --out)  -q/--quiet
+  --out DIR (runs/<timestamp>)  --resume (continue the run in --out; only --epochs,
+                            --device, --no-cache, --quiet may differ from the saved run)
+  --force                   start clean in an --out that holds a previous run (deletes its files)
+  -q/--quiet
 Cluster (data-parallel): mpirun -np P deno task train ...  (or srun); rank 0 prints and writes
   --shards P                reproduce a P-process run in one process (default: the process count)
 `;

@@ -64,6 +64,8 @@ export interface SkippedEntry {
   id: string;
   /** Why it was skipped. */
   reason: string;
+  /** Where it was dropped: `"load"` (reader) or `"featurize"` (no graph); absent if unknown. */
+  stage?: "load" | "featurize";
 }
 
 /**

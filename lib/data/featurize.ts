@@ -237,6 +237,11 @@ export async function datasetDigest(dataset: Dataset): Promise<string> {
   return sha256Hex(`dataset n=${dataset.length}\n${chunkHashes.join("\n")}`);
 }
 
+/** The entries with `stage` set where it is not yet. */
+function withStage(list: SkippedEntry[], stage: "load" | "featurize"): SkippedEntry[] {
+  return list.map((s) => (s.stage ? s : { ...s, stage }));
+}
+
 async function tryReadCache(path: string, quiet?: boolean): Promise<CachedGraphs | null> {
   try {
     return await readGraphCache(path);
@@ -368,7 +373,7 @@ export async function loadGraphs(
     const r = await featurize(ds, { ...options, cacheDir: cache });
     return {
       ...r,
-      skipped: [...ds.skipped, ...r.skipped],
+      skipped: [...withStage(ds.skipped, "load"), ...withStage(r.skipped, "featurize")],
       source,
       dataset: ds,
       atomFeatures: ds.atomFeatures,

@@ -5,6 +5,59 @@
  * @module
  */
 
+/** OS error numbers (Linux/macOS where they agree) and what to tell a user. */
+const OS_ERRORS: Record<number, string> = {
+  1: "operation not permitted",
+  2: "no such file or folder (does the folder exist?)",
+  13: "permission denied",
+  17: "already exists",
+  20: "a part of the path is not a folder",
+  21: "it is a folder",
+  28: "no space left on device",
+  30: "read-only file system",
+  122: "disk quota exceeded",
+};
+
+/**
+ * The reason of a file-system error in plain words, without the runtime's hints (such as
+ * "run again with --allow-write"): "no space left on device", "permission denied", …
+ */
+export function fileProblem(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const m = /\(os error (\d+)\)/.exec(message);
+  if (m && OS_ERRORS[Number(m[1])]) return OS_ERRORS[Number(m[1])];
+  if (e instanceof Error && e.name === "NotCapable") {
+    return "Deno has no permission for it (run with --allow-read --allow-write)";
+  }
+  return message.split("\n")[0].replace(/,? ?run again with[^;]*$/i, "").trim();
+}
+
+/** Whether `e` is a full disk (or quota). */
+export function isDiskFull(e: unknown): boolean {
+  const message = e instanceof Error ? e.message : String(e);
+  return /\(os error (28|122)\)|no space left|quota exceeded/i.test(message);
+}
+
+/**
+ * An atomic write that failed. `message` names the file meant to be written and why; the
+ * previous content of that file (if any) is untouched, the temporary file removed.
+ */
+export class FileWriteError extends Error {
+  /** The file that was to be written. */
+  readonly path: string;
+  /** Whether the disk (or quota) is full. */
+  readonly diskFull: boolean;
+  /** `path` could not be written because of `cause`. */
+  constructor(path: string, cause: unknown) {
+    super(`cannot write ${path}: ${fileProblem(cause)} (its previous content, if any, is intact)`, {
+      cause,
+    });
+    this.name = "FileWriteError";
+    this.path = path;
+    this.diskFull = isDiskFull(cause);
+  }
+}
+
 /** What an atomic write accepts: bytes, text, or byte chunks written one after another. */
 export type AtomicData = Uint8Array | string | Iterable<Uint8Array>;
 
@@ -53,7 +106,8 @@ function syncDir(dir: string): void {
 /**
  * Writes `data` to `path` atomically (temp file + fsync + rename), synchronously.
  * If anything throws — including an iterable of chunks that throws mid-way — the temp file
- * is removed and an existing file at `path` is left untouched; the error is re-thrown.
+ * is removed and an existing file at `path` is left untouched; a file-system error is
+ * re-thrown as a {@link FileWriteError} naming `path` (not the temporary name).
  */
 export function writeFileAtomicSync(path: string, data: AtomicData): void {
   const temp = tempPathFor(path);
@@ -74,6 +128,10 @@ export function writeFileAtomicSync(path: string, data: AtomicData): void {
     try {
       Deno.removeSync(temp);
     } catch { /* never created or already renamed */ }
+    if (err instanceof Error && /\(os error \d+\)/.test(err.message)) {
+      throw new FileWriteError(path, err);
+    }
+    if (err instanceof Error && err.name === "NotCapable") throw new FileWriteError(path, err);
     throw err;
   }
   syncDir(splitPath(path).dir);

@@ -280,6 +280,8 @@ export interface TrainConfig extends DataConfig {
   out?: string;
   /** Continue the run in `out` from its last saved epoch. */
   resume?: boolean;
+  /** A fresh run into a folder holding a previous run's files deletes them first. */
+  force?: boolean;
   /** Training batches used to re-estimate BatchNorm statistics at x (SF-AdamW), 50. */
   bnBatches?: number;
   /**

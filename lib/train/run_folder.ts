@@ -10,12 +10,13 @@
  */
 
 import type { Backend } from "../backend/backend.ts";
+import { fileProblem, writeTextAtomic } from "../io/atomic.ts";
 import { readSafetensors } from "../io/safetensors.ts";
 import type { Model } from "../models/model.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { loadOptimizerState, saveOptimizerState } from "../optim/state_io.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
-import type { TrainConfig } from "./config.ts";
+import { resolveTrainConfig, type TrainConfig } from "./config.ts";
 import type { EpochRecord } from "./records.ts";
 import { writeRunFiles } from "./run_files.ts";
 
@@ -39,10 +40,113 @@ export type RunCheckpoint = "best" | "last" | "last.optim";
 /** The checkpoint files staged before each commit, in the order they are moved into place. */
 const PENDING: readonly RunCheckpoint[] = ["best", "last", "last.optim"];
 
+/**
+ * Files a run writes into its folder (plus staged `*.next.safetensors` and atomic-write
+ * temporaries): what `--force` may delete, and what makes a folder "a run's".
+ */
+const RUN_FILES = new Set([
+  "config.json",
+  "state.json",
+  "metrics.csv",
+  "best.safetensors",
+  "last.safetensors",
+  "last.optim.safetensors",
+  "test_results.csv",
+  "summary.json",
+  "report.html",
+  "skipped.csv",
+  "run.lock",
+]);
+const isRunFile = (name: string) =>
+  RUN_FILES.has(name) || /\.next\.safetensors$/.test(name) || /\.tmp$/.test(name) ||
+  /^\.[^/]*\.tmp[^/]*$/.test(name);
+
+/** The run folder is in use, not empty, or holds files that are not a run's. */
+export class RunFolderError extends Error {
+  /** `message` names the folder and what to do. */
+  constructor(message: string) {
+    super(message);
+    this.name = "RunFolderError";
+  }
+}
+
+/**
+ * Options `--resume` may change: the epoch count (to extend a run), the device, where the
+ * graph cache lives and how much is printed. Every other explicit option must match the saved
+ * run, or the resumed run would mix two configurations.
+ */
+export const RESUME_MAY_CHANGE: readonly (keyof TrainConfig | "force")[] = [
+  "epochs",
+  "device",
+  "cacheDir",
+  "quiet",
+  "out",
+  "resume",
+  "force",
+];
+
+const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/**
+ * Throws a {@link RunFolderError} when an option given with `--resume` differs from the
+ * saved run (a value the saved run left to its default is compared with that default),
+ * naming the flag and both values; the options in {@link RESUME_MAY_CHANGE} are exempt.
+ */
+export function checkResumeOptions(given: TrainConfig, saved: TrainConfig, path: string): void {
+  const resolved = resolveTrainConfig(saved) as unknown as Record<string, unknown>;
+  const was = saved as unknown as Record<string, unknown>;
+  const now = given as unknown as Record<string, unknown>;
+  const conflicts: string[] = [];
+  for (const k of Object.keys(now)) {
+    if (now[k] === undefined || (RESUME_MAY_CHANGE as readonly string[]).includes(k)) continue;
+    const before = was[k] !== undefined ? was[k] : resolved[k];
+    if (JSON.stringify(before) === JSON.stringify(now[k])) continue;
+    conflicts.push(
+      `${flagName(k)} ${JSON.stringify(now[k])} but the run used ${
+        before === undefined ? "none" : JSON.stringify(before)
+      }`,
+    );
+  }
+  if (conflicts.length > 0) {
+    throw new RunFolderError(
+      `--resume: ${conflicts.join("; ")} (${path}/config.json); a resumed run keeps its ` +
+        `configuration: drop the flag, or start a new run (another --out, or --force); ` +
+        `only --epochs, --device, --no-cache and --quiet may change on resume`,
+    );
+  }
+}
+
 /** `runs/<UTC timestamp>`, the folder of a run without `--out`. */
 export function defaultRunFolder(): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace("T", "_").slice(0, 19);
   return `runs/${stamp}`;
+}
+
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Whether process `pid` runs on this host (Linux /proc; elsewhere assumed alive). */
+function processAlive(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      try {
+        Deno.statSync("/proc/self");
+        return false; // /proc works and the pid is not in it
+      } catch {
+        return true;
+      }
+    }
+    return true;
+  }
 }
 
 async function stagedEpoch(path: string): Promise<number | null> {
@@ -78,9 +182,108 @@ export class RunFolder {
     return `${this.path}/${name}.next.safetensors`;
   }
 
-  /** Creates the folder (and its parents). */
+  /** Creates the folder (and its parents); the error names the folder and the reason. */
   async create(): Promise<void> {
-    await Deno.mkdir(this.path, { recursive: true });
+    try {
+      await Deno.mkdir(this.path, { recursive: true });
+    } catch (e) {
+      throw new RunFolderError(`cannot create the run folder ${this.path}: ${fileProblem(e)}`);
+    }
+  }
+
+  /** Names of the entries in the folder (empty when it does not exist). */
+  async entries(): Promise<string[]> {
+    const names: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.path)) names.push(e.name);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      if (e instanceof Deno.errors.NotADirectory) {
+        throw new RunFolderError(`--out ${this.path} is a file, not a folder`);
+      }
+      throw e;
+    }
+    return names.sort();
+  }
+
+  /**
+   * Checks that a fresh run may start here: the folder is missing or empty, or `force` is set,
+   * in which case the files of the previous run are deleted (and anything else is refused:
+   * `--force` never deletes files a run did not write). A lock held by a live process is
+   * refused by {@link lock}, which runs first.
+   */
+  async prepareFresh(force: boolean): Promise<void> {
+    const names = (await this.entries()).filter((n) => n !== "run.lock");
+    if (names.length === 0) return;
+    const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? ", …" : "");
+    if (!force) {
+      throw new RunFolderError(
+        `${this.path} already holds files (${shown}): pass --resume to continue that run, ` +
+          `--force to delete its files and start clean, or choose another --out`,
+      );
+    }
+    const foreign = names.filter((n) => !isRunFile(n));
+    if (foreign.length > 0) {
+      throw new RunFolderError(
+        `--force: ${this.path} holds files that a run does not write (${
+          foreign.slice(0, 5).join(", ")
+        }${foreign.length > 5 ? ", …" : ""}); not deleting anything: choose another --out`,
+      );
+    }
+    for (const n of names) await Deno.remove(`${this.path}/${n}`, { recursive: true });
+  }
+
+  /**
+   * Takes the folder's lock: creates `run.lock` (pid, host, start time) exclusively. A lock
+   * left by a process that no longer runs on this host is stale and replaced; a live one is a
+   * {@link RunFolderError} naming its pid. Returns the release function.
+   */
+  async lock(): Promise<() => Promise<void>> {
+    await this.create();
+    const path = `${this.path}/run.lock`;
+    const host = hostname();
+    const mine = JSON.stringify({ pid: Deno.pid, host, started: new Date().toISOString() });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const f = await Deno.open(path, { write: true, createNew: true });
+        try {
+          await f.write(new TextEncoder().encode(mine + "\n"));
+        } finally {
+          f.close();
+        }
+        return async () => {
+          try {
+            if ((await Deno.readTextFile(path)).trim() === mine) await Deno.remove(path);
+          } catch {
+            // already gone
+          }
+        };
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+      let held: { pid?: number; host?: string; started?: string } = {};
+      let alive: boolean;
+      try {
+        held = JSON.parse(await Deno.readTextFile(path));
+        alive = typeof held.pid !== "number" || held.host !== host || processAlive(held.pid);
+      } catch {
+        // Unreadable: being written by a run that just took it, or garbage left long ago.
+        const age = Date.now() - ((await Deno.stat(path).catch(() => null))?.mtime?.getTime() ?? 0);
+        alive = age < 10_000;
+      }
+      if (alive) {
+        throw new RunFolderError(
+          `${this.path} is in use by another training (pid ${held.pid}${
+            held.host !== host ? ` on ${held.host}` : ""
+          }, started ${held.started}): wait for it or choose another --out; if no such ` +
+            `process runs, delete ${path}`,
+        );
+      }
+      await Deno.remove(path).catch(() => {});
+    }
+    throw new RunFolderError(
+      `${this.path}: cannot take the lock ${path} (another run races for it)`,
+    );
   }
 
   /** The saved configuration (`config.json`), as `--resume` reads it. */
@@ -94,7 +297,7 @@ export class RunFolder {
 
   /** Writes `config.json` (see `savedRunConfig` for what it holds). */
   async writeConfig(config: TrainConfig): Promise<void> {
-    await Deno.writeTextFile(`${this.path}/config.json`, JSON.stringify(config, null, 2) + "\n");
+    await writeTextAtomic(`${this.path}/config.json`, JSON.stringify(config, null, 2) + "\n");
   }
 
   /**

@@ -28,7 +28,16 @@ import { toClassLabels } from "./labels.ts";
 import { binaryNllLoss } from "./step.ts";
 import { Normalizer } from "./normalizer.ts";
 import type { EpochRecord, TrainResult } from "./records.ts";
-import { defaultRunFolder, RunFolder, type RunState } from "./run_folder.ts";
+import {
+  checkResumeOptions,
+  defaultRunFolder,
+  RunFolder,
+  RunFolderError,
+  type RunState,
+} from "./run_folder.ts";
+import { skippedReport, writeSkippedCsv } from "../data/skipped.ts";
+import type { SkippedEntry } from "../crystal/types.ts";
+import { FileWriteError } from "../io/atomic.ts";
 import { writeRunFiles } from "./run_files.ts";
 import { initDistributed } from "../distributed/communicator.ts";
 import { detectLaunch } from "../distributed/environment.ts";
@@ -65,13 +74,92 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const rank0 = comm.rank === 0;
   // Other ranks print only errors (which end the job, see `failRank`).
   const log = rank0 ? hooks.log ?? ((line: string) => console.error(line)) : () => {};
-  const folder = new RunFolder(config.out ?? defaultRunFolder());
+  // One training per folder: rank 0 holds the lock until the run ends (or its process dies);
+  // the other ranks belong to the same run.
+  let folder = new RunFolder(config.out ?? defaultRunFolder());
+  let release = () => Promise.resolve();
+  if (rank0) {
+    ({ folder, release } = config.out !== undefined
+      ? await lockedFolder(config.out)
+      : await unusedRunFolder());
+  }
+  try {
+    return await trainLocked(comm, folder, config, hooks, log);
+  } finally {
+    await release();
+  }
+}
+
+async function lockedFolder(path: string) {
+  const folder = new RunFolder(path);
+  return { folder, release: await folder.lock() };
+}
+
+/** `runs/<timestamp>`, with `-2`, `-3`, … when other runs took it (same second), locked. */
+async function unusedRunFolder() {
+  const base = defaultRunFolder();
+  for (let k = 1;; k++) {
+    const folder = new RunFolder(k === 1 ? base : `${base}-${k}`);
+    if ((await folder.entries()).length > 0) continue;
+    try {
+      return { folder, release: await folder.lock() };
+    } catch (e) {
+      if (!(e instanceof RunFolderError) || k > 100) throw e;
+    }
+  }
+}
+
+/** Writes skipped.csv and prints the per-stage report (rank 0). */
+async function reportSkipped(
+  out: string,
+  skipped: SkippedEntry[],
+  kept: number,
+  log: (line: string) => void,
+): Promise<void> {
+  // Every structure left out, at any stage, is listed: train and predict report alike.
+  const file = `${out}/skipped.csv`;
+  await writeSkippedCsv(file, skipped);
+  for (const line of skippedReport(skipped, kept + skipped.length, file)) log(line);
+}
+
+/**
+ * A write that failed for lack of space, restated with what is safe: every committed epoch
+ * (checkpoints and state.json are replaced atomically) and how to go on.
+ */
+function savedSoFar(e: unknown, out: string, epochs: number): unknown {
+  if (!(e instanceof FileWriteError) || !e.diskFull) return e;
+  return new Error(
+    `${e.message}; nothing saved was lost: ${out} holds the run up to epoch ${epochs} ` +
+      `(state.json, last.safetensors, best.safetensors); free some space and continue with ` +
+      `--resume --out ${out}`,
+    { cause: e },
+  );
+}
+
+async function trainLocked(
+  comm: ReturnType<typeof initDistributed>,
+  folder: RunFolder,
+  config: TrainConfig,
+  hooks: TrainHooks,
+  log: (line: string) => void,
+): Promise<TrainResult> {
+  const rank0 = comm.rank === 0;
   const out = folder.path;
-  let given: TrainConfig = { ...config, out };
+  let given: TrainConfig = { ...config, out, force: undefined };
   if (given.resume) {
-    // The saved configuration wins over flags, except the epoch count (to extend a run).
+    // The saved configuration wins; an explicit option that differs is an error, except
+    // those that may change on resume (the epoch count to extend a run, the device, …).
     const saved = await folder.readConfig();
-    given = { ...saved, epochs: config.epochs ?? saved.epochs, out, resume: true };
+    checkResumeOptions(config, saved, out);
+    given = {
+      ...saved,
+      epochs: config.epochs ?? saved.epochs,
+      device: config.device ?? saved.device,
+      cacheDir: config.cacheDir !== undefined ? config.cacheDir : saved.cacheDir,
+      quiet: config.quiet ?? saved.quiet,
+      out,
+      resume: true,
+    };
     const savedShards = saved.shards ?? 1;
     if (comm.size > 1 && comm.size !== savedShards) {
       throw new Error(
@@ -85,6 +173,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     if (comm.size === 1 && savedShards > 1) {
       log(`resuming a ${savedShards}-process run in one process holding all ${savedShards} shards`);
     }
+  } else if (rank0) {
+    await folder.prepareFresh(config.force ?? false);
   }
   const shards = given.shards ?? comm.size;
   if (!Number.isInteger(shards) || shards < 1 || shards % comm.size !== 0) {
@@ -126,6 +216,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   if (rank0) {
     await folder.create();
     if (!c.resume) await folder.writeConfig(savedRunConfig(given, c));
+    await reportSkipped(
+      out,
+      data.skipped,
+      nTrain + data.val.count + data.test.count,
+      log,
+    );
   }
   const model = new Model({ ...trainModelConfig(c), atomFeatures: data.atomFeatures }, backend);
   attachSyncBatchNorm(model, comm);
@@ -148,6 +244,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const reducer = gradientReducer(model, comm, log);
   const run: ParallelRun = { comm, shards, data, plan, reducer, seed: c.seed };
   let state: RunState = { epochsDone: 0, bestEpoch: 0, bestValMae: Infinity, history: [] };
+  let committed = 0; // epochs whose commit finished (state.epochsDone runs ahead during one)
   try {
     if (c.resume) {
       // Rank 0 settles the folder (staged checkpoints of an interrupted epoch), then every
@@ -155,6 +252,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       if (rank0) state = await folder.resume(model, optimizer, backend);
       comm.barrier();
       if (!rank0) state = await folder.resume(model, optimizer, backend, { readOnly: true });
+      committed = state.epochsDone;
       for (let e = 0; e < state.epochsDone; e++) scheduler.step();
       log(
         `resuming ${out} after epoch ${state.epochsDone} (best epoch ${state.bestEpoch}, val MAE ${state.bestValMae})`,
@@ -203,13 +301,14 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
           rmse: val.rmse,
           r2: val.r2,
         });
+        committed = epoch;
         await hooks.onEpoch?.(record, best);
       }
       if (stopEarly(c.patience, epoch, state.bestEpoch, log)) break;
     }
   } catch (e) {
     model.dispose();
-    throw e;
+    throw savedSoFar(e, out, committed);
   } finally {
     optimizer.dispose();
     reducer.dispose();
@@ -242,11 +341,19 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     const t = evaluate(bestModel, data.test);
     test = { mae: t.mae, rmse: t.rmse, r2: t.r2, n: t.n };
     testPredictions = t.predictions;
-    await writeRunFiles.testResults(out, data.test, t.predictions);
+    await writeRunFiles.testResults(out, data.test, t.predictions).catch((e) => {
+      bestModel.dispose();
+      throw savedSoFar(e, out, state.epochsDone);
+    });
   }
   const result: TrainResult = { ...base, test, testPredictions, model: bestModel };
-  await writeRunFiles.summary(out, result, backend);
-  await writeRunFiles.report(out, result);
+  try {
+    await writeRunFiles.summary(out, result, backend);
+    await writeRunFiles.report(out, result);
+  } catch (e) {
+    bestModel.dispose();
+    throw savedSoFar(e, out, state.epochsDone);
+  }
   return result;
 }
 
@@ -281,6 +388,12 @@ async function trainOneProcess(
   const batchSize = resolveBatchSize(c.batchSize, data.train.count);
   await folder.create();
   if (!c.resume) await folder.writeConfig(savedRunConfig(given, c));
+  await reportSkipped(
+    out,
+    data.skipped,
+    data.train.count + data.val.count + data.test.count,
+    log,
+  );
 
   const model = new Model({ ...trainModelConfig(c), atomFeatures: data.atomFeatures }, backend);
   // Classification trains on the labels as they are (CGCNN's classification normalizer is the
@@ -306,9 +419,11 @@ async function trainOneProcess(
   );
 
   let state: RunState = { epochsDone: 0, bestEpoch: 0, bestValMae: Infinity, history: [] };
+  let committed = 0; // epochs whose commit finished (state.epochsDone runs ahead during one)
   try {
     if (c.resume) {
       state = await folder.resume(model, optimizer, backend);
+      committed = state.epochsDone;
       for (let e = 0; e < state.epochsDone; e++) scheduler.step();
       log(
         `resuming ${out} after epoch ${state.epochsDone} (best epoch ${state.bestEpoch}, val MAE ${state.bestValMae})`,
@@ -320,6 +435,12 @@ async function trainOneProcess(
         `${c.optimizer} lr ${c.lr}, ${c.epochs} epochs → ${out}`,
     );
     log(`baseline: predicting the training mean gives val MAE ${baselineMae.toFixed(4)}`);
+    if (state.epochsDone >= c.epochs) {
+      log(
+        `nothing to train: the run already has ${state.epochsDone} epoch(s) and --epochs is ` +
+          `${c.epochs}; pass --epochs N with N > ${state.epochsDone} to extend it`,
+      );
+    }
     for (let epoch = state.epochsDone + 1; epoch <= c.epochs; epoch++) {
       const t0 = performance.now();
       const order = epochOrder(data.train.count, c.seed, epoch);
@@ -364,12 +485,13 @@ async function trainOneProcess(
         rmse: val.rmse,
         r2: val.r2,
       });
+      committed = epoch;
       await hooks.onEpoch?.(record, best);
       if (stopEarly(c.patience, epoch, state.bestEpoch, log)) break;
     }
   } catch (e) {
     model.dispose();
-    throw e;
+    throw savedSoFar(e, out, committed);
   } finally {
     optimizer.dispose();
   }
@@ -385,7 +507,10 @@ async function trainOneProcess(
     testPredictions = t.predictions;
     if (classify) testClassification = classificationMetrics(data.test.targets, t.predictions);
     // Classification: CGCNN's test_results.csv columns are id, label, P(class 1).
-    await writeRunFiles.testResults(out, data.test, t.predictions);
+    await writeRunFiles.testResults(out, data.test, t.predictions).catch((e) => {
+      bestModel.dispose();
+      throw savedSoFar(e, out, state.epochsDone);
+    });
   }
   const result: TrainResult = {
     testClassification,
@@ -400,8 +525,13 @@ async function trainOneProcess(
     model: bestModel,
     data,
   };
-  await writeRunFiles.summary(out, result, backend);
-  await writeRunFiles.report(out, result);
+  try {
+    await writeRunFiles.summary(out, result, backend);
+    await writeRunFiles.report(out, result);
+  } catch (e) {
+    bestModel.dispose();
+    throw savedSoFar(e, out, state.epochsDone);
+  }
   return result;
 }
 
