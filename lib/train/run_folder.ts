@@ -239,12 +239,15 @@ export class RunFolder {
    * {@link RunFolderError} naming its pid. Returns the release function.
    */
   async lock(): Promise<() => Promise<void>> {
+    const existed = await Deno.stat(this.path).then(() => true, () => false);
     await this.create();
     const path = `${this.path}/run.lock`;
     const host = hostname();
     const mine = JSON.stringify({ pid: Deno.pid, host, started: new Date().toISOString() });
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < 4; attempt++) {
       try {
+        // (Re)create: another run that failed may have just removed the empty folder.
+        if (attempt > 0) await this.create();
         const f = await Deno.open(path, { write: true, createNew: true });
         try {
           await f.write(new TextEncoder().encode(mine + "\n"));
@@ -257,8 +260,11 @@ export class RunFolder {
           } catch {
             // already gone
           }
+          // A run that failed before writing anything leaves no empty folder behind.
+          if (!existed) await Deno.remove(this.path).catch(() => {});
         };
       } catch (e) {
+        if (e instanceof Deno.errors.NotFound) continue;
         if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
       }
       let held: { pid?: number; host?: string; started?: string } = {};
