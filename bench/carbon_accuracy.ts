@@ -23,27 +23,31 @@ import { meanStdErr, regressionMetrics } from "../lib/train/metrics.ts";
 import { train, type TrainConfig } from "../lib/train/trainer.ts";
 
 /** The configurations compared (model part only; data and recipe are shared). */
+const RAW = { scale: 1, node: true }; // the paper's coordinate inputs
 const CONFIGS: Record<string, Partial<TrainConfig>> = {
   cgcnn: { model: "cgcnn" },
   // The paper: PCA frames, one random frame per pass, raw Å coordinates on nodes and edges.
-  paper: { model: "facgcnn", frames: "stochastic", frameKind: "pca" },
-  nofa: { model: "facgcnn", frames: "none", frameKind: "pca" },
-  "scale4": { model: "facgcnn", frameKind: "pca", coordinates: { scale: 4 } },
-  "scale10": { model: "facgcnn", frameKind: "pca", coordinates: { scale: 10 } },
-  rms: { model: "facgcnn", frameKind: "pca", coordinates: { scale: "rms" } },
-  edgeonly: { model: "facgcnn", frameKind: "pca", coordinates: { node: false } },
-  "edgeonly-s4": { model: "facgcnn", frameKind: "pca", coordinates: { node: false, scale: 4 } },
-  hybrid: { model: "facgcnn", frameKind: "hybrid" },
-  lattice: { model: "facgcnn", frameKind: "lattice" },
-  "hybrid-s4": { model: "facgcnn", frameKind: "hybrid", coordinates: { scale: 4 } },
-  "hybrid-edgeonly": { model: "facgcnn", frameKind: "hybrid", coordinates: { node: false } },
+  paper: { model: "facgcnn", frames: "stochastic", frameKind: "pca", coordinates: RAW },
+  nofa: { model: "facgcnn", frames: "none", frameKind: "pca", coordinates: RAW },
+  scale4: { model: "facgcnn", frameKind: "pca", coordinates: { scale: 4, node: true } },
+  rms: { model: "facgcnn", frameKind: "pca", coordinates: { scale: "rms", node: true } },
+  edgeonly: { model: "facgcnn", frameKind: "pca", coordinates: { scale: 1, node: false } },
+  hybrid: { model: "facgcnn", frameKind: "hybrid", coordinates: RAW },
+  lattice: { model: "facgcnn", frameKind: "lattice", coordinates: RAW },
+  "hybrid-edgeonly": {
+    model: "facgcnn",
+    frameKind: "hybrid",
+    coordinates: { scale: 1, node: false },
+  },
+  // The default FACGCNN configuration (hybrid frames, edge vectors in 10 Å units).
   "hybrid-edge-s10": {
     model: "facgcnn",
     frameKind: "hybrid",
     coordinates: { node: false, scale: 10 },
   },
-  "hybrid-s10": { model: "facgcnn", frameKind: "hybrid", coordinates: { scale: 10 } },
-  all8: { model: "facgcnn", frames: "all", frameKind: "pca" },
+  "pca-edge-s10": { model: "facgcnn", frameKind: "pca", coordinates: { node: false, scale: 10 } },
+  "hybrid-s10": { model: "facgcnn", frameKind: "hybrid", coordinates: { scale: 10, node: true } },
+  all8: { model: "facgcnn", frames: "all", frameKind: "pca", coordinates: RAW },
 };
 
 const args = parseArgs({

@@ -165,8 +165,8 @@ const rows: Row[] = [
   { label: "random-init lattice", make: randomModel({ frameKind: "lattice" }), frames: "all" },
   { label: "random-init hybrid", make: randomModel({ frameKind: "hybrid" }), frames: "all" },
   {
-    label: "random-init hybrid, edge coords only",
-    make: randomModel({ frameKind: "hybrid", coordinates: { node: false } }),
+    label: "random-init hybrid, edge vectors / 10 Å (default)",
+    make: randomModel({ frameKind: "hybrid", coordinates: { node: false, scale: 10 } }),
     frames: "all",
   },
   { label: "random-init w/o FA (control)", make: randomModel({}), frames: "none" },

@@ -45,9 +45,14 @@ Data:
                             dropped, or cut as CGCNN does (depends on atom order)
 Model:
   --model ${D.model}|${MODEL_KINDS.filter((k) => k !== D.model).join("|")}     ` +
-  `--frames stochastic|all|none|K   --frame-kind ${FRAME_KINDS.join("|")}
-  --coord-scale 1|LENGTH|rms   divide frame coordinates by a length in Å (1 = raw Å, the paper)
-  --node-coords on|off      feed atoms their frame coordinates (on, the paper)
+  `--frames stochastic|all|none|K   --frame-kind ${M.frameKind}|${
+    FRAME_KINDS.filter((k) => k !== M.frameKind).join("|")
+  }
+  --coord-scale LENGTH|rms  length unit (Å) of frame coordinates (${M.coordinates.scale}; 1 = raw Å)
+  --node-coords on|off      atoms get their own frame coordinates (${
+    M.coordinates.node ? "on" : "off"
+  })
+                            the paper's frames: --frame-kind pca --coord-scale 1 --node-coords on
   --atom-fea-len ${M.atomFeaLen}  --h-fea-len ${M.hFeaLen}  --n-conv ${M.nConv}  --n-h ${M.nH}
 Training:
   --task regression|classification   two classes as CGCNN (NLL loss; predictions P(class 1))

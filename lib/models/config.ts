@@ -9,7 +9,11 @@
 import type { AtomFeatureTable } from "../crystal/atom_features.ts";
 import { BUILTIN_ATOM_FEATURES } from "../crystal/atom_features.ts";
 import type { NeighborTies } from "../crystal/neighbors.ts";
-import { type CoordinateInputs, resolveCoordinateInputs } from "../frames/scale.ts";
+import {
+  type CoordinateInputs,
+  PAPER_COORDINATES,
+  resolveCoordinateInputs,
+} from "../frames/scale.ts";
 import type { FrameKind, FrameMode } from "../frames/select.ts";
 
 /** An architecture: CGCNN (distances only) or FACGCNN (adds frame coordinates). */
@@ -55,7 +59,7 @@ export const CGCNN_REFERENCE_MODEL: ModelDefaults = Object.freeze({
   frames: "stochastic",
   frameKind: "pca",
   gapTolerance: 1e-2,
-  coordinates: Object.freeze(resolveCoordinateInputs()),
+  coordinates: PAPER_COORDINATES,
   seed: 0,
   radius: 8,
   maxNeighbors: 12,

@@ -8,6 +8,7 @@
 import type { Backend } from "../backend/backend.ts";
 import { type DeviceChoice, selectBackend } from "../backend/select.ts";
 import { type AtomFeatureTable, BUILTIN_ATOM_FEATURES } from "../crystal/atom_features.ts";
+import { PAPER_COORDINATES } from "../frames/scale.ts";
 import {
   readSafetensors,
   type SafeTensor,
@@ -142,6 +143,10 @@ export async function loadCheckpoint(
   let config: ResolvedModelConfig;
   try {
     config = JSON.parse(meta.config);
+    // Checkpoints written before these options existed used raw Å coordinates on atoms and
+    // edges and CGCNN's truncated neighbour shells.
+    config.coordinates ??= { ...PAPER_COORDINATES };
+    config.neighborTies ??= "truncate";
   } catch (e) {
     throw new Error(`${path}: bad model config in metadata: ${(e as Error).message}`);
   }

@@ -10,7 +10,7 @@
 import type { DeviceChoice } from "../backend/select.ts";
 import type { NeighborTies } from "../crystal/neighbors.ts";
 import type { DatasetFormat } from "../data/dataset.ts";
-import type { CoordinateInputs } from "../frames/scale.ts";
+import { type CoordinateInputs, DEFAULT_COORDINATES } from "../frames/scale.ts";
 import type { FrameKind, FrameMode } from "../frames/select.ts";
 import {
   CGCNN_REFERENCE_MODEL,
@@ -78,12 +78,19 @@ export const EXPERIMENT_VARIANTS: readonly ExperimentVariant[] = [
 ];
 
 /**
- * The FACGCNN paper's model: CGCNN's reference preset with A = 128. `train()` and
- * `deno task train` use it; `createModel` keeps `CGCNN_REFERENCE_MODEL` (A = 64).
+ * The training preset: CGCNN's reference preset with the paper's A = 128, and the measured
+ * default FACGCNN frames: hybrid bases (PCA, the lattice where PCA is degenerate: exactly
+ * invariant on every cell) and relative vectors in 10 Å units without node coordinates
+ * (`DEFAULT_COORDINATES`; the paper's raw-Å inputs double CGCNN's error on real carbon).
+ * The paper's frames: `frameKind: "pca"`, `coordinates: PAPER_COORDINATES` (experiment
+ * variant `facgcnn-paper`). `train()` and `deno task train` use it; `createModel` keeps
+ * `CGCNN_REFERENCE_MODEL` (A = 64, PCA, raw Å).
  */
 export const FACGCNN_PAPER_MODEL: ModelDefaults = Object.freeze({
   ...CGCNN_REFERENCE_MODEL,
   atomFeaLen: 128,
+  frameKind: "hybrid",
+  coordinates: DEFAULT_COORDINATES,
 });
 
 /**
@@ -242,7 +249,7 @@ export interface TrainConfig extends DataConfig {
   patience?: number;
   /** Training frame mode ("stochastic", the paper's k = 1). */
   frames?: FrameMode;
-  /** Frame base ("pca"). */
+  /** Frame base ("hybrid"; "pca" is the paper's). */
   frameKind?: FrameKind;
   /** FACGCNN coordinate inputs (raw Å, node and edge: the paper). */
   coordinates?: CoordinateInputs;
@@ -361,6 +368,7 @@ export function resolveTrainConfig(c: TrainConfig): ResolvedTrainConfig {
     task: oneOf("task", c.task ?? "regression", MODEL_TASKS),
     frames: c.frames ?? m.frames,
     frameKind: c.frameKind ?? m.frameKind,
+    coordinates: { ...m.coordinates, ...c.coordinates },
     epochs: c.epochs ?? d.epochs,
     lr: c.lr ?? d.lr,
     optimizer: oneOf("optimizer", c.optimizer ?? d.optimizer, OPTIMIZER_KINDS),

@@ -13,6 +13,7 @@ import { mseLoss, tensor } from "../../lib/tensor/ops.ts";
 import { tidy } from "../../lib/tensor/scope.ts";
 import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { loadCheckpoint, saveCheckpoint } from "../../lib/train/checkpoint.ts";
+import { FACGCNN_PAPER_MODEL } from "../../lib/train/config.ts";
 import { loadTrainingData } from "../../lib/train/data.ts";
 import { regressionMetrics } from "../../lib/train/metrics.ts";
 import { Normalizer } from "../../lib/train/normalizer.ts";
@@ -515,7 +516,9 @@ Deno.test("Schedule-Free: the checkpoint holds x (optimizer.eval() weights), not
       nConv: 1,
       nH: 1,
       frames: "stochastic",
-      frameKind: "pca",
+      // the training preset's frames (train() above used them)
+      frameKind: FACGCNN_PAPER_MODEL.frameKind,
+      coordinates: FACGCNN_PAPER_MODEL.coordinates,
       seed,
     }, backend);
     const normalizer = Normalizer.fit(data.train.targets);
