@@ -31,16 +31,23 @@ import { QUIET } from "./_helpers.ts";
 Deno.test("config: training uses the paper's A = 128, a bare model CGCNN's A = 64; the rest agrees", () => {
   assert.equal(FACGCNN_PAPER_MODEL.atomFeaLen, 128);
   assert.equal(CGCNN_REFERENCE_MODEL.atomFeaLen, 64);
+  // Training differs from a bare model in A and in the measured default frames (hybrid bases,
+  // edge vectors in 10 Å units); a bare model keeps the paper's PCA frames and raw Å.
+  const frameless = { atomFeaLen: 0, frameKind: "pca", coordinates: null } as const;
   assert.deepEqual(
-    { ...FACGCNN_PAPER_MODEL, atomFeaLen: 0 },
-    { ...CGCNN_REFERENCE_MODEL, atomFeaLen: 0 },
+    { ...FACGCNN_PAPER_MODEL, ...frameless },
+    { ...CGCNN_REFERENCE_MODEL, ...frameless },
   );
+  assert.equal(FACGCNN_PAPER_MODEL.frameKind, "hybrid");
+  assert.deepEqual(FACGCNN_PAPER_MODEL.coordinates, { scale: 10, node: false });
+  assert.equal(CGCNN_REFERENCE_MODEL.frameKind, "pca");
+  assert.deepEqual(CGCNN_REFERENCE_MODEL.coordinates, { scale: 1, node: true });
   const r = resolveTrainConfig({ data: "synthetic:10" });
   assert.equal(r.atomFeaLen, 128);
   const model = new Model({ kind: "cgcnn" }, cpuBackend());
   try {
     assert.equal(model.config.atomFeaLen, 64);
-    for (const k of ["hFeaLen", "nConv", "nH", "frames", "frameKind", "seed"] as const) {
+    for (const k of ["hFeaLen", "nConv", "nH", "frames", "seed"] as const) {
       assert.deepEqual(model.config[k], r[k], k);
       assert.deepEqual(model.config[k], CGCNN_REFERENCE_MODEL[k], k);
     }
@@ -62,7 +69,8 @@ Deno.test("config: resolveTrainConfig fills every default and keeps what is give
   assert.equal(r.seed, TRAIN_DEFAULTS.seed);
   assert.equal(r.bnBatches, TRAIN_DEFAULTS.bnBatches);
   assert.equal(r.frames, "stochastic");
-  assert.equal(r.frameKind, "pca");
+  assert.equal(r.frameKind, "hybrid");
+  assert.deepEqual(r.coordinates, { scale: 10, node: false });
   assert.equal(r.batchSize, undefined, "the batch size default depends on the data");
   assert.equal(r.weightDecay, undefined, "each optimizer's own default");
   // The paper's values (a change here changes `deno task train`).
@@ -116,7 +124,8 @@ Deno.test("config: config.json keeps the given options and the run-defining choi
   assert.equal(
     JSON.stringify(savedRunConfig(given, resolveTrainConfig(given))),
     '{"data":"synthetic:300","epochs":3,"out":"runs/x","atomFeaLen":32,' +
-      '"model":"facgcnn","lr":0.0005,"optimizer":"sf-adamw","seed":0}',
+      '"model":"facgcnn","task":"regression","frames":"stochastic","frameKind":"hybrid",' +
+      '"hFeaLen":128,"nConv":3,"nH":1,"lr":0.0005,"optimizer":"sf-adamw","seed":0}',
   );
   const withBatch = { ...given, batchSize: 16 };
   assert.equal(savedRunConfig(withBatch, resolveTrainConfig(withBatch)).batchSize, 16);
