@@ -39,6 +39,7 @@ export const DATA_FLAGS = {
   unit: { type: "string" },
   "id-column": { type: "string" },
   positions: { type: "string" },
+  occupancy: { type: "string" },
   limit: { type: "string" },
   "no-cache": { type: "boolean" },
   "neighbor-ties": { type: "string" },
@@ -189,6 +190,7 @@ export function dataConfig(v: DataValues): Pick<
   | "unit"
   | "idColumn"
   | "positions"
+  | "occupancy"
   | "limit"
   | "cacheDir"
 > {
@@ -210,6 +212,7 @@ export function dataConfig(v: DataValues): Pick<
     unit: v.unit,
     idColumn: v["id-column"],
     positions: choiceFlag("positions", v.positions, POSITION_KINDS),
+    occupancy: choiceFlag("occupancy", v.occupancy, ["error", "majority"] as const),
     limit: numberFlag("limit", v.limit, { integer: true, min: 1 }),
     cacheDir: v["no-cache"] ? null : undefined,
     neighborTies: choiceFlag("neighbor-ties", v["neighbor-ties"], NEIGHBOR_TIES),

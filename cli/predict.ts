@@ -47,7 +47,7 @@ const HELP = `deno task predict --checkpoint FILE --data PATH [flags]
   --threshold T             classification model: targets become labels, 1 when target > T
                             (the label column then holds them); without it targets must be 0/1
   --unit UNIT               unit of the target on the report's axes (eV/atom for energies)
-  --format, --target, --id-column, --positions, --limit   as for train
+  --format, --target, --id-column, --positions, --occupancy, --limit   as for train
   --frames stochastic|all|none|K   frame mode (default: the model's)
   --rotate                  rigid random O(3) rotation of every structure's coordinate system
                             first (lattice and Cartesian positions; fractional unchanged)
@@ -99,6 +99,7 @@ if (import.meta.main) {
         target: data.target,
         idColumn: data.idColumn,
         positions: data.positions,
+        occupancy: data.occupancy,
         limit: data.limit,
         atomFeatures: model.atomFeatures,
         targets: "optional",

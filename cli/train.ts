@@ -41,6 +41,8 @@ Data:
   --format ${DATASET_FORMATS.join("|")}   --target COLUMN   --id-column COLUMN
   --unit UNIT               the target's unit on report axes (default eV/atom for energies)
   --positions ${POSITION_KINDS.join("|")} (HDF5)   --limit N   --no-cache
+  --occupancy error|majority   CIF sites with occupancy < 1: skip the structure (error,
+                            default) or keep the majority species at each site
   --neighbor-ties ${NEIGHBOR_TIES.join("|")}   tied 12th-neighbour shell: kept whole (default),
                             dropped, or cut as CGCNN does (depends on atom order)
 Model:

@@ -600,7 +600,7 @@ export function parseCif(text: string, options: CifOptions = {}): Structure {
     throw new CifError(
       id,
       partial.line,
-      `site "${partial.label}" has partial occupancy ${partial.occ} (disordered structure; option occupancy: "majority" keeps the majority species)`,
+      `site "${partial.label}" has partial occupancy ${partial.occ} (disordered structure; --occupancy majority on the command line, or the option occupancy: "majority", keeps the majority species)`,
     );
   }
   if (partial) sites = majority(sites, tol);

@@ -196,6 +196,8 @@ export interface DataConfig {
   idColumn?: string;
   /** HDF5 positions: Cartesian (Å) or fractional. */
   positions?: "cartesian" | "fractional";
+  /** CIF sites with occupancy < 1: skip the structure ("error", default) or keep the majority species. */
+  occupancy?: "error" | "majority";
   /** Keep at most this many structures per source. */
   limit?: number;
   /** Neighbour radius (8 Å). */

@@ -47,6 +47,7 @@ export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
     target: c.target,
     idColumn: c.idColumn,
     positions: c.positions,
+    occupancy: c.occupancy,
     limit: c.limit,
     radius: c.radius,
     maxNeighbors: c.maxNeighbors,

@@ -75,6 +75,7 @@ export async function loadShardedData(
     target: c.target,
     idColumn: c.idColumn,
     positions: c.positions,
+    occupancy: c.occupancy,
     limit: c.limit,
     quiet: c.quiet,
   };

@@ -140,3 +140,50 @@ Deno.test("errors keep their reason: --out /proc/x, --device cuda", async () => 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("--occupancy: the flag the partial-occupancy message suggests exists and works", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "facgcnn-occ-" });
+  try {
+    const data = `${dir}/data`;
+    await Deno.mkdir(data);
+    const ds = syntheticCrystals({ count: 12, seed: 9 });
+    const rows: string[] = [];
+    for (let i = 0; i < ds.length; i++) {
+      const e = ds.get(i);
+      await Deno.writeTextFile(
+        `${data}/s${i}.cif`,
+        structureToCif({ ...e.structure, id: `s${i}` }),
+      );
+      rows.push(`s${i},${e.target}`);
+    }
+    await Deno.writeTextFile(
+      `${data}/mixed.cif`,
+      "data_mixed\n_cell_length_a 4.1\n_cell_length_b 4.1\n_cell_length_c 4.1\n" +
+        "_cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 90\nloop_\n" +
+        "_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n" +
+        "_atom_site_fract_z\n_atom_site_occupancy\nNa1 Na 0 0 0 1\nCl1 Cl 0.5 0.5 0.5 0.7\n" +
+        "Br1 Br 0.5 0.5 0.5 0.3\n",
+    );
+    rows.push("mixed,0.5");
+    await Deno.writeTextFile(`${data}/id_prop.csv`, rows.join("\n") + "\n");
+    const base = ["--data", data, ...TINY];
+    const plain = await runCli("cli/train.ts", [...base, "--out", `${dir}/a`]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stderr, /- mixed: .*partial occupancy 0\.7 .*--occupancy majority/);
+    const kept = await runCli("cli/train.ts", [
+      ...base,
+      "--out",
+      `${dir}/b`,
+      "--occupancy",
+      "majority",
+    ]);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.doesNotMatch(kept.stderr, /skipped/);
+    assert.equal((await Deno.readTextFile(`${dir}/b/skipped.csv`)).trim(), "id,stage,reason");
+    const bad = await runCli("cli/train.ts", [...base, "--occupancy", "most"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--occupancy/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
