@@ -4,7 +4,8 @@
  * `bench/peer/cgcnn_original.py`). The edge-list PyTorch peer `bench/peer/cgcnn_torch.py` is
  * compared by `bench/gpu_throughput.ts --cpu`.
  *
- *   deno run -A bench/vs_cgcnn.ts [--data synthetic:2048,../shared/data/carbon24/dev.csv]
+ *   deno task bench:vs-cgcnn [flags]   (or: deno run -A bench/vs_cgcnn.ts [flags])
+ *   flags: [--data synthetic:2048,../shared/data/carbon24/dev.csv]
  *     [--sizes 64,128] [--batches 64,256,1024] [--repeats 3] [--epochs 1] [--limit N]
  *     [--models cgcnn,facgcnn] [--python /usr/bin/python3] [--threads 2]
  *     [--target energy_per_atom] (the target column of a CSV source)
