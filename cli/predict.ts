@@ -19,6 +19,7 @@ import { Rng } from "../lib/util/random.ts";
 import { randomlyRotateStructure, randomlyShiftOrigin } from "../lib/crystal/transform.ts";
 import type { Dataset } from "../lib/crystal/types.ts";
 import { fileProblem, writeTextAtomic } from "../lib/io/atomic.ts";
+import { writeNpy } from "../lib/io/npy.ts";
 import { featurize } from "../lib/data/featurize.ts";
 import { skippedReport, writeSkippedCsv } from "../lib/data/skipped.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
@@ -43,6 +44,9 @@ const HELP = `deno task predict --checkpoint FILE --data PATH [flags]
   --data PATH|synthetic:N   structures to predict: a folder of .cif files (id = file name),
                             one .cif, a CGCNN folder, a CSV with a cif column, HDF5; targets
                             are optional
+  --embeddings OUT.npy|OUT.csv   also write each crystal's embedding: the pooled vector of
+                            length A before the head (frame-averaged), as a [C, A] float32 .npy
+                            (rows in the CSV's order) or a CSV id,e0,…,e(A−1)
   --report FILE.html        parity plot of the predictions (needs targets; regression)
   --threshold T             classification model: targets become labels, 1 when target > T
                             (the label column then holds them); without it targets must be 0/1
@@ -75,6 +79,7 @@ if (import.meta.main) {
       device: { type: "string" },
       out: { type: "string" },
       report: { type: "string" },
+      embeddings: { type: "string" },
       verbose: { type: "boolean" },
       threshold: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -163,6 +168,25 @@ if (import.meta.main) {
       }
       const predictions = model.predictGraphs(built.graphs, { frames, batchSize });
       const ids: string[] = built.graphs.ids.slice();
+      if (flags.embeddings) {
+        const path = flags.embeddings;
+        if (!/\.(npy|csv)$/i.test(path)) {
+          throw new UsageError(`--embeddings must end in .npy or .csv, got "${path}"`);
+        }
+        model.reseedFrames(seed, 3); // the same frame draws as the predictions
+        const emb = model.embedGraphs(built.graphs, { frames, batchSize });
+        const A = model.config.atomFeaLen, n = built.graphs.count;
+        if (path.toLowerCase().endsWith(".npy")) await writeNpy(path, emb, n, A);
+        else {
+          const lines = [["id", ...Array.from({ length: A }, (_, k) => `e${k}`)].join(",")];
+          for (let i = 0; i < n; i++) {
+            const row = Array.from(emb.subarray(i * A, (i + 1) * A), String);
+            lines.push([csvField(ids[i]), ...row].join(","));
+          }
+          await writeTextAtomic(path, lines.join("\n") + "\n");
+        }
+        console.error(`embeddings [${n}, ${A}] → ${path}`);
+      }
       const targets: number[] = ids.map((id) => given.get(id) ?? NaN);
       const classify = model.config.task === "classification";
       const threshold = numberFlag("threshold", flags.threshold);

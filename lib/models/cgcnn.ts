@@ -144,13 +144,28 @@ export class CrystalGraphNetwork extends Module {
    * @param inputs the batch's device inputs (frame copies stacked).
    * @returns `[C, 1]` predictions (standardised scale), averaged over frame copies.
    */
-  forward(atomFeatures: Tensor, inputs: DeviceInputs): Tensor {
+  /** Embedding, convolutions and mean pooling: one vector per crystal copy, `[k·C, A]`. */
+  pool(atomFeatures: Tensor, inputs: DeviceInputs): Tensor {
     const nodeIn = inputs.coords ? concatCols([atomFeatures, inputs.coords]) : atomFeatures;
     let v = this.embedding.forward(nodeIn);
     for (const conv of this.convs) {
       v = conv.forward(v, inputs.edgeFeatures, inputs.edgeOffsets, inputs.neighbors);
     }
-    const pooled = segmentMean(v, inputs.crystalOffsets); // [k·C, A]
+    return segmentMean(v, inputs.crystalOffsets); // [k·C, A]
+  }
+
+  /**
+   * The crystal embedding: the pooled vector (CGCNN's crystal features before its head),
+   * averaged over the k frame copies of each crystal, `[C, A]`.
+   */
+  embed(atomFeatures: Tensor, inputs: DeviceInputs): Tensor {
+    const pooled = this.pool(atomFeatures, inputs);
+    if (inputs.copies === 1) return pooled;
+    return segmentMean(gatherRows(pooled, inputs.copyOrder!), inputs.copyOffsets!);
+  }
+
+  forward(atomFeatures: Tensor, inputs: DeviceInputs): Tensor {
+    const pooled = this.pool(atomFeatures, inputs); // [k·C, A]
     let h = softplus(this.convToFc.forward(softplus(pooled)));
     for (const fc of this.fcs) h = softplus(fc.forward(h));
     let out = this.fcOut.forward(h); // [k·C, 1], or [k·C, 2] class scores

@@ -199,11 +199,52 @@ export class Model {
   }
 
   /**
+   * Crystal embeddings `[C, A]` (row-major): the pooled atom vectors each crystal reaches the
+   * head with, averaged over its frame copies, in graph order.
+   */
+  embedGraphs(graphs: GraphSet, options: PredictOptions = {}): Float32Array {
+    const batchSize = positiveInt("batchSize", options.batchSize ?? 256);
+    const A = this.config.atomFeaLen;
+    const out = new Float32Array(graphs.count * A);
+    const wasTraining = this.network.training;
+    this.eval();
+    try {
+      for (let start = 0; start < graphs.count; start += batchSize) {
+        const idx = new Int32Array(Math.min(batchSize, graphs.count - start)).map((_, i) =>
+          start + i
+        );
+        const batch = collate(graphs, idx);
+        const values = tidy(() =>
+          noGrad(() => {
+            const inputs = uploadInputs(this.backend, this.hostInputs(batch, options.frames));
+            const atomFea = gatherRows(this.atomTable, inputs.numbers);
+            return this.network.embed(atomFea, inputs).toFloat32Array();
+          })
+        );
+        out.set(values, start * A);
+      }
+    } finally {
+      this.network.train(wasTraining);
+    }
+    return out;
+  }
+
+  /** Crystal embeddings `[C, A]` of structures or a data set (featurized as for `predict`). */
+  async embed(data: Structure[] | Dataset, options: PredictOptions = {}): Promise<Float32Array> {
+    return this.embedGraphs(await this.#graphsOf(data), options);
+  }
+
+  /**
    * Predictions for structures or a data set, in order. Structures are featurized with the
    * model's radius and neighbour count; one that cannot be (e.g. an isolated atom) is an error
    * naming it.
    */
   async predict(data: Structure[] | Dataset, options: PredictOptions = {}): Promise<Float32Array> {
+    return this.predictGraphs(await this.#graphsOf(data), options);
+  }
+
+  /** Featurizes structures or a data set with the model's radius and neighbour count. */
+  async #graphsOf(data: Structure[] | Dataset): Promise<GraphSet> {
     const dataset: Dataset = Array.isArray(data)
       ? {
         length: data.length,
@@ -235,7 +276,7 @@ export class Model {
         }`,
       );
     }
-    return this.predictGraphs(graphs, options);
+    return graphs;
   }
 
   /** Frees parameters, buffers and the atom table. */
