@@ -37,6 +37,7 @@ export const DATA_FLAGS = {
   format: { type: "string" },
   target: { type: "string" },
   unit: { type: "string" },
+  "atom-init": { type: "string" },
   "id-column": { type: "string" },
   positions: { type: "string" },
   occupancy: { type: "string" },
@@ -188,6 +189,7 @@ export function dataConfig(v: DataValues): Pick<
   | "format"
   | "target"
   | "unit"
+  | "atomInit"
   | "idColumn"
   | "positions"
   | "occupancy"
@@ -210,6 +212,7 @@ export function dataConfig(v: DataValues): Pick<
     format: choiceFlag("format", v.format, DATASET_FORMATS),
     target: v.target,
     unit: v.unit,
+    atomInit: v["atom-init"],
     idColumn: v["id-column"],
     positions: choiceFlag("positions", v.positions, POSITION_KINDS),
     occupancy: choiceFlag("occupancy", v.occupancy, ["error", "majority"] as const),

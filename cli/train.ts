@@ -39,6 +39,8 @@ Data:
   --val-data, --test-data   separate validation / test sets (else split from --data)
   --split ${D.split.join(",")}       train/val/test fractions of --data
   --format ${DATASET_FORMATS.join("|")}   --target COLUMN   --id-column COLUMN
+  --atom-init FILE          CGCNN atom_init.json for CSV/HDF5/synthetic data (a CGCNN folder
+                            uses its own)
   --unit UNIT               the target's unit on report axes (default eV/atom for energies)
   --positions ${POSITION_KINDS.join("|")} (HDF5)   --limit N   --no-cache
   --occupancy error|majority   CIF sites with occupancy < 1: skip the structure (error,

@@ -190,6 +190,11 @@ export interface DataConfig {
   format?: DatasetFormat;
   /** Target column (CSV) or dataset (HDF5). */
   target?: string;
+  /**
+   * CGCNN `atom_init.json` to use as the atom features for any source (CSV, HDF5, synthetic);
+   * a CGCNN folder's own `atom_init.json` is used without it.
+   */
+  atomInit?: string;
   /** Unit of the target for report axes (default eV/atom for energy targets, else none). */
   unit?: string;
   /** CSV id column. */

@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { AtomFeatureTable } from "../crystal/atom_features.ts";
+import { type AtomFeatureTable, loadAtomInit } from "../crystal/atom_features.ts";
 import { detectFormat } from "../data/dataset.ts";
 import { loadGraphs } from "../data/featurize.ts";
 import { splitIndices, subsetGraphs } from "../graph/subset.ts";
@@ -42,7 +42,11 @@ export interface TrainingData {
  * the rest renormalised (e.g. `--test-data` with the default split gives train/val 8:1).
  */
 export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
+  // --atom-init: CGCNN's atom_init.json for any source (a CGCNN folder's own file otherwise);
+  // structures with an element it lacks are skipped when loading, naming the element.
+  const table = c.atomInit ? await loadAtomInit(c.atomInit) : undefined;
   const opts = {
+    atomFeatures: table,
     format: c.format,
     target: c.target,
     idColumn: c.idColumn,
@@ -82,7 +86,7 @@ export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
     val: valGiven ?? subsetGraphs(main.graphs, valIdx),
     test: testGiven ?? subsetGraphs(main.graphs, testIdx),
     skipped,
-    atomFeatures: main.atomFeatures,
+    atomFeatures: table ?? main.atomFeatures,
   };
   if (data.train.count < 2) {
     throw new RangeError(
