@@ -1,67 +1,44 @@
 /**
- * `deno task bench`: sgemm at the sizes of one CGCNN step (OpenBLAS and the fallback in two
- * groups) and the gather / scatter / segment / gate / batch-norm / element-wise kernels.
+ * `deno task bench`: the op cases of one CGCNN step (`bench/ops_report.ts`: sgemm at the
+ * step's sizes, gather / scatter / segment sums, gate, batch norm, element-wise, the fused edge
+ * kernels, Gaussian expansion, optimizer steps, batched 3×3 eigensolves) on every backend
+ * present (`bench/_backends.ts`: `cpu-ts`, `cpu-native`, `cuda` — or its CPU stand-in with
+ * `FACGCNN_GPU_STANDIN=cpu`).
  *
- * Deno.bench reports time per call; the names carry the work per call (GFLOP or MB) so the
- * rate is one division away, and a summary with GFLOP/s and GB/s is printed at the end
- * (measured with the same cases by `bench/ops_report.ts`, which can also be run alone).
- * The fallback GEMMs take seconds per call, so they run one measured iteration each.
+ * One group per case and size, one bench per backend: `deno bench --filter gatherRows …`
+ * compares a kernel across backends. The names carry the work per call (GFLOP or MB), and a
+ * summary with GFLOP/s and GB/s is printed at the end. The all-TypeScript GEMMs take seconds
+ * per call, so they run one measured iteration each.
  * @module
  */
 
-import type { CpuBackend } from "../lib/backend/cpu/cpu_backend.ts";
-import { ATOM_FEATURES, benchBackends, type OpCase, opCases } from "./ops_report.ts";
+import { median, registerCases, registered } from "./_backends.ts";
+import { ATOM_FEATURES, type OpCase, opCases } from "./ops_report.ts";
 
-const measured: { group: string; a: number; c: OpCase; sec: number[] }[] = [];
+/** Work per call of each group, for the summary. */
+const work = new Map<string, OpCase>();
 
-function register(group: string, backend: CpuBackend, kind: "sgemm" | "memory"): void {
-  const slow = kind === "sgemm" && !backend.usesOpenBlas;
-  for (const a of ATOM_FEATURES) {
-    for (const c of opCases(backend, a, kind).cases) {
-      const record = { group, a, c, sec: [] as number[] };
-      measured.push(record);
-      const work = c.flops
+for (const a of ATOM_FEATURES) {
+  registerCases((backend, config) =>
+    opCases(backend, a).cases.map((c) => {
+      const perCall = c.flops
         ? `${(c.flops / 1e9).toFixed(2)} GFLOP`
         : `${(c.bytes! / 1e6).toFixed(0)} MB`;
-      Deno.bench({
-        name: `A=${a} ${c.name.replace(/\s+/g, " ")} (${work})`,
-        group: `${group} A=${a}`,
-        n: slow ? 1 : undefined,
-        warmup: slow ? 0 : undefined,
-        fn(b) {
-          b.start();
-          const t0 = performance.now();
-          c.run();
-          record.sec.push((performance.now() - t0) / 1000);
-          b.end();
-        },
-      });
-    }
-  }
-}
-
-let memoryRegistered = false;
-for (const { label, backend, why } of benchBackends()) {
-  if (!backend) {
-    Deno.bench({ name: `sgemm ${label} (skipped: ${why})`, ignore: true, fn() {} });
-    continue;
-  }
-  register(`sgemm ${label}`, backend, "sgemm");
-  if (!memoryRegistered) {
-    // Same TypeScript kernels on both CPU flavours: measured once.
-    register("memory-bound kernels", backend, "memory");
-    memoryRegistered = true;
-  }
+      const group = `${c.kind} A=${a} ${c.name.replace(/\s+/g, " ")} (${perCall})`;
+      work.set(group, c);
+      return { group, run: c.run, slow: c.kind === "sgemm" && config.slowGemm };
+    })
+  );
 }
 
 globalThis.addEventListener("unload", () => {
-  const rows = measured.filter((m) => m.sec.length > 0).map((m) => {
-    const s = [...m.sec].sort((x, y) => x - y);
-    const sec = s[Math.floor(s.length / 2)];
-    const rate = m.c.flops
-      ? `${(m.c.flops / sec / 1e9).toFixed(1)} GFLOP/s`
-      : `${(m.c.bytes! / sec / 1e9).toFixed(2)} GB/s`;
-    return `${m.group.padEnd(22)} A=${String(m.a).padEnd(4)} ${m.c.name.padEnd(44)} ${rate}`;
+  const rows = registered.filter((m) => m.seconds.length > 0).map((m) => {
+    const c = work.get(m.group)!;
+    const sec = median(m.seconds);
+    const rate = c.flops
+      ? `${(c.flops / sec / 1e9).toFixed(1)} GFLOP/s`
+      : `${(c.bytes! / sec / 1e9).toFixed(2)} GB/s`;
+    return `${m.label.padEnd(11)} ${m.group.padEnd(64)} ${rate}`;
   });
   if (rows.length > 0) console.log(`\nthroughput (median per call):\n${rows.join("\n")}`);
 });

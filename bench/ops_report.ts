@@ -17,8 +17,9 @@
  * @module
  */
 
-import type { Storage } from "../lib/backend/backend.ts";
+import type { Backend, Storage } from "../lib/backend/backend.ts";
 import { type CpuBackend, createCpuBackend } from "../lib/backend/cpu/cpu_backend.ts";
+import { symmetricEigen3Batched } from "../lib/util/eigen3.ts";
 
 /** Atoms per batch (256 crystals × 15 atoms). */
 export const N_ATOMS = 15 * 256;
@@ -57,7 +58,7 @@ function randomF32(n: number, seed: number): Float32Array {
 
 /** The backend's storages for one atom-feature size; `dispose` frees them. */
 export function opCases(
-  backend: CpuBackend,
+  backend: Backend,
   a: number,
   include: "all" | "sgemm" | "memory" = "all",
 ): { cases: OpCase[]; dispose: () => void } {
@@ -193,14 +194,15 @@ export function opCases(
     mem(`sumRows         [E,2A]→[2A]`, e * h * F, () => backend.sumRows(z, mean, e, h));
     mem(`axpby (grad +=) [E,2A]`, 3 * e * h * F, () => backend.axpby(1, z, 1, outEH2, e * h));
     // The fused edge kernels (what a CGCNN convolution runs instead of the composed ops above).
-    if (backend.edgeCombine && backend.gateSum && backend.gateSumBackward) {
+    const { edgeCombine, gateSum, gateSumBackward } = backend;
+    if (edgeCombine && gateSum && gateSumBackward) {
       const selfH = f32(n * h, 8), otherH = f32(n * h, 9), zf = f32(e * h, 10);
       const biasH = zeros(h), dOut = f32(n * a, 11);
       mem(
         `edgeCombine     [E,2A]+rows, moments`,
         2 * e * h * F + 2 * n * h * F + e * I + (n + 1) * I,
         () =>
-          backend.edgeCombine({
+          edgeCombine.call(backend, {
             ...{ z: zf, bias: biasH, self: selfH, other: otherH, offsets: csr, neighbors: index },
             ...{ atoms: n, edges: e, cols: h, mean, variance },
           }),
@@ -210,16 +212,92 @@ export function opCases(
       mem(
         `gateSum         [E,2A]→[N,A]`,
         e * h * F + n * a * F + (n + 1) * I,
-        () => backend.gateSum({ ...common, eps: 1e-5, out: outNA }),
+        () => gateSum.call(backend, { ...common, eps: 1e-5, out: outNA }),
       );
       mem(
         `gateSumBackward [N,A]→[E,2A]`,
         2 * e * h * F + n * a * F + (n + 1) * I,
         () =>
-          backend.gateSumBackward({
+          gateSumBackward.call(backend, {
             ...common,
             ...{ eps: 1e-5, dOut, dz, dGamma, dBeta, batchStatistics: true },
           }),
+      );
+    }
+    // Edge featurisation: 41 Gaussians of each edge length (CGCNN's expansion, 0–8 Å by 0.2).
+    const dist = f32(e, 12), gauss = zeros(e * EDGE_FEATURES);
+    mem(
+      `gaussianExpand  [E]→[E,41]`,
+      e * F + e * EDGE_FEATURES * F,
+      () =>
+        backend.gaussianExpand({
+          ...{ distances: dist, out: gauss, rows: e, ld: EDGE_FEATURES, col: 0 },
+          ...{ centres: EDGE_FEATURES, start: 0, step: 0.2, sigma: 0.2 },
+        }),
+    );
+    // Optimizer steps on one 1M-float parameter (one fused launch per parameter).
+    const P = 1 << 20;
+    const [pw, ps, pv, pg] = [f32(P, 13), zeros(P), zeros(P), f32(P, 14)];
+    const sf = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+    mem(
+      `scheduleFreeAdamW [1M params]`,
+      7 * P * F,
+      () =>
+        backend.scheduleFreeAdamWStep(pw, ps, pv, pg, P, {
+          ...sf,
+          biasCorrection2: 0.01,
+          ckp1: 0.5,
+        }),
+    );
+    mem(
+      `adamW           [1M params]`,
+      7 * P * F,
+      () =>
+        backend.adamWStep(pw, ps, pv, pg, P, {
+          ...sf,
+          biasCorrection1: 0.1,
+          biasCorrection2: 0.01,
+        }),
+    );
+    mem(
+      `sgd momentum    [1M params]`,
+      5 * P * F,
+      () =>
+        backend.sgdStep(pw, ps, pg, P, {
+          lr: 1e-2,
+          momentum: 0.9,
+          weightDecay: 0,
+          firstStep: false,
+        }),
+    );
+    // Frames: batched symmetric 3×3 eigensolves (one covariance per crystal, 2048 crystals);
+    // on the device when the backend has the kernel, else the host solver the CPU path uses.
+    const M = 2048;
+    const covs = new Float64Array(9 * M);
+    for (let m = 0; m < M; m++) {
+      const r = randomF32(9, 100 + m);
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) covs[9 * m + 3 * i + j] = r[3 * i + j] + r[3 * j + i];
+      }
+    }
+    const device = backend as Backend & {
+      symmetricEigen3?(m: Storage, w: Storage, v: Storage, n: number): void;
+    };
+    if (device.symmetricEigen3) {
+      const dm = backend.upload(Float32Array.from(covs));
+      owned.push(dm);
+      const dw = zeros(3 * M), dv = zeros(9 * M);
+      mem(
+        `symmetricEigen3 [2048,3,3]`,
+        M * 21 * F,
+        () => device.symmetricEigen3!(dm, dw, dv, M),
+      );
+    } else {
+      const hw = new Float64Array(3 * M), hv = new Float64Array(9 * M);
+      mem(
+        `symmetricEigen3 [2048,3,3]`,
+        M * 21 * F,
+        () => symmetricEigen3Batched(covs, M, hw, hv),
       );
     }
   }
