@@ -23,6 +23,7 @@ import { writeNpy } from "../lib/io/npy.ts";
 import { featurize } from "../lib/data/featurize.ts";
 import { skippedReport, writeSkippedCsv } from "../lib/data/skipped.ts";
 import { loadCheckpoint } from "../lib/train/checkpoint.ts";
+import { profileReport } from "../lib/backend/profiler.ts";
 import { classificationMetrics, regressionMetrics } from "../lib/train/metrics.ts";
 import { DEVICE_CHOICES, TRAIN_DEFAULTS } from "../lib/train/config.ts";
 import { parityPlot, targetQuantity, writeReport } from "../lib/train/report.ts";
@@ -250,6 +251,9 @@ if (import.meta.main) {
         }], { title: `Predictions of ${flags.checkpoint} on ${data.data}` });
         console.error(`parity plot → ${flags.report}`);
       }
+      // FACGCNN_PROFILE=1: the per-op table, on stderr (stdout may be the predictions CSV).
+      const profile = profileReport(model.backend);
+      if (profile) console.error(profile);
     } finally {
       model.dispose();
     }

@@ -6,6 +6,7 @@
 
 import { Progress } from "../lib/train/progress.ts";
 import { train } from "../lib/train/trainer.ts";
+import { profileReport } from "../lib/backend/profiler.ts";
 import {
   DATASET_FORMATS,
   DEVICE_CHOICES,
@@ -136,6 +137,8 @@ async function main(comm: Communicator): Promise<void> {
   console.log(
     `run folder: ${result.out} (report.html, metrics.csv, best.safetensors, test_results.csv)`,
   );
+  const profile = profileReport(result.model.backend); // FACGCNN_PROFILE=1 only
+  if (profile) console.log(profile);
   result.model.dispose();
 }
 

@@ -8,6 +8,7 @@ import type { Backend, BackendInfo } from "./backend.ts";
 import { createCpuBackend } from "./cpu/cpu_backend.ts";
 import { createCudaBackend } from "./cuda/cuda_backend.ts";
 import { chooseDevice } from "./cuda/probe.ts";
+import { maybeProfiled } from "./profiler.ts";
 import { flag } from "../util/settings.ts";
 
 /**
@@ -21,12 +22,12 @@ let auto: Backend | null = null;
 
 /** The process-wide CPU backend (created on first use). */
 export function cpuBackend(): Backend {
-  return cpu ??= createCpuBackend();
+  return cpu ??= maybeProfiled(createCpuBackend());
 }
 
 /** The process-wide CUDA backend; throws naming what is missing when CUDA is unusable. */
 export function cudaBackend(): Backend {
-  return cuda ??= createCudaBackend();
+  return cuda ??= maybeProfiled(createCudaBackend());
 }
 
 function describe(b: Backend): string {

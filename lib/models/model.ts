@@ -6,6 +6,7 @@
 
 import type { Backend } from "../backend/backend.ts";
 import { selectBackend } from "../backend/select.ts";
+import { profilerOf } from "../backend/profiler.ts";
 import {
   type AtomFeatureTable,
   atomFeatureTable,
@@ -174,16 +175,19 @@ export class Model {
     const batchSize = positiveInt("batchSize", options.batchSize ?? PREDICT_BATCH_SIZE);
     const out = new Float32Array(graphs.count);
     const wasTraining = this.network.training;
+    const profiler = profilerOf(this.backend); // FACGCNN_PROFILE=1: one step per batch
     this.eval();
     try {
       for (let start = 0; start < graphs.count; start += batchSize) {
         const idx = new Int32Array(Math.min(batchSize, graphs.count - start)).map((_, i) =>
           start + i
         );
+        profiler?.stepBegin();
         const batch = collate(graphs, idx);
         const values = tidy(() =>
           noGrad(() => this.forward(batch, options.frames).toFloat32Array())
         );
+        profiler?.stepEnd();
         const classes = this.config.task === "classification";
         for (let i = 0; i < values.length; i++) {
           // Classification: P(class 1) = softmax(z)₁ = σ(z₁ − z₀).

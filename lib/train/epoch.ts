@@ -8,6 +8,7 @@ import type { GraphSet } from "../crystal/types.ts";
 import { collate } from "../graph/batch.ts";
 import type { Model } from "../models/model.ts";
 import { BatchNorm1d } from "../nn/layers.ts";
+import { profilerOf } from "../backend/profiler.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { noGrad, tidy } from "../tensor/scope.ts";
 import { Rng } from "../util/random.ts";
@@ -105,12 +106,15 @@ export function trainEpoch(
   const batches = Math.ceil(order.length / batchSize);
   let lossSum = 0, count = 0;
   hooks.onEpochStart?.(epoch, epochs, batches);
+  const profiler = profilerOf(model.backend); // FACGCNN_PROFILE=1: one profiled step per batch
   for (let b = 0; b < batches; b++) {
     const idx = batchAt(order, batchSize, b);
     if (idx.length < 2) continue; // BatchNorm needs two crystals; a lone remainder is skipped
+    profiler?.stepBegin();
     const batch = collate(graphs, idx);
     const targets = new Float32Array(normalizer.norm(batch.targets));
     const loss = trainStep(model, optimizer, batch, targets, step);
+    profiler?.stepEnd();
     if (!Number.isFinite(loss)) {
       throw new TrainingDivergedError(
         `loss became ${loss} at epoch ${epoch} batch ${

@@ -49,6 +49,11 @@ export const SETTING_VARIABLES = {
     variable: "FACGCNN_REQUIRE_CUDA",
     doc: "`1`: tests/gpu fail (not skip) without a GPU (`deno task test:gpu` sets it)",
   },
+  profile: {
+    variable: "FACGCNN_PROFILE",
+    doc: "`1`: time every backend op of each step (CUDA events on a GPU) and print a table " +
+      "per op kind at the end of train / predict",
+  },
   gpuStandIn: {
     variable: "FACGCNN_GPU_STANDIN",
     doc: "`cpu` (or `cpu-fp32`, float32 GEMM accumulation): run the GPU model tests on a CPU " +

@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { ProfileClock } from "../profiler.ts";
+import { eventClock } from "./event_clock.ts";
 import type {
   Backend,
   BackendInfo,
@@ -449,6 +451,11 @@ export abstract class CudaDevice {
 
   synchronize(): void {
     this.#sync("synchronize");
+  }
+
+  /** A CUDA-event clock on this backend's stream, for the profiling mode (`../profiler.ts`). */
+  eventClock(): ProfileClock {
+    return eventClock(this.libs.cudart, this.cuStream);
   }
 
   // --- dense -----------------------------------------------------------------------------
