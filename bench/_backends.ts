@@ -12,13 +12,16 @@
  * times `b.start()` → the calls → `backend.synchronize()` → `b.end()`: on CUDA the region ends
  * when the stream has drained, so the figure is device time, not launch time (a no-op on the
  * CPU). Deno's warm-up runs first (the first CUDA calls load modules and grow the pool).
+ *
+ * `BENCH_BACKENDS=cuda` (or any comma list of labels) creates and runs only those
+ * configurations; the others show as skipped.
  * @module
  */
 
 import type { Backend } from "../lib/backend/backend.ts";
-import { type CpuBackend, createCpuBackend } from "../lib/backend/cpu/cpu_backend.ts";
+import { createCpuBackend } from "../lib/backend/cpu/cpu_backend.ts";
 import { createCudaBackend } from "../lib/backend/cuda/cuda_backend.ts";
-import { flag, setting } from "../lib/util/settings.ts";
+import { envVar, flag, setting } from "../lib/util/settings.ts";
 
 /** The three backend configurations a case runs on. */
 export type BenchLabel = "cpu-ts" | "cpu-native" | "cuda";
@@ -67,23 +70,57 @@ function cudaConfig(): BenchBackend {
   }
 }
 
+/**
+ * The configurations selected by `BENCH_BACKENDS` (a comma list of labels, default all):
+ * `BENCH_BACKENDS=cuda` on a GPU machine skips the CPU configurations' setup and runs.
+ */
+export function selectedLabels(): Set<BenchLabel> {
+  const all: BenchLabel[] = ["cpu-ts", "cpu-native", "cuda"];
+  const raw = envVar("BENCH_BACKENDS");
+  if (!raw) return new Set(all);
+  const picked = raw.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  for (const p of picked) {
+    if (!all.includes(p as BenchLabel)) {
+      throw new RangeError(`BENCH_BACKENDS: unknown backend "${p}" (use ${all.join(", ")})`);
+    }
+  }
+  return new Set(picked as BenchLabel[]);
+}
+
+function nativeConfig(): BenchBackend {
+  const native = createCpuBackend();
+  return native.usesNativeKernels
+    ? { label: "cpu-native", backend: native, slowGemm: !native.usesOpenBlas, standIn: false }
+    : {
+      label: "cpu-native",
+      backend: null,
+      why: `native CPU kernels not loaded: ${native.info().notes.join("; ")}`,
+      slowGemm: true,
+      standIn: false,
+    };
+}
+
 /** The configurations, created once per bench module. */
 export function benchBackends(): BenchBackend[] {
   if (cached) return cached;
-  const ts: CpuBackend = createCpuBackend({ blasPath: MISSING_BLAS, nativeKernels: false });
-  const native = createCpuBackend();
+  const selected = selectedLabels();
+  const off = (label: BenchLabel): BenchBackend => ({
+    label,
+    backend: null,
+    why: "not selected by BENCH_BACKENDS",
+    slowGemm: false,
+    standIn: false,
+  });
+  const ts = (): BenchBackend => ({
+    label: "cpu-ts",
+    backend: createCpuBackend({ blasPath: MISSING_BLAS, nativeKernels: false }),
+    slowGemm: true,
+    standIn: false,
+  });
   cached = [
-    { label: "cpu-ts", backend: ts, slowGemm: true, standIn: false },
-    native.usesNativeKernels
-      ? { label: "cpu-native", backend: native, slowGemm: !native.usesOpenBlas, standIn: false }
-      : {
-        label: "cpu-native",
-        backend: null,
-        why: `native CPU kernels not loaded: ${native.info().notes.join("; ")}`,
-        slowGemm: true,
-        standIn: false,
-      },
-    cudaConfig(),
+    selected.has("cpu-ts") ? ts() : off("cpu-ts"),
+    selected.has("cpu-native") ? nativeConfig() : off("cpu-native"),
+    selected.has("cuda") ? cudaConfig() : off("cuda"),
   ];
   return cached;
 }

@@ -2,7 +2,8 @@
 # The whole GPU check as one prepared script (bench/GPU_RUN.md): device and driver, the kernel
 # build, backendInfo(), `test:gpu`, the check-mode (FACGCNN_CHECK=1) op tests, and the
 # throughput bench against the PyTorch peer. Logs go to $OUT (or ./gpu-out), a summary last.
-# Budget: about 8–9 minutes on an H200 (nvcc ~1.5 min, tests ~2 min, benches ~4.5 min).
+# Budget: about 8–9 minutes on an H200 (nvcc ~1.5 min, tests ~2 min, benches ~4.5 min), plus
+# at most 5 minutes for `deno bench` and the profiling run (issue 17; each step has a timeout).
 set -uo pipefail
 out="${OUT:-$PWD/gpu-out}"
 mkdir -p "$out"
@@ -39,6 +40,21 @@ FACGCNN_CHECK=1 FACGCNN_REQUIRE_CUDA=1 deno test -A tests/gpu/ops_parity.test.ts
   > "$out/test_gpu_check.log" 2>&1
 echo "check mode exit $?: $(grep -E '^(ok|FAILED) \|' "$out/test_gpu_check.log" | tail -1)" \
   | tee -a "$out/summary.txt"
+
+step "deno bench: op and model-step groups on the cuda configuration (issue 17)"
+# BENCH_BACKENDS=cuda: only the CUDA configuration is set up and run (the CPU ones are listed as
+# skipped); BENCH_LARGE=1 adds the batch-2048 model steps. Each case is a synchronised region.
+BENCH_BACKENDS=cuda BENCH_LARGE=1 timeout 180 deno bench --allow-read --allow-write --allow-env \
+  --allow-ffi --allow-sys --allow-run bench/ops.bench.ts bench/model.bench.ts \
+  > "$out/deno_bench.log" 2>&1
+echo "deno bench exit $?" | tee -a "$out/summary.txt"
+grep -E "^\| (sgemm|memory|forward)" "$out/deno_bench.log" | head -80 >> "$out/summary.txt"
+
+step "profiling mode: FACGCNN_PROFILE=1 train, 1 epoch of synthetic:1024 on cuda (issue 17)"
+FACGCNN_PROFILE=1 timeout 120 deno task train --data synthetic:1024 --epochs 1 --device cuda \
+  --out "$out/profile_run" > "$out/profile_train.log" 2>&1
+echo "profile train exit $?" | tee -a "$out/summary.txt"
+sed -n '/^profile: /,$p' "$out/profile_train.log" | tee -a "$out/summary.txt"
 
 step "bench:gpu (scatter atomic, the default; with the PyTorch peer)"
 timeout 240 deno task bench:gpu > "$out/bench_gpu.log" 2>&1

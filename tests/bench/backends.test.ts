@@ -9,6 +9,7 @@ import {
   benchBackends,
   registerCases,
   registered,
+  selectedLabels,
   setBenchRegistrar,
 } from "../../bench/_backends.ts";
 import { opCases } from "../../bench/ops_report.ts";
@@ -126,5 +127,20 @@ Deno.test("bench backends: every op case of a CGCNN step exists on each configur
     } finally {
       dispose();
     }
+  }
+});
+
+Deno.test("bench backends: BENCH_BACKENDS selects configurations and rejects unknown labels", () => {
+  const previous = Deno.env.get("BENCH_BACKENDS");
+  try {
+    Deno.env.set("BENCH_BACKENDS", "cuda, cpu-native");
+    assert.deepEqual([...selectedLabels()].sort(), ["cpu-native", "cuda"]);
+    Deno.env.set("BENCH_BACKENDS", "gpu");
+    assert.throws(selectedLabels, /BENCH_BACKENDS: unknown backend "gpu"/);
+    Deno.env.delete("BENCH_BACKENDS");
+    assert.deepEqual([...selectedLabels()], ["cpu-ts", "cpu-native", "cuda"]);
+  } finally {
+    if (previous === undefined) Deno.env.delete("BENCH_BACKENDS");
+    else Deno.env.set("BENCH_BACKENDS", previous);
   }
 });
