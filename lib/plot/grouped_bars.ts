@@ -6,6 +6,7 @@
  */
 
 import type { PlotlyFigure } from "./plotly.ts";
+import { wrapText } from "./text.ts";
 
 /** One bar: a group (panel), an x category, a series (colour), a mean and its error bar. */
 export interface BarCell {
@@ -56,8 +57,13 @@ export function groupedBars(
   const gap = n > 1 ? 0.04 : 0;
   const width = (1 - gap * (n - 1)) / n;
   const data: Record<string, unknown>[] = [];
-  const height = options.height ?? 420;
-  const margin = { t: 110, b: 60, l: 70, r: 20 };
+  // Panel titles wrap to the panel's width (about 7 px per bold 12 px character on a page about
+  // 1000 px wide), and the top margin grows with the number of lines.
+  const chars = Math.max(8, Math.floor((width * 1000) / 8));
+  const titles = groups.map((g) => wrapText(g, chars));
+  const titleLines = Math.max(1, ...titles.map((t) => t.split("<br>").length));
+  const height = (options.height ?? 420) + 16 * (titleLines - 1);
+  const margin = { t: 94 + 16 * titleLines, b: 60, l: 70, r: 20 };
   // The legend sits in the top margin above the panel titles (paper units: fraction of the
   // plotting area's height), so neither covers a bar or the other.
   const plotHeight = height - margin.t - margin.b;
@@ -66,7 +72,13 @@ export function groupedBars(
     barmode: "group",
     height,
     margin,
-    legend: { orientation: "h", x: 0, xanchor: "left", y: 1 + 30 / plotHeight, yanchor: "bottom" },
+    legend: {
+      orientation: "h",
+      x: 0,
+      xanchor: "left",
+      y: 1 + (14 + 16 * titleLines) / plotHeight,
+      yanchor: "bottom",
+    },
     annotations: [] as Record<string, unknown>[],
   };
   groups.forEach((g, gi) => {
@@ -107,7 +119,7 @@ export function groupedBars(
       ? { title: { text: options.yTitle ?? "" }, anchor: "x", rangemode: "tozero" }
       : { matches: "y", showticklabels: false, anchor: `x${ax}` };
     (layout.annotations as Record<string, unknown>[]).push({
-      text: `<b>${g}</b>`,
+      text: titles[gi].split("<br>").map((t) => `<b>${t}</b>`).join("<br>"),
       xref: "paper",
       yref: "paper",
       x: x0 + width / 2,

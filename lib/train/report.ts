@@ -8,6 +8,7 @@
 import { writeTextAtomic } from "../io/atomic.ts";
 import { type PlotlyFigure, renderHtml, type ReportFigure } from "../plot/plotly.ts";
 import { type BarCell, groupedBars } from "../plot/grouped_bars.ts";
+import { wrapText } from "../plot/text.ts";
 import { logTicks } from "../plot/ticks.ts";
 import { mae, type MeanStdErr, type Numbers, r2, rmse } from "./metrics.ts";
 import type { EpochRecord, ExperimentRow } from "./records.ts";
@@ -227,21 +228,11 @@ export interface ParityOptions {
 }
 
 /**
- * Breaks a title into lines of at most `width` characters (at spaces or slashes), so it
- * fits a narrow figure instead of running past its edges.
+ * Breaks a title into lines of at most `width` characters (at spaces, slashes or commas), so
+ * it fits a narrow figure instead of running past its edges.
  */
 export function wrapTitle(text: string, width: number): string {
-  const lines: string[] = [];
-  let line = "";
-  for (const word of text.split(/(?<=[ /])/)) {
-    if (line.length + word.length > width && line !== "") {
-      lines.push(line.trimEnd());
-      line = "";
-    }
-    line += word;
-  }
-  if (line !== "") lines.push(line.trimEnd());
-  return lines.join("<br>");
+  return wrapText(text, width);
 }
 
 /** Above this many points the parity plot uses WebGL (`scattergl`) to stay responsive. */
