@@ -1,7 +1,7 @@
 /**
  * Op throughput at the sizes of one CGCNN step, OpenBLAS vs the TypeScript fallback.
  *
- * `deno run -A bench/ops_report.ts [--quick]` times every case itself (warm-up, then the
+ * `deno run -A bench/ops_report.ts [--quick] [--native-only]` times every case itself (warm-up, then the
  * median of several runs) and prints GFLOP/s for GEMMs and GB/s for the memory-bound kernels.
  * `bench/ops.bench.ts` registers the same cases with `Deno.bench`.
  *
@@ -337,7 +337,8 @@ export function timeMedian(fn: () => void, warmup: number, runs: number): number
 
 function main(): void {
   const quick = Deno.args.includes("--quick");
-  const backends = benchBackends();
+  // --native-only: leave out the all-TypeScript configuration (its GEMMs take minutes).
+  const backends = benchBackends().slice(0, Deno.args.includes("--native-only") ? 1 : 2);
   console.log(`ops report: E = ${N_EDGES}, N = ${N_ATOMS}, edge features ${EDGE_FEATURES}`);
   for (const b of backends) {
     const info = b.backend?.info();
