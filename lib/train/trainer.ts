@@ -11,11 +11,12 @@
 import type { Backend } from "../backend/backend.ts";
 import { selectBackend } from "../backend/select.ts";
 import { Model } from "../models/model.ts";
-import { createTrainingOptimizer } from "../optim/create.ts";
+import { createTrainingOptimizer, type TrainingOptimizer } from "../optim/create.ts";
 import "../autograd/backward.ts"; // installs Tensor.backward()
 import { loadCheckpoint } from "./checkpoint.ts";
 import {
   resolveBatchSize,
+  type ResolvedTrainConfig,
   resolveTrainConfig,
   savedRunConfig,
   type TrainConfig,
@@ -39,7 +40,7 @@ import { skippedReport, writeSkippedCsv } from "../data/skipped.ts";
 import type { SkippedEntry } from "../crystal/types.ts";
 import { FileWriteError } from "../io/atomic.ts";
 import { writeRunFiles } from "./run_files.ts";
-import { initDistributed } from "../distributed/communicator.ts";
+import { type Communicator, initDistributed } from "../distributed/communicator.ts";
 import { detectLaunch } from "../distributed/environment.ts";
 import { BatchPlan } from "../distributed/shards.ts";
 import {
@@ -190,7 +191,174 @@ async function trainLocked(
     throw new RangeError("classification runs in one process (no data-parallel shards yet)");
   }
 
-  // --- data parallel: this process's shards, global statistics, SyncBN, fused all-reduce ---
+  return await trainDataParallel(c, given, folder, hooks, log, comm, shards);
+}
+
+/** How this process trains, re-estimates BatchNorm and validates one epoch. */
+interface EpochWork {
+  /** The frame stream of `epoch` (`Model.reseedFrames`), so that a resume replays the draws. */
+  frameStream(epoch: number): number;
+  /** Trains one epoch; returns its mean training loss. */
+  train(epoch: number): number;
+  /** Re-estimates BatchNorm statistics at the evaluation weights (Schedule-Free's x). */
+  reestimate(epoch: number): void;
+  /** Validation metrics of the current weights. */
+  validate(): { mae: number; rmse: number; r2: number };
+}
+
+/** What the epoch loop drives. */
+interface EpochLoop {
+  c: ResolvedTrainConfig;
+  folder: RunFolder;
+  model: Model;
+  training: TrainingOptimizer;
+  work: EpochWork;
+  hooks: TrainHooks;
+  log: (line: string) => void;
+  /** Whether this process writes the run folder and calls `onEpoch` (rank 0). */
+  writer: boolean;
+  /** Restores the last committed epoch (`--resume`). */
+  resume(): Promise<RunState>;
+  /** The "training ..." log line. */
+  describe: string;
+  /** Validation MAE of predicting the training mean. */
+  baselineMae: number;
+}
+
+/**
+ * The epoch loop shared by one-process and data-parallel runs: resume, then for each epoch
+ * train, re-estimate BatchNorm where the optimizer needs it, validate, step the schedule and
+ * commit the epoch to the run folder. Frees the optimizer; frees the model on an error.
+ */
+async function runEpochs(l: EpochLoop): Promise<RunState> {
+  const { c, model, hooks, log, work } = l;
+  const { optimizer, scheduler } = l.training;
+  let state: RunState = { epochsDone: 0, bestEpoch: 0, bestValMae: Infinity, history: [] };
+  let committed = 0; // epochs whose commit finished (state.epochsDone runs ahead during one)
+  try {
+    if (c.resume) {
+      state = await l.resume();
+      committed = state.epochsDone;
+      for (let e = 0; e < state.epochsDone; e++) scheduler.step();
+      log(
+        `resuming ${l.folder.path} after epoch ${state.epochsDone} (best epoch ${state.bestEpoch}, val MAE ${state.bestValMae})`,
+      );
+    }
+    log(l.describe);
+    log(`baseline: predicting the training mean gives val MAE ${l.baselineMae.toFixed(4)}`);
+    if (state.epochsDone >= c.epochs) {
+      log(
+        `nothing to train: the run already has ${state.epochsDone} epoch(s) and --epochs is ` +
+          `${c.epochs}; pass --epochs N with N > ${state.epochsDone} to extend it`,
+      );
+    }
+    for (let epoch = state.epochsDone + 1; epoch <= c.epochs; epoch++) {
+      const t0 = performance.now();
+      model.reseedFrames(c.seed, work.frameStream(epoch));
+      model.train();
+      optimizer.train();
+      const lr = optimizer.lr;
+      const trainLoss = work.train(epoch);
+      optimizer.eval();
+      if (l.training.reestimateBatchNorm) work.reestimate(epoch);
+      const val = work.validate();
+      scheduler.step();
+      const record: EpochRecord = {
+        epoch,
+        trainLoss,
+        valMae: val.mae,
+        valRmse: val.rmse,
+        valR2: val.r2,
+        lr,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      const best = val.mae < state.bestValMae;
+      state.history.push(record);
+      state.epochsDone = epoch;
+      if (best) {
+        state.bestEpoch = epoch;
+        state.bestValMae = val.mae;
+      }
+      if (l.writer) {
+        await l.folder.commitEpoch(state, model, optimizer, best, {
+          mae: val.mae,
+          rmse: val.rmse,
+          r2: val.r2,
+        });
+        committed = epoch;
+        await hooks.onEpoch?.(record, best);
+      }
+      if (stopEarly(c.patience, epoch, state.bestEpoch, log)) break;
+    }
+  } catch (e) {
+    model.dispose();
+    throw savedSoFar(e, l.folder.path, committed);
+  } finally {
+    optimizer.dispose();
+  }
+  return state;
+}
+
+/** The optimizer, schedule and BatchNorm policy of a run (`lib/optim/create.ts`). */
+function runOptimizer(c: ResolvedTrainConfig, model: Model): TrainingOptimizer {
+  return createTrainingOptimizer(c.optimizer, model.parameters(), {
+    lr: c.lr,
+    weightDecay: c.weightDecay,
+    momentum: c.momentum,
+    warmupSteps: c.warmupSteps,
+    milestones: c.milestones,
+    gamma: c.gamma,
+  });
+}
+
+/**
+ * The end of a run (the writer process): the best checkpoint's test metrics and predictions,
+ * `test_results.csv`, `summary.json` and `report.html`.
+ */
+async function finishRun(
+  folder: RunFolder,
+  backend: Backend,
+  run: Omit<TrainResult, "test" | "testPredictions" | "testClassification" | "model">,
+  classify: boolean,
+): Promise<TrainResult> {
+  const testSet = run.data.test;
+  const { model } = await loadCheckpoint(folder.file("best"), { backend });
+  let test: TrainResult["test"] = null;
+  let testPredictions: Float32Array | null = null;
+  let testClassification: TrainResult["testClassification"] = null;
+  if (testSet.count > 0) {
+    const t = evaluate(model, testSet);
+    test = { mae: t.mae, rmse: t.rmse, r2: t.r2, n: t.n };
+    testPredictions = t.predictions;
+    if (classify) testClassification = classificationMetrics(testSet.targets, t.predictions);
+    // Classification: CGCNN's test_results.csv columns are id, label, P(class 1).
+    await writeRunFiles.testResults(folder.path, testSet, t.predictions).catch((e) => {
+      model.dispose();
+      throw savedSoFar(e, folder.path, run.history.length);
+    });
+  }
+  const result: TrainResult = { ...run, testClassification, test, testPredictions, model };
+  try {
+    await writeRunFiles.summary(folder.path, result, backend);
+    await writeRunFiles.report(folder.path, result);
+  } catch (e) {
+    model.dispose();
+    throw savedSoFar(e, folder.path, run.history.length);
+  }
+  return result;
+}
+
+/** Data parallel: this process's shards, global statistics, SyncBN, fused all-reduce. */
+async function trainDataParallel(
+  c: ResolvedTrainConfig,
+  given: TrainConfig,
+  folder: RunFolder,
+  hooks: TrainHooks,
+  log: (line: string) => void,
+  comm: Communicator,
+  shards: number,
+): Promise<TrainResult> {
+  const rank0 = comm.rank === 0;
   const perProcess = shards / comm.size;
   const own = Array.from({ length: perProcess }, (_, k) => comm.rank * perProcess + k);
   const launch = detectLaunch();
@@ -217,7 +385,7 @@ async function trainLocked(
     await folder.create();
     if (!c.resume) await folder.writeConfig(savedRunConfig(given, c));
     await reportSkipped(
-      out,
+      folder.path,
       data.skipped,
       nTrain + data.val.count + data.test.count,
       log,
@@ -229,137 +397,72 @@ async function trainLocked(
   const baselineMae = reducedMeanAbsDeviation(comm, data.val.targets, normalizer.mean);
   model.targetMean = normalizer.mean;
   model.targetStd = normalizer.std;
-  const { optimizer, scheduler, reestimateBatchNorm: reestimate } = createTrainingOptimizer(
-    c.optimizer,
-    model.parameters(),
-    {
-      lr: c.lr,
-      weightDecay: c.weightDecay,
-      momentum: c.momentum,
-      warmupSteps: c.warmupSteps,
-      milestones: c.milestones,
-      gamma: c.gamma,
-    },
-  );
+  const training = runOptimizer(c, model);
+  const { optimizer } = training;
   const reducer = gradientReducer(model, comm, log);
   const run: ParallelRun = { comm, shards, data, plan, reducer, seed: c.seed };
-  let state: RunState = { epochsDone: 0, bestEpoch: 0, bestValMae: Infinity, history: [] };
-  let committed = 0; // epochs whose commit finished (state.epochsDone runs ahead during one)
+  let state: RunState;
   try {
-    if (c.resume) {
+    state = await runEpochs({
+      c,
+      folder,
+      model,
+      training,
+      hooks,
+      log,
+      writer: rank0,
+      baselineMae,
       // Rank 0 settles the folder (staged checkpoints of an interrupted epoch), then every
       // rank reads the same state (the run folder must be visible to all: a shared file system).
-      if (rank0) state = await folder.resume(model, optimizer, backend);
-      comm.barrier();
-      if (!rank0) state = await folder.resume(model, optimizer, backend, { readOnly: true });
-      committed = state.epochsDone;
-      for (let e = 0; e < state.epochsDone; e++) scheduler.step();
-      log(
-        `resuming ${out} after epoch ${state.epochsDone} (best epoch ${state.bestEpoch}, val MAE ${state.bestValMae})`,
-      );
-    }
-    log(
-      `training ${c.model} (${model.network.parameterCount()} parameters) data-parallel ` +
+      resume: async () => {
+        const state = rank0 ? await folder.resume(model, optimizer, backend) : null;
+        comm.barrier();
+        return state ?? await folder.resume(model, optimizer, backend, { readOnly: true });
+      },
+      describe:
+        `training ${c.model} (${model.network.parameterCount()} parameters) data-parallel ` +
         `(${comm.description}), ${shards} shards of ${
           data.shardSizes.join("/")
         } crystals, val ${data.valTotal}, global batch ` +
         `${batchSize} (${plan.steps} steps/epoch), all-reduce ${
           (reducer.stats.bytes / 1024).toFixed(0)
-        } KiB/step, ${c.optimizer} lr ${c.lr}, ${c.epochs} epochs → ${out}`,
-    );
-    log(`baseline: predicting the training mean gives val MAE ${baselineMae.toFixed(4)}`);
-    for (let epoch = state.epochsDone + 1; epoch <= c.epochs; epoch++) {
-      const t0 = performance.now();
-      model.reseedFrames(c.seed, frameStream(epoch, comm));
-      model.train();
-      optimizer.train();
-      const lr = optimizer.lr;
-      const trainLoss = parallelEpoch(model, optimizer, run, normalizer, epoch, c.epochs, hooks);
-      optimizer.eval();
-      if (reestimate) parallelReestimateBatchNorm(model, run, epoch, c.bnBatches);
-      const val = reducedMetrics(comm, data.val.targets, model.predictGraphs(data.val));
-      scheduler.step();
-      const record: EpochRecord = {
-        epoch,
-        trainLoss,
-        valMae: val.mae,
-        valRmse: val.rmse,
-        valR2: val.r2,
-        lr,
-        seconds: (performance.now() - t0) / 1000,
-      };
-      const best = val.mae < state.bestValMae;
-      state.history.push(record);
-      state.epochsDone = epoch;
-      if (best) {
-        state.bestEpoch = epoch;
-        state.bestValMae = val.mae;
-      }
-      if (rank0) {
-        await folder.commitEpoch(state, model, optimizer, best, {
-          mae: val.mae,
-          rmse: val.rmse,
-          r2: val.r2,
-        });
-        committed = epoch;
-        await hooks.onEpoch?.(record, best);
-      }
-      if (stopEarly(c.patience, epoch, state.bestEpoch, log)) break;
-    }
-  } catch (e) {
-    model.dispose();
-    throw savedSoFar(e, out, committed);
+        } KiB/step, ${c.optimizer} lr ${c.lr}, ${c.epochs} epochs → ${folder.path}`,
+      work: {
+        frameStream: (epoch) => frameStream(epoch, comm),
+        train: (epoch) => parallelEpoch(model, optimizer, run, normalizer, epoch, c.epochs, hooks),
+        reestimate: (epoch) => parallelReestimateBatchNorm(model, run, epoch, c.bnBatches),
+        validate: () => reducedMetrics(comm, data.val.targets, model.predictGraphs(data.val)),
+      },
+    });
   } finally {
-    optimizer.dispose();
     reducer.dispose();
   }
-  const shardData = {
-    train: data.train,
-    val: data.val,
-    test: data.test,
-    skipped: data.skipped,
-    atomFeatures: data.atomFeatures,
-  };
   const base = {
-    out,
+    out: folder.path,
     config: { ...c, batchSize },
     history: state.history,
     bestEpoch: state.bestEpoch,
     bestValMae: state.bestValMae,
     meanPredictorValMae: baselineMae,
-    data: shardData,
+    data: {
+      train: data.train,
+      val: data.val,
+      test: data.test,
+      skipped: data.skipped,
+      atomFeatures: data.atomFeatures,
+    },
   };
   if (!rank0) {
     // The weights are the same on every rank; only rank 0 tests and reports.
     return { ...base, test: null, testPredictions: null, model };
   }
   model.dispose();
-  const { model: bestModel } = await loadCheckpoint(folder.file("best"), { backend });
-  let test: TrainResult["test"] = null;
-  let testPredictions: Float32Array | null = null;
-  if (data.test.count > 0) {
-    const t = evaluate(bestModel, data.test);
-    test = { mae: t.mae, rmse: t.rmse, r2: t.r2, n: t.n };
-    testPredictions = t.predictions;
-    await writeRunFiles.testResults(out, data.test, t.predictions).catch((e) => {
-      bestModel.dispose();
-      throw savedSoFar(e, out, state.epochsDone);
-    });
-  }
-  const result: TrainResult = { ...base, test, testPredictions, model: bestModel };
-  try {
-    await writeRunFiles.summary(out, result, backend);
-    await writeRunFiles.report(out, result);
-  } catch (e) {
-    bestModel.dispose();
-    throw savedSoFar(e, out, state.epochsDone);
-  }
-  return result;
+  return await finishRun(folder, backend, base, false);
 }
 
 /** The one-process loop (every crystal in this process). */
 async function trainOneProcess(
-  c: ReturnType<typeof resolveTrainConfig>,
+  c: ResolvedTrainConfig,
   given: TrainConfig,
   folder: RunFolder,
   hooks: TrainHooks,
@@ -405,134 +508,53 @@ async function trainOneProcess(
   );
   model.targetMean = normalizer.mean;
   model.targetStd = normalizer.std;
-  const { optimizer, scheduler, reestimateBatchNorm: reestimate } = createTrainingOptimizer(
-    c.optimizer,
-    model.parameters(),
-    {
-      lr: c.lr,
-      weightDecay: c.weightDecay,
-      momentum: c.momentum,
-      warmupSteps: c.warmupSteps,
-      milestones: c.milestones,
-      gamma: c.gamma,
-    },
-  );
-
-  let state: RunState = { epochsDone: 0, bestEpoch: 0, bestValMae: Infinity, history: [] };
-  let committed = 0; // epochs whose commit finished (state.epochsDone runs ahead during one)
-  try {
-    if (c.resume) {
-      state = await folder.resume(model, optimizer, backend);
-      committed = state.epochsDone;
-      for (let e = 0; e < state.epochsDone; e++) scheduler.step();
-      log(
-        `resuming ${out} after epoch ${state.epochsDone} (best epoch ${state.bestEpoch}, val MAE ${state.bestValMae})`,
-      );
-    }
-    log(
+  const training = runOptimizer(c, model);
+  const { optimizer } = training;
+  let order: Int32Array = new Int32Array(0); // this epoch's order (BatchNorm re-estimation reuses it)
+  const state = await runEpochs({
+    c,
+    folder,
+    model,
+    training,
+    hooks,
+    log,
+    writer: true,
+    baselineMae,
+    resume: () => folder.resume(model, optimizer, backend),
+    describe:
       `training ${c.model} (${model.parameters().length} tensors, ${model.network.parameterCount()} parameters) on ` +
-        `${data.train.count}/${data.val.count}/${data.test.count} crystals, batch ${batchSize}, ` +
-        `${c.optimizer} lr ${c.lr}, ${c.epochs} epochs → ${out}`,
-    );
-    log(`baseline: predicting the training mean gives val MAE ${baselineMae.toFixed(4)}`);
-    if (state.epochsDone >= c.epochs) {
-      log(
-        `nothing to train: the run already has ${state.epochsDone} epoch(s) and --epochs is ` +
-          `${c.epochs}; pass --epochs N with N > ${state.epochsDone} to extend it`,
-      );
-    }
-    for (let epoch = state.epochsDone + 1; epoch <= c.epochs; epoch++) {
-      const t0 = performance.now();
-      const order = epochOrder(data.train.count, c.seed, epoch);
-      model.reseedFrames(c.seed, 100000 + epoch);
-      model.train();
-      optimizer.train();
-      const lr = optimizer.lr;
-      const at = { epoch, epochs: c.epochs };
-      const trainLoss = trainEpoch(
-        model,
-        optimizer,
-        data.train,
-        normalizer,
-        order,
-        batchSize,
-        at,
-        hooks,
-        classify ? { loss: binaryNllLoss } : {},
-      );
-      optimizer.eval();
-      if (reestimate) reestimateBatchNorm(model, data.train, order, batchSize, c.bnBatches);
-      const val = evaluate(model, data.val);
-      scheduler.step();
-      const record: EpochRecord = {
-        epoch,
-        trainLoss,
-        valMae: val.mae,
-        valRmse: val.rmse,
-        valR2: val.r2,
-        lr,
-        seconds: (performance.now() - t0) / 1000,
-      };
-      const best = val.mae < state.bestValMae;
-      state.history.push(record);
-      state.epochsDone = epoch;
-      if (best) {
-        state.bestEpoch = epoch;
-        state.bestValMae = val.mae;
-      }
-      await folder.commitEpoch(state, model, optimizer, best, {
-        mae: val.mae,
-        rmse: val.rmse,
-        r2: val.r2,
-      });
-      committed = epoch;
-      await hooks.onEpoch?.(record, best);
-      if (stopEarly(c.patience, epoch, state.bestEpoch, log)) break;
-    }
-  } catch (e) {
-    model.dispose();
-    throw savedSoFar(e, out, committed);
-  } finally {
-    optimizer.dispose();
-  }
-
+      `${data.train.count}/${data.val.count}/${data.test.count} crystals, batch ${batchSize}, ` +
+      `${c.optimizer} lr ${c.lr}, ${c.epochs} epochs → ${out}`,
+    work: {
+      frameStream: (epoch) => 100000 + epoch,
+      train: (epoch) => {
+        order = epochOrder(data.train.count, c.seed, epoch);
+        return trainEpoch(
+          model,
+          optimizer,
+          data.train,
+          normalizer,
+          order,
+          batchSize,
+          { epoch, epochs: c.epochs },
+          hooks,
+          classify ? { loss: binaryNllLoss } : {},
+        );
+      },
+      reestimate: () => reestimateBatchNorm(model, data.train, order, batchSize, c.bnBatches),
+      validate: () => evaluate(model, data.val),
+    },
+  });
   model.dispose();
-  const { model: bestModel } = await loadCheckpoint(folder.file("best"), { backend });
-  let test: TrainResult["test"] = null;
-  let testPredictions: Float32Array | null = null;
-  let testClassification: TrainResult["testClassification"] = null;
-  if (data.test.count > 0) {
-    const t = evaluate(bestModel, data.test);
-    test = { mae: t.mae, rmse: t.rmse, r2: t.r2, n: t.n };
-    testPredictions = t.predictions;
-    if (classify) testClassification = classificationMetrics(data.test.targets, t.predictions);
-    // Classification: CGCNN's test_results.csv columns are id, label, P(class 1).
-    await writeRunFiles.testResults(out, data.test, t.predictions).catch((e) => {
-      bestModel.dispose();
-      throw savedSoFar(e, out, state.epochsDone);
-    });
-  }
-  const result: TrainResult = {
-    testClassification,
+  return await finishRun(folder, backend, {
     out,
     config: { ...c, batchSize },
     history: state.history,
     bestEpoch: state.bestEpoch,
     bestValMae: state.bestValMae,
     meanPredictorValMae: baselineMae,
-    test,
-    testPredictions,
-    model: bestModel,
     data,
-  };
-  try {
-    await writeRunFiles.summary(out, result, backend);
-    await writeRunFiles.report(out, result);
-  } catch (e) {
-    bestModel.dispose();
-    throw savedSoFar(e, out, state.epochsDone);
-  }
-  return result;
+  }, classify);
 }
 
 function mean(values: ArrayLike<number>): number {
