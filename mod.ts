@@ -162,6 +162,7 @@ export type {
   CopyColsArgs,
   DType,
   EdgeCombineArgs,
+  FrameApplyArgs,
   GateSumArgs,
   GateSumBackwardArgs,
   GaussianArgs,

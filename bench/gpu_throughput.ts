@@ -41,6 +41,7 @@ import type {
   Broadcast,
   CopyColsArgs,
   DType,
+  FrameApplyArgs,
   GaussianArgs,
   GemmArgs,
   MemoryInfo,
@@ -757,6 +758,9 @@ export class TrafficBackend implements Backend {
   }
   gaussianExpand({ rows, centres }: GaussianArgs): void {
     this.#k("gaussianExpand", 4 * rows + 4 * rows * centres);
+  }
+  applyFrames({ rows, segments, centres }: FrameApplyArgs): void {
+    this.#k("applyFrames", 24 * rows + 4 * segments * (centres ? 13 : 10));
   }
   download(storage: Storage): Float32Array | Int32Array {
     this.#t.d2hBytes += 4 * storage.length;

@@ -283,6 +283,34 @@ export interface GaussianArgs<T = Storage> {
 }
 
 /**
+ * Per-segment affine frame transform of 3-vectors (frame averaging, Puny et al. 2022):
+ * `out[outOffset + 3r + k] = Σ_i (src[3r + i] − t_c,i) · M_c[3i + k]` for the rows r of
+ * segment c (`offsets[c] .. offsets[c+1]`), with `M_c = matrices[matrixOffset + 9c ..]` row-major
+ * (the frame basis with its sign pattern and coordinate scale folded in) and `t_c` the centre
+ * (`centres` null: no centring, for relative vectors).
+ */
+export interface FrameApplyArgs<T = Storage> {
+  /** `[rows, 3]` input vectors (float32). */
+  src: T;
+  /** `[segments + 1]` CSR row ranges (int32). */
+  offsets: T;
+  /** `[segments, 3]` centres subtracted first, or null. */
+  centres: T | null;
+  /** `[≥ matrixOffset + 9·segments]` row-major 3×3 matrices. */
+  matrices: T;
+  /** Element offset of segment 0's matrix (a frame copy's block). */
+  matrixOffset?: number;
+  /** `[rows, 3]` output from `outOffset` (written). */
+  out: T;
+  /** Element offset of output row 0 (a frame copy's block). */
+  outOffset?: number;
+  /** Segments (crystals). */
+  segments: number;
+  /** Total rows (`offsets[segments]`, checked against the storages). */
+  rows: number;
+}
+
+/**
  * One host array of a batch for {@linkcode Backend.uploadBatch}. `scatterRows` marks an index
  * that will be scattered into that many rows (the neighbour index of a graph): a backend may
  * then prepare a deterministic scatter plan while the host array is at hand.
@@ -528,6 +556,8 @@ export interface Backend {
 
   /** Gaussian expansion of distances into a column block (see {@linkcode GaussianArgs}). */
   gaussianExpand(args: GaussianArgs): void;
+  /** Per-segment frame transform of 3-vectors (see {@linkcode FrameApplyArgs}). */
+  applyFrames(args: FrameApplyArgs): void;
 
   // --- reductions ----------------------------------------------------------------------
   /** `out[j] = Σ_r x[r, j]` (column sums of `[rows, cols]`), `out` has `cols` elements. */

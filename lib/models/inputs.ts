@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { Backend, BatchPart } from "../backend/backend.ts";
+import type { Backend, BatchPart, Storage } from "../backend/backend.ts";
 import { gaussianExpandInto, gaussianSize } from "../crystal/rbf.ts";
 import {
   computeFrames,
@@ -28,6 +28,7 @@ import {
   coordinateScales,
   resolveCoordinateInputs,
 } from "../frames/scale.ts";
+import { signOf } from "../frames/signs.ts";
 import type { GraphBatch } from "../graph/batch.ts";
 import { zeros } from "../tensor/ops.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -41,6 +42,35 @@ export interface InputSpec {
   gapTolerance?: number;
   /** Scale of the coordinate inputs and whether atoms get theirs (raw Å, node + edge). */
   coordinates?: CoordinateInputs;
+  /**
+   * Where the frame transforms are applied: `"host"` (default, the reference: the k copies of
+   * coordinates and relative vectors built here and uploaded) or `"device"` (the host sends
+   * the positions and vectors once plus k·C tiny 3×3 matrices; `Backend.applyFrames` builds
+   * the copies).
+   */
+  framePlace?: FramePlace;
+}
+
+/** Where the frame-transformed coordinates are built (see {@linkcode InputSpec.framePlace}). */
+export type FramePlace = "host" | "device";
+
+/**
+ * What the device needs to build the k frame copies itself (`framePlace: "device"`): about
+ * 4·(3N + 3E + 18kC) bytes instead of 4·3k(N + E).
+ */
+export interface FrameParts {
+  /** `[N, 3]` positions minus their crystal's frame centre (centred in float64, then rounded). */
+  positions: Float32Array;
+  /** `[E, 3]` relative vectors x_j(image) − x_i (Å). */
+  vectors: Float32Array;
+  /** `[k·C, 9]` row-major U·diag(signs)/scale per copy and crystal (zero: no node inputs). */
+  atomMatrices: Float32Array;
+  /** `[k·C, 9]` the same for relative vectors. */
+  edgeMatrices: Float32Array;
+  /** `[C + 1]` atom ranges per crystal. */
+  atomRanges: Int32Array;
+  /** `[C + 1]` edge ranges per crystal. */
+  edgeRanges: Int32Array;
 }
 
 /** Host arrays of one forward pass (k copies stacked). */
@@ -57,6 +87,8 @@ export interface HostInputs {
   distances: Float32Array;
   /** `[k·E, 3]` frame relative vectors (FACGCNN), else null. */
   relative: Float32Array | null;
+  /** FACGCNN with `framePlace: "device"`: `coords` and `relative` are null, built from these. */
+  frameParts?: FrameParts | null;
   /** F: 41 Gaussians (+ 3 frame vector components for FACGCNN). */
   edgeFeatureLength: number;
   /** `[k·N + 1]` CSR edge ranges per centre atom. */
@@ -113,10 +145,9 @@ export function buildHostInputs(batch: GraphBatch, spec: InputSpec, rng: () => n
   }
 
   let coords: Float32Array | null = null, relativeAll: Float32Array | null = null;
+  let frameParts: FrameParts | null = null;
   let degenerate = 0;
   if (fa) {
-    coords = new Float32Array(k * N * 3);
-    relativeAll = new Float32Array(k * E * 3);
     const frames = computeFrames(
       batch.positions,
       batch.crystalOffsets,
@@ -137,7 +168,15 @@ export function buildHostInputs(batch: GraphBatch, spec: InputSpec, rng: () => n
     }
     const co = resolveCoordinateInputs(spec.coordinates);
     const scales = coordinateScales(co, batch.positions, batch.crystalOffsets, frames.centers);
+    if (spec.framePlace === "device") {
+      frameParts = deviceFrameParts(batch, frames.centers, frames.bases, patterns, scales, co, k);
+    }
+    if (!frameParts) {
+      coords = new Float32Array(k * N * 3);
+      relativeAll = new Float32Array(k * E * 3);
+    }
     for (let f = 0; f < k; f++) {
+      if (!coords || !relativeAll) break; // the device builds the copies
       const row = patterns.subarray(f * C, (f + 1) * C);
       frameCoordinates(
         batch.positions,
@@ -169,11 +208,66 @@ export function buildHostInputs(batch: GraphBatch, spec: InputSpec, rng: () => n
     coords,
     distances: batch.distances,
     relative: relativeAll,
+    frameParts,
     edgeFeatureLength: F,
     edgeOffsets,
     neighbors,
     crystalOffsets,
     degenerate,
+  };
+}
+
+/**
+ * The host's share of the device frame path: centred float32 positions, the vectors, and per
+ * copy and crystal the 3×3 matrix U·diag(s)/scale that `frameCoordinates`/`frameVectors` and
+ * `scaleRows` apply on the host (the same maths, folded into one matrix).
+ */
+function deviceFrameParts(
+  batch: GraphBatch,
+  centers: Float64Array,
+  bases: Float64Array,
+  patterns: Int32Array,
+  scales: Float64Array,
+  co: Required<CoordinateInputs>,
+  k: number,
+): FrameParts {
+  const { nCrystals: C } = batch;
+  const seg = batch.crystalOffsets;
+  const positions = new Float32Array(batch.positions.length);
+  for (let c = 0; c < C; c++) {
+    for (let i = seg[c]; i < seg[c + 1]; i++) {
+      for (let d = 0; d < 3; d++) {
+        positions[3 * i + d] = batch.positions[3 * i + d] - centers[3 * c + d];
+      }
+    }
+  }
+  const atomMatrices = new Float32Array(9 * k * C), edgeMatrices = new Float32Array(9 * k * C);
+  for (let f = 0; f < k; f++) {
+    for (let c = 0; c < C; c++) {
+      const p = patterns[f * C + c];
+      if (!(p >= 0 && p < 8)) {
+        throw new RangeError(`sign pattern of crystal ${c} must be 0..7, got ${p}`);
+      }
+      const node = co.node ? 1 / scales[c] : 0, edge = co.scale !== 1 ? 1 / scales[c] : 1;
+      const o = 9 * (f * C + c);
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          const m = signOf(p, j) * bases[9 * c + 3 * i + j];
+          atomMatrices[o + 3 * i + j] = m * node;
+          edgeMatrices[o + 3 * i + j] = m * edge;
+        }
+      }
+    }
+  }
+  const edgeRanges = new Int32Array(C + 1);
+  for (let c = 0; c <= C; c++) edgeRanges[c] = batch.edgeOffsets[seg[c]];
+  return {
+    positions,
+    vectors: Float32Array.from(batch.vectors),
+    atomMatrices,
+    edgeMatrices,
+    atomRanges: seg,
+    edgeRanges,
   };
 }
 
@@ -227,6 +321,16 @@ function gaussianOptions() {
   return { min: start, max: start + (gaussianSize() - 1) * step, step, sigma };
 }
 
+/** Writes `[rows, 3]` relative vectors into the last 3 feature columns, then frees them. */
+function copyRelative(backend: Backend, relative: Storage, edgeFeatures: Tensor, F: number): void {
+  const G = gaussianSize(), rows = edgeFeatures.shape[0];
+  backend.copyCols({
+    ...{ src: relative, srcLd: 3, srcCol: 0, dst: edgeFeatures.storage, dstLd: F, dstCol: G },
+    ...{ rows, cols: 3, accumulate: false },
+  });
+  backend.free(relative);
+}
+
 /** Where the Gaussian edge features are built: on the device (default) or on the host. */
 export type GaussianPlace = "device" | "host";
 
@@ -254,6 +358,11 @@ export function uploadInputs(
   ];
   if (onDevice && h.relative) parts.push({ data: h.relative });
   if (h.coords) parts.push({ data: h.coords });
+  const fp = h.frameParts;
+  if (fp) {
+    parts.push({ data: fp.positions }, { data: fp.vectors }, { data: fp.atomMatrices });
+    parts.push({ data: fp.edgeMatrices }, { data: fp.atomRanges }, { data: fp.edgeRanges });
+  }
   if (k > 1) {
     const C = h.nCrystals;
     const order = new Int32Array(C * k);
@@ -287,18 +396,33 @@ export function uploadInputs(
       });
     }
     backend.free(distances);
-    if (h.relative) {
-      const relative = stored[at++];
-      backend.copyCols({
-        ...{ src: relative, srcLd: 3, srcCol: 0, dst: edgeFeatures.storage, dstLd: F, dstCol: G },
-        ...{ rows: nEdges, cols: 3, accumulate: false },
-      });
-      backend.free(relative);
-    }
+    if (h.relative) copyRelative(backend, stored[at++], edgeFeatures, F);
   } else {
     edgeFeatures = wrap(4, [nEdges, F]);
   }
-  const coords = h.coords ? wrap(at++, [nAtoms, 3]) : null;
+  let coords = h.coords ? wrap(at++, [nAtoms, 3]) : null;
+  if (fp) {
+    const [positions, vectors, atomM, edgeM, atomR, edgeR] = stored.slice(at, at + 6);
+    at += 6;
+    const C = h.nCrystals, N = fp.positions.length / 3;
+    coords = new Tensor(backend, backend.alloc("float32", 3 * nAtoms, false), [nAtoms, 3]);
+    const relative = backend.alloc("float32", 3 * nEdges, false);
+    for (let f = 0; f < k; f++) {
+      const common = { centres: null, matrixOffset: 9 * f * C, segments: C };
+      backend.applyFrames({
+        ...common,
+        ...{ src: positions, offsets: atomR, matrices: atomM, out: coords.storage },
+        ...{ outOffset: 3 * f * N, rows: N },
+      });
+      backend.applyFrames({
+        ...common,
+        ...{ src: vectors, offsets: edgeR, matrices: edgeM, out: relative },
+        ...{ outOffset: 3 * f * E, rows: E },
+      });
+    }
+    for (const s of [positions, vectors, atomM, edgeM, atomR, edgeR]) backend.free(s);
+    copyRelative(backend, relative, edgeFeatures, F);
+  }
   const copyOrder = k > 1 ? wrap(at++, [h.nCrystals * k]) : null;
   const copyOffsets = k > 1 ? wrap(at++, [h.nCrystals + 1]) : null;
   return {

@@ -155,6 +155,8 @@ export class Model {
       frameKind: this.config.frameKind,
       gapTolerance: this.config.gapTolerance,
       coordinates: this.config.coordinates,
+      // CUDA: the device builds the k frame copies from positions + 3×3 matrices (inputs.ts).
+      framePlace: this.backend.name === "cuda" ? "device" : "host",
     }, () => this.#frameRng.next());
     this.degenerateSeen += h.degenerate;
     return h;

@@ -303,7 +303,7 @@ Deno.test("fake CUDA: TF32 GEMM goes through cublasGemmEx with the fast-TF32 com
   const be = new CudaBackend(fake.libs, { tf32: true, device: 0 });
   const [m, n, k] = [3, 4, 5];
   const a = seq(m * k, 1), b = seq(k * n, 2);
-  const A = be.upload(a), B = be.upload(b), C = be.alloc("float32", m * n);
+  const A = be.upload(a), C = be.alloc("float32", m * n);
   be.gemm({
     transA: false,
     transB: true,

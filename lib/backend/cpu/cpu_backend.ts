@@ -16,6 +16,7 @@ import type {
   CopyColsArgs,
   DType,
   EdgeCombineArgs,
+  FrameApplyArgs,
   GateSumArgs,
   GateSumBackwardArgs,
   GaussianArgs,
@@ -356,6 +357,34 @@ export class CpuBackend implements Backend {
     // give the same features to the last bit.
     const d = this.#f32(g.distances).subarray(0, g.rows);
     gaussianExpandInto(d, this.#f32(g.out), (g.outOffset ?? 0) + g.col, options);
+  }
+
+  applyFrames(a: FrameApplyArgs): void {
+    const src = this.#f32(a.src), off = this.#i32(a.offsets), mat = this.#f32(a.matrices);
+    const t = a.centres ? this.#f32(a.centres) : null, out = this.#f32(a.out);
+    const n = a.segments, mo = a.matrixOffset ?? 0, oo = a.outOffset ?? 0;
+    if (off.length < n + 1 || off[n] !== a.rows || src.length < 3 * a.rows) {
+      throw new RangeError(`applyFrames: offsets do not cover ${a.rows} rows of ${n} segments`);
+    }
+    if (mat.length < mo + 9 * n || (t !== null && t.length < 3 * n)) {
+      throw new RangeError(`applyFrames: matrices or centres shorter than ${n} segments`);
+    }
+    if (a.rows > 0 && out.length < oo + 3 * a.rows) {
+      throw new RangeError(`applyFrames: output shorter than ${a.rows} rows`);
+    }
+    // Float32 arithmetic, as the CUDA kernel does it (Math.fround after each step).
+    const f = Math.fround;
+    for (let c = 0; c < n; c++) {
+      const m = mo + 9 * c;
+      const tx = t ? t[3 * c] : 0, ty = t ? t[3 * c + 1] : 0, tz = t ? t[3 * c + 2] : 0;
+      for (let r = off[c]; r < off[c + 1]; r++) {
+        const x = f(src[3 * r] - tx), y = f(src[3 * r + 1] - ty), z = f(src[3 * r + 2] - tz);
+        const o = oo + 3 * r;
+        for (let k = 0; k < 3; k++) {
+          out[o + k] = f(f(f(x * mat[m + k]) + f(y * mat[m + 3 + k])) + f(z * mat[m + 6 + k]));
+        }
+      }
+    }
   }
 
   sumRows(x: Storage, out: Storage, rows: number, cols: number): void {

@@ -16,6 +16,7 @@ import type {
   BinaryOp,
   Broadcast,
   CopyColsArgs,
+  FrameApplyArgs,
   GaussianArgs,
   ScheduleFreeScalars,
   SgdScalars,
@@ -376,6 +377,20 @@ export class CudaBackend extends CudaDevice implements Backend {
     const pt = centres ? this.f(centres, 3 * n, op) : null;
     const pf = this.i(offsets, n + 1, op), pk = frameIndex ? this.i(frameIndex, n, op) : null;
     this.run(op, this.k.fa_frame_apply_f32(pv, pf, pt, pu, pk, po, n, this.cuStream));
+  }
+
+  /** The Backend contract's frame transform, on the `frameApply` kernel (no sign index). */
+  applyFrames(a: FrameApplyArgs): void {
+    const op = "applyFrames", n = a.segments, mo = a.matrixOffset ?? 0, oo = a.outOffset ?? 0;
+    const pv = this.f(a.src, 3 * a.rows, op), pm = this.f(a.matrices, mo + 9 * n, op);
+    const po = this.f(a.out, oo + 3 * a.rows, op);
+    const pt = a.centres ? this.f(a.centres, 3 * n, op) : null, pf = this.i(a.offsets, n + 1, op);
+    const at = (p: Deno.PointerValue, o: number) =>
+      o === 0 || p === null ? p : Deno.UnsafePointer.offset(p, o * 4);
+    this.run(
+      op,
+      this.k.fa_frame_apply_f32(pv, pf, pt, at(pm, mo), null, at(po, oo), n, this.cuStream),
+    );
   }
 
   gaussianExpand(g: GaussianArgs): void {
