@@ -76,7 +76,7 @@ export interface ExperimentResult {
 const VARIANT_LABEL: Record<ExperimentVariant, string> = {
   cgcnn: "CGCNN",
   facgcnn: "FACGCNN",
-  "facgcnn-paper": "FACGCNN (paper: PCA, raw Å)",
+  "facgcnn-paper": "FACGCNN paper",
   "facgcnn-nofa": "FACGCNN w/o FA",
 };
 
