@@ -72,20 +72,36 @@ Deno.test("fake CUDA: uploadBatch is one pinned copy, no wait, and carries the s
   be.dispose();
 });
 
-Deno.test("fake CUDA: the staging buffer is reused only after the stream passed the last copy", () => {
+Deno.test("fake CUDA: staged copies of a step share the buffer; it is reused after a wait", () => {
   const fake = fakeLibraries();
   const be = new CudaBackend(fake.libs, { tf32: false, device: 0 });
-  const a = be.uploadBatch([{ data: seq(10, 3) }]);
   const s0 = fake.counts.syncs;
-  const b = be.uploadBatch([{ data: seq(10, 4) }]); // the first copy may still be running
+  const a = be.uploadBatch([{ data: seq(10, 3) }]);
+  // The second batch and the targets go after the first copy's bytes: no wait.
+  const b = be.uploadBatch([{ data: seq(10, 4) }]);
+  const t = be.upload(seq(8, 6));
+  assert.equal(fake.counts.syncs - s0, 0, "staged copies of one step do not wait");
+  assert.deepEqual(be.download(t), seq(8, 6)); // the step's one wait (the loss)
   assert.equal(fake.counts.syncs - s0, 1);
-  be.download(b[0]); // the step's one wait (the loss)
+  assert.deepEqual(be.download(a[0]), seq(10, 3));
+  assert.deepEqual(be.download(b[0]), seq(10, 4));
   const s1 = fake.counts.syncs;
   const c = be.uploadBatch([{ data: seq(10, 5) }]);
-  assert.equal(fake.counts.syncs - s1, 0, "no second wait after the download");
+  assert.equal(fake.counts.syncs - s1, 0, "no wait after the download");
+  // 1 MiB batches: the buffer (1.25 MiB) holds one; the next waits for it, then reuses it.
+  const d = be.uploadBatch([{ data: seq(1 << 18, 7) }]);
+  assert.equal(fake.counts.syncs - s1, 0);
+  const e = be.uploadBatch([{ data: seq(1 << 18, 8) }]);
+  assert.equal(fake.counts.syncs - s1, 1, "a full buffer waits for the copies in flight");
   assert.deepEqual(be.download(c[0]), seq(10, 5));
-  assert.equal(be.transferStats().h2dCopies, 3);
-  for (const s of [...a, ...b, ...c]) be.free(s);
+  assert.deepEqual(be.download(d[0]), seq(1 << 18, 7));
+  assert.deepEqual(be.download(e[0]), seq(1 << 18, 8));
+  // A large plain upload still waits (the caller may reuse its array at once).
+  const s2 = fake.counts.syncs;
+  const big = be.upload(seq(1 << 15, 9));
+  assert.equal(fake.counts.syncs - s2, 1);
+  assert.equal(be.transferStats().h2dCopies, 7);
+  for (const s of [...a, ...b, ...c, ...d, ...e, t, big]) be.free(s);
   be.dispose();
 });
 

@@ -36,6 +36,9 @@ import {
 import { cudaErrorString, CudaMemcpyKind } from "./ffi/cudart.ts";
 import type { Kernels } from "./ffi/kernels.ts";
 
+/** Uploads up to this size are staged and not waited for (targets, small tables). */
+const SMALL_UPLOAD_BYTES = 64 << 10;
+
 /** Options of `createCudaBackend`. */
 export interface CudaBackendOptions {
   /** Let cuBLAS use TF32 tensor cores for float32 GEMM (faster, ~1e-3 relative error). Default: `FACGCNN_TF32=1`. */
@@ -120,6 +123,8 @@ export abstract class CudaDevice {
   #staging: { ptr: Deno.PointerValue; bytes: number } | null = null;
   /** True while the last staged copy may still be reading the staging buffer. */
   #stagingBusy = false;
+  /** Bytes of the staging buffer handed out since the stream was last waited for. */
+  #stagingUsed = 0;
   readonly #transfers: TransferStats = {
     h2dBytes: 0,
     h2dCopies: 0,
@@ -254,7 +259,27 @@ export abstract class CudaDevice {
 
   upload(data: Float32Array | Int32Array): Storage {
     const s = this.#allocRaw(data instanceof Float32Array ? "float32" : "int32", data.length);
-    if (data.length > 0) {
+    if (data.length > 0 && data.byteLength <= SMALL_UPLOAD_BYTES) {
+      // Small arrays (a batch's targets) go through the pinned staging buffer without a wait,
+      // so a training step's one wait stays the loss download.
+      const staging = this.#stagingBuffer(data.byteLength);
+      staging.view.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      const h2d = CudaMemcpyKind.hostToDevice;
+      this.#check(
+        "upload",
+        this.libs.cudart.cudaMemcpyAsync(
+          s.ptr,
+          staging.ptr,
+          BigInt(data.byteLength),
+          h2d,
+          this.cuStream,
+        ),
+      );
+      this.#transfers.h2dBytes += data.byteLength;
+      this.#transfers.h2dCopies++;
+      if (staging.pinned) this.#claimStaging(data.byteLength);
+      else this.#sync("upload");
+    } else if (data.length > 0) {
       const rt = this.libs.cudart;
       const src = Deno.UnsafePointer.of(data as Float32Array<ArrayBuffer>);
       this.#check(
@@ -307,7 +332,7 @@ export abstract class CudaDevice {
       try {
         let at = 0;
         for (const a of arrays) {
-          new Uint8Array(staging.view.buffer, at * 4, a.byteLength)
+          new Uint8Array(staging.view.buffer, staging.view.byteOffset + at * 4, a.byteLength)
             .set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
           at += a.length;
         }
@@ -320,7 +345,7 @@ export abstract class CudaDevice {
         );
         this.#transfers.h2dBytes += total * 4;
         this.#transfers.h2dCopies++;
-        if (staging.pinned) this.#stagingBusy = true;
+        if (staging.pinned) this.#claimStaging(total * 4);
         else this.#sync("uploadBatch"); // pageable: the host buffer must outlive the copy
         at = 0;
         for (let i = 0; i < arrays.length; i++) {
@@ -353,10 +378,23 @@ export abstract class CudaDevice {
   /** The page-locked staging buffer of at least `bytes` (pageable memory when pinning fails). */
   #stagingBuffer(bytes: number): { ptr: Deno.PointerValue; view: Uint8Array; pinned: boolean } {
     const rt = this.libs.cudart;
-    if (this.#stagingBusy) {
-      this.#sync("uploadBatch"); // the previous batch's copy may still read the buffer
-      this.#stagingBusy = false;
+    const fits = this.#staging !== null && this.#stagingUsed + bytes <= this.#staging.bytes;
+    if (this.#stagingBusy && !fits) {
+      this.#sync("uploadBatch"); // earlier copies of this step may still read the buffer
     }
+    if (this.#stagingBusy) {
+      // The region after the copies still in flight (those are not overwritten).
+      const staging = this.#staging!;
+      const view = new Uint8Array(
+        Deno.UnsafePointerView.getArrayBuffer(staging.ptr!, bytes, this.#stagingUsed),
+      );
+      return {
+        ptr: Deno.UnsafePointer.offset(staging.ptr!, this.#stagingUsed),
+        view,
+        pinned: true,
+      };
+    }
+    this.#stagingUsed = 0;
     if (!this.#staging || this.#staging.bytes < bytes) {
       if (this.#staging) rt.cudaFreeHost(this.#staging.ptr);
       this.#staging = null;
@@ -391,11 +429,18 @@ export abstract class CudaDevice {
     return this.#own(index, "scatter plan").plan;
   }
 
+  /** Marks `bytes` more of the staging buffer as read by copies in flight (256-byte aligned). */
+  #claimStaging(bytes: number): void {
+    this.#stagingBusy = true;
+    this.#stagingUsed += Math.ceil(bytes / 256) * 256;
+  }
+
   /** Waits for the stream, counted. */
   #sync(op: string): void {
     this.#transfers.syncs++;
     this.#check(op, this.libs.cudart.cudaStreamSynchronize(this.cuStream));
     this.#stagingBusy = false;
+    this.#stagingUsed = 0;
   }
 
   download(storage: Storage): Float32Array | Int32Array {
