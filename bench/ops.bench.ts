@@ -23,7 +23,9 @@ for (const a of ATOM_FEATURES) {
     opCases(backend, a).cases.map((c) => {
       const perCall = c.flops
         ? `${(c.flops / 1e9).toFixed(2)} GFLOP`
-        : `${(c.bytes! / 1e6).toFixed(0)} MB`;
+        : c.bytes! >= 1e6
+        ? `${(c.bytes! / 1e6).toFixed(0)} MB`
+        : `${(c.bytes! / 1e3).toFixed(0)} kB`;
       const group = `${c.kind} A=${a} ${c.name.replace(/\s+/g, " ")} (${perCall})`;
       work.set(group, c);
       return { group, run: c.run, slow: c.kind === "sgemm" && config.slowGemm };
@@ -38,7 +40,8 @@ globalThis.addEventListener("unload", () => {
     const rate = c.flops
       ? `${(c.flops / sec / 1e9).toFixed(1)} GFLOP/s`
       : `${(c.bytes! / sec / 1e9).toFixed(2)} GB/s`;
-    return `${m.label.padEnd(11)} ${m.group.padEnd(64)} ${rate}`;
+    const label = /\[([^\]]+)\]$/.exec(m.name)?.[1] ?? m.label;
+    return `${label.padEnd(22)} ${m.group.padEnd(64)} ${rate}`;
   });
   if (rows.length > 0) console.log(`\nthroughput (median per call):\n${rows.join("\n")}`);
 });
