@@ -36,7 +36,8 @@ export interface AllreduceStats {
  *
  * @example
  * ```ts
- * import { GradientAllreduce, initDistributed } from "@facgcnn/toolkit";
+ * import { GradientAllreduce } from "./gradients.ts";
+ * import { initDistributed } from "@facgcnn/toolkit";
  * // after loss.backward() on each rank's part of the batch (loss scaled by its share):
  * // const reducer = new GradientAllreduce(model.parameters(), initDistributed(), model.backend);
  * // const globalLoss = reducer.reduce(localScaledLoss); then optimizer.step()

@@ -97,7 +97,8 @@ function ncclApi(lib: NcclLibrary, path: string): NcclApi {
  *
  * @example
  * ```ts
- * import { initDistributed, NcclCommunicator, openNccl } from "@facgcnn/toolkit";
+ * import { initDistributed } from "@facgcnn/toolkit";
+ * import { NcclCommunicator, openNccl } from "./nccl.ts";
  * const mpi = initDistributed();
  * const nccl = NcclCommunicator.create(mpi, openNccl()); // collective: every rank calls it
  * ```

@@ -36,7 +36,7 @@ function checkShards(shards: number, index: number): void {
  *
  * @example
  * ```ts
- * import { BatchPlan } from "@facgcnn/toolkit";
+ * import { BatchPlan } from "./shards.ts";
  * const plan = new BatchPlan([50, 50], 32); // two shards of 50, global batch 32
  * console.log(plan.steps, plan.stepCounts(0)); // 4 [16, 16]
  * ```
