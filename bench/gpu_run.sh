@@ -54,7 +54,7 @@ step "profiling mode: FACGCNN_PROFILE=1 train, 1 epoch of synthetic:1024 on cuda
 FACGCNN_PROFILE=1 timeout 120 deno task train --data synthetic:1024 --epochs 1 --device cuda \
   --out "$out/profile_run" > "$out/profile_train.log" 2>&1
 echo "profile train exit $?" | tee -a "$out/summary.txt"
-sed -n '/^profile: /,$p' "$out/profile_train.log" | tee -a "$out/summary.txt"
+sed -n '/^profile (/,$p' "$out/profile_train.log" | tee -a "$out/summary.txt"
 
 step "bench:gpu (scatter atomic, the default; with the PyTorch peer)"
 timeout 240 deno task bench:gpu > "$out/bench_gpu.log" 2>&1

@@ -59,6 +59,8 @@ export interface OpKindProfile {
 
 /** What the profiler measured. */
 export interface ProfileSummary {
+  /** The phase (`train` or `predict`). */
+  phase: string;
   /** Profiled steps. */
   steps: number;
   /** Milliseconds of all steps, measured on the same clock from step start to step end. */
@@ -80,9 +82,11 @@ export class Profiler {
   readonly #clock: ProfileClock;
   #pending: Pending[] = [];
   #stepMark = -1;
-  #steps = 0;
-  #stepMs = 0;
-  readonly #kinds = new Map<string, OpKindProfile>();
+  #phase = "train";
+  readonly #phases = new Map<
+    string,
+    { steps: number; stepMs: number; kinds: Map<string, OpKindProfile> }
+  >();
 
   /** A profiler on `clock`. */
   constructor(clock: ProfileClock) {
@@ -99,8 +103,12 @@ export class Profiler {
     return this.#stepMark >= 0;
   }
 
-  /** Marks the start of a step. */
-  stepBegin(): void {
+  /**
+   * Marks the start of a step of `phase` (`train`, the default, or `predict`: tallied apart,
+   * so evaluation batches during training do not dilute the training step's table).
+   */
+  stepBegin(phase = "train"): void {
+    this.#phase = phase;
     this.#clock.reset();
     this.#pending = [];
     this.#stepMark = this.#clock.mark();
@@ -110,11 +118,13 @@ export class Profiler {
   stepEnd(): void {
     if (this.#stepMark < 0) return;
     const end = this.#clock.mark();
-    this.#stepMs += this.#clock.elapsed(this.#stepMark, end);
-    this.#steps++;
+    let phase = this.#phases.get(this.#phase);
+    if (!phase) this.#phases.set(this.#phase, phase = { steps: 0, stepMs: 0, kinds: new Map() });
+    phase.stepMs += this.#clock.elapsed(this.#stepMark, end);
+    phase.steps++;
     for (const p of this.#pending) {
-      let k = this.#kinds.get(p.kind);
-      if (!k) this.#kinds.set(p.kind, k = { kind: p.kind, ms: 0, calls: 0, bytes: 0, flops: 0 });
+      let k = phase.kinds.get(p.kind);
+      if (!k) phase.kinds.set(p.kind, k = { kind: p.kind, ms: 0, calls: 0, bytes: 0, flops: 0 });
       k.ms += this.#clock.elapsed(p.from, p.to);
       k.calls++;
       k.bytes += p.bytes;
@@ -137,10 +147,16 @@ export class Profiler {
   }
 
   /** The totals so far. */
-  summary(): ProfileSummary {
-    const kinds = [...this.#kinds.values()].map((k) => ({ ...k }))
+  summary(phase = "train"): ProfileSummary {
+    const p = this.#phases.get(phase);
+    const kinds = [...(p?.kinds.values() ?? [])].map((k) => ({ ...k }))
       .sort((a, b) => b.ms - a.ms);
-    return { steps: this.#steps, stepMs: this.#stepMs, kinds };
+    return { phase, steps: p?.steps ?? 0, stepMs: p?.stepMs ?? 0, kinds };
+  }
+
+  /** The phases with profiled steps, in the order first seen. */
+  phases(): string[] {
+    return [...this.#phases.keys()];
   }
 
   /** Releases the clock. */
@@ -162,10 +178,10 @@ export interface DeviceRates {
  * rate and its fraction of the reference), then the time outside ops and the step total.
  */
 export function profileTable(s: ProfileSummary, rates?: DeviceRates): string {
-  if (s.steps === 0) return "profile: no step was profiled";
+  if (s.steps === 0) return `profile (${s.phase}): no step was profiled`;
   const perStep = (x: number) => x / s.steps;
   const lines = [
-    `profile: ${s.steps} steps, ${perStep(s.stepMs).toFixed(2)} ms per step` +
+    `profile (${s.phase}): ${s.steps} steps, ${perStep(s.stepMs).toFixed(2)} ms per step` +
     (rates
       ? ` (reference: copy ${rates.copyGBs.toFixed(1)} GB/s, GEMM ${
         rates.gemmGFLOPs.toFixed(1)
@@ -344,6 +360,7 @@ export function maybeProfiled<B extends Backend>(backend: B): B {
 export function profileReport(backend: Backend): string | null {
   const p = profilerOf(backend);
   if (!p) return null;
+  if (p.phases().length === 0) return "profile: no step was profiled";
   const rates = measureRates(backend, p.clock, backend.name === "cuda" ? 2048 : 512);
-  return profileTable(p.summary(), rates);
+  return p.phases().map((phase) => profileTable(p.summary(phase), rates)).join("\n\n");
 }

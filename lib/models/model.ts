@@ -184,7 +184,7 @@ export class Model {
         const idx = new Int32Array(Math.min(batchSize, graphs.count - start)).map((_, i) =>
           start + i
         );
-        profiler?.stepBegin();
+        profiler?.stepBegin("predict");
         const batch = collate(graphs, idx);
         const values = tidy(() =>
           noGrad(() => this.forward(batch, options.frames).toFloat32Array())

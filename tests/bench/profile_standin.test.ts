@@ -53,7 +53,8 @@ Deno.test("profiler on the stand-in: the table's shares add up to the measured s
 
   const table = profileTable(s, measureRates(backend, profiler.clock, 256));
   console.log(table);
-  const rows = table.split("\n").slice(2, -1); // op kinds and "outside ops"
+  const rows = table.split("\n").slice(2, -1);
+  assert.match(table, /^profile \(train\): 4 steps/); // op kinds and "outside ops"
   const shares = rows.map((r) => Number(/(-?[\d.]+)%/.exec(r)![1]));
   const sum = shares.reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(sum - 100) <= 5, `shares sum to ${sum}%`);
@@ -67,10 +68,12 @@ Deno.test("profiler on the stand-in: the table's shares add up to the measured s
   const ops = s.kinds.reduce((a, k) => a + k.ms, 0);
   console.log(`ops cover ${(100 * ops / s.stepMs).toFixed(1)}% of the step time`);
 
-  // Prediction batches are steps too.
+  // Prediction batches are steps of their own phase, apart from the training steps.
   const n = s.steps;
   model.predictGraphs(graphs, { batchSize: 64 });
-  assert.equal(profiler.summary().steps, n + 1);
+  assert.equal(profiler.summary().steps, n);
+  assert.equal(profiler.summary("predict").steps, 1);
+  assert.deepEqual(profiler.phases(), ["train", "predict"]);
   model.dispose();
   profiler.dispose();
 });
