@@ -11,12 +11,10 @@
  */
 
 import type { DatasetEntry } from "../../crystal/types.ts";
-import { parseCif } from "../../crystal/cif.ts";
 import { type AtomFeatureTable, loadAtomInit } from "../../crystal/atom_features.ts";
 import { parseCsv } from "./csv_parse.ts";
 import {
-  checkEntry,
-  cifProblem,
+  cifEntry,
   DatasetError,
   errorMessage,
   ListDataset,
@@ -113,23 +111,12 @@ export async function readCgcnnDir(
       skips.skip(id, `${where}: structure ${JSON.stringify(id)}: ${what}`);
       continue;
     }
-    let structure;
-    try {
-      structure = parseCif(text, { id, occupancy: options.occupancy });
-    } catch (e) {
-      skips.skip(id, cifProblem(e, cifPath, 1, id));
-      continue;
-    }
-    structure.id = id;
-    const bad = checkEntry(structure, target, "target", cifPath, {
+    const entry = cifEntry(text, cifPath, id, target, skips, {
       ...options,
       atomFeatures: atomFeatures ?? options.atomFeatures,
     });
-    if (bad !== null) {
-      skips.skip(id, bad);
-      continue;
-    }
-    entries.push({ id, structure, target });
+    if (entry === null) continue;
+    entries.push(entry);
     seen.keep(id, `line ${line}`);
   }
   return new ListDataset(entries, skips.items, { source: dir, atomFeatures, target: "id_prop" });

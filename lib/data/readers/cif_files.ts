@@ -6,10 +6,8 @@
  */
 
 import type { DatasetEntry } from "../../crystal/types.ts";
-import { parseCif } from "../../crystal/cif.ts";
 import {
-  checkEntry,
-  cifProblem,
+  cifEntry,
   DatasetError,
   errorMessage,
   ListDataset,
@@ -62,20 +60,8 @@ export async function readCifFiles(
       skips.skip(id, `cannot read ${path}: ${errorMessage(e)}`);
       continue;
     }
-    let structure;
-    try {
-      structure = parseCif(text, { id, occupancy: options.occupancy });
-    } catch (e) {
-      skips.skip(id, cifProblem(e, path, 1, id));
-      continue;
-    }
-    structure.id = id;
-    const bad = checkEntry(structure, NaN, "target", path, { ...options, targets: "optional" });
-    if (bad !== null) {
-      skips.skip(id, bad);
-      continue;
-    }
-    entries.push({ id, structure, target: NaN });
+    const entry = cifEntry(text, path, id, NaN, skips, { ...options, targets: "optional" });
+    if (entry !== null) entries.push(entry);
   }
   return new ListDataset(entries, skips.items, { source });
 }

@@ -6,7 +6,7 @@
 
 import type { Dataset, DatasetEntry, SkippedEntry, Structure } from "../../crystal/types.ts";
 import type { AtomFeatureTable } from "../../crystal/atom_features.ts";
-import { CifError } from "../../crystal/cif.ts";
+import { CifError, parseCif } from "../../crystal/cif.ts";
 import { type ValidateOptions, validateStructure, validateTarget } from "./validate.ts";
 
 /**
@@ -133,6 +133,35 @@ export function checkEntry(
 ): string | null {
   const bad = validateStructure(s, options) ?? targetProblem(target, targetName, options);
   return bad === null ? null : `${where}: structure ${JSON.stringify(s.id)}: ${bad}`;
+}
+
+/**
+ * One CIF file's text → a checked entry, or `null` after recording in `skips` why it was left
+ * out (parse error with file and line, or a structure/target problem). Shared by the readers
+ * of CGCNN folders and of plain CIF files.
+ */
+export function cifEntry(
+  text: string,
+  path: string,
+  id: string,
+  target: number,
+  skips: SkipList,
+  options: ReaderOptions & { targets?: "required" | "optional" },
+): DatasetEntry | null {
+  let structure;
+  try {
+    structure = parseCif(text, { id, occupancy: options.occupancy });
+  } catch (e) {
+    skips.skip(id, cifProblem(e, path, 1, id));
+    return null;
+  }
+  structure.id = id;
+  const bad = checkEntry(structure, target, "target", path, options);
+  if (bad !== null) {
+    skips.skip(id, bad);
+    return null;
+  }
+  return { id, structure, target };
 }
 
 /** An in-memory data set over a list of entries. */
