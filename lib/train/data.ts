@@ -4,8 +4,8 @@
  */
 
 import { type AtomFeatureTable, loadAtomInit } from "../crystal/atom_features.ts";
-import { detectFormat } from "../data/dataset.ts";
-import { loadGraphs } from "../data/featurize.ts";
+import { detectFormat, type LoadDatasetOptions } from "../data/dataset.ts";
+import { type FeaturizeOptions, loadGraphs } from "../data/featurize.ts";
 import { splitIndices, subsetGraphs } from "../graph/subset.ts";
 import type { GraphSet, SkippedEntry } from "../crystal/types.ts";
 import { checkSplit, type DataConfig, TRAIN_DEFAULTS } from "./config.ts";
@@ -38,31 +38,67 @@ export interface TrainingData {
 }
 
 /**
+ * The reader and featurizer options a data configuration implies — one place for the
+ * one-process loader and the sharded one of data-parallel runs — after checking that every
+ * source exists (a wrong `--test-data` fails before anything is loaded). `--atom-init`
+ * (CGCNN's `atom_init.json` for any source) is loaded here; structures with an element it
+ * lacks are skipped when reading, naming the element.
+ */
+export async function dataOptions(c: DataConfig): Promise<{
+  atomFeatures?: AtomFeatureTable;
+  read: LoadDatasetOptions;
+  featurize: FeaturizeOptions;
+}> {
+  for (const source of [c.data, c.valData, c.testData]) {
+    if (source) await detectFormat(source, c.format);
+  }
+  const atomFeatures = c.atomInit ? await loadAtomInit(c.atomInit) : undefined;
+  return {
+    atomFeatures,
+    read: {
+      atomFeatures,
+      format: c.format,
+      target: c.target,
+      idColumn: c.idColumn,
+      positions: c.positions,
+      occupancy: c.occupancy,
+      limit: c.limit,
+      quiet: c.quiet,
+    },
+    featurize: {
+      radius: c.radius,
+      maxNeighbors: c.maxNeighbors,
+      neighborTies: c.neighborTies,
+      cacheDir: c.cacheDir,
+      quiet: c.quiet,
+    },
+  };
+}
+
+/**
+ * The seeded train/val/test split of `n` structures of the main source. Fractions of the
+ * parts given as separate files are dropped and the rest renormalised (e.g. `--test-data`
+ * with the default split gives train/val 8:1).
+ */
+export function splitParts(
+  n: number,
+  c: DataConfig,
+  valGiven: boolean,
+  testGiven: boolean,
+): Int32Array[] {
+  const [fTrain, fVal, fTest] = checkSplit(c.split ?? TRAIN_DEFAULTS.split);
+  const parts = [fTrain, valGiven ? 0 : fVal, testGiven ? 0 : fTest];
+  const total = parts.reduce((a, b) => a + b, 0);
+  return splitIndices(n, parts.map((p) => p / total), c.splitSeed ?? c.seed ?? TRAIN_DEFAULTS.seed);
+}
+
+/**
  * Loads and splits the data. Fractions for the parts given as separate files are dropped and
  * the rest renormalised (e.g. `--test-data` with the default split gives train/val 8:1).
  */
 export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
-  // --atom-init: CGCNN's atom_init.json for any source (a CGCNN folder's own file otherwise);
-  // structures with an element it lacks are skipped when loading, naming the element.
-  const table = c.atomInit ? await loadAtomInit(c.atomInit) : undefined;
-  const opts = {
-    atomFeatures: table,
-    format: c.format,
-    target: c.target,
-    idColumn: c.idColumn,
-    positions: c.positions,
-    occupancy: c.occupancy,
-    limit: c.limit,
-    radius: c.radius,
-    maxNeighbors: c.maxNeighbors,
-    neighborTies: c.neighborTies,
-    cacheDir: c.cacheDir,
-    quiet: c.quiet,
-  };
-  // Every source must exist before any is loaded (a wrong --test-data fails at once).
-  for (const source of [c.data, c.valData, c.testData]) {
-    if (source) await detectFormat(source, c.format);
-  }
+  const { atomFeatures: table, read, featurize } = await dataOptions(c);
+  const opts = { ...read, ...featurize };
   const main = await loadGraphs(c.data, opts);
   const skipped = [...main.skipped];
   const other = async (source: string | undefined) => {
@@ -73,14 +109,7 @@ export async function loadTrainingData(c: DataConfig): Promise<TrainingData> {
   };
   const valGiven = await other(c.valData);
   const testGiven = await other(c.testData);
-  const [fTrain, fVal, fTest] = checkSplit(c.split ?? TRAIN_DEFAULTS.split);
-  const parts = [fTrain, valGiven ? 0 : fVal, testGiven ? 0 : fTest];
-  const total = parts.reduce((a, b) => a + b, 0);
-  const [trainIdx, valIdx, testIdx] = splitIndices(
-    main.graphs.count,
-    parts.map((p) => p / total),
-    c.splitSeed ?? c.seed ?? TRAIN_DEFAULTS.seed,
-  );
+  const [trainIdx, valIdx, testIdx] = splitParts(main.graphs.count, c, !!valGiven, !!testGiven);
   const data: TrainingData = {
     train: subsetGraphs(main.graphs, trainIdx),
     val: valGiven ?? subsetGraphs(main.graphs, valIdx),

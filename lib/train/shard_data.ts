@@ -14,12 +14,12 @@
 
 import type { Communicator } from "../distributed/communicator.ts";
 import { shardRange } from "../distributed/shards.ts";
-import { detectFormat, loadDataset } from "../data/dataset.ts";
+import { loadDataset } from "../data/dataset.ts";
 import { featurize } from "../data/featurize.ts";
 import type { Dataset, GraphSet, SkippedEntry } from "../crystal/types.ts";
 import type { AtomFeatureTable } from "../crystal/atom_features.ts";
-import { splitIndices, subsetGraphs } from "../graph/subset.ts";
-import type { DataConfig } from "./data.ts";
+import { subsetGraphs } from "../graph/subset.ts";
+import { type DataConfig, dataOptions, splitParts } from "./data.ts";
 
 /** The shards one process holds. */
 export interface ShardedData {
@@ -70,39 +70,12 @@ export async function loadShardedData(
   withTest: boolean,
   comm: Communicator,
 ): Promise<ShardedData> {
-  const readOptions = {
-    format: c.format,
-    target: c.target,
-    idColumn: c.idColumn,
-    positions: c.positions,
-    occupancy: c.occupancy,
-    limit: c.limit,
-    quiet: c.quiet,
-  };
-  const featurizeOptions = {
-    radius: c.radius,
-    maxNeighbors: c.maxNeighbors,
-    cacheDir: c.cacheDir,
-    quiet: c.quiet,
-  };
-  for (const source of [c.data, c.valData, c.testData]) {
-    if (source) await detectFormat(source, c.format);
-  }
+  const { atomFeatures, read: readOptions, featurize: featurizeOptions } = await dataOptions(c);
   const main = await loadDataset(c.data, readOptions);
   const skipped: SkippedEntry[] = [...main.skipped];
   const valDs = c.valData ? await loadDataset(c.valData, readOptions) : null;
   const testDs = c.testData && withTest ? await loadDataset(c.testData, readOptions) : null;
-  const [fTrain, fVal, fTest] = c.split ?? [0.8, 0.1, 0.1];
-  if (![fTrain, fVal, fTest].every((f) => f >= 0) || Math.abs(fTrain + fVal + fTest - 1) > 1e-6) {
-    throw new RangeError(`split must be three fractions ≥ 0 that sum to 1, got ${c.split}`);
-  }
-  const parts = [fTrain, c.valData ? 0 : fVal, c.testData ? 0 : fTest];
-  const total = parts.reduce((a, b) => a + b, 0);
-  const [trainIdx, valIdx, testIdx] = splitIndices(
-    main.length,
-    parts.map((p) => p / total),
-    c.splitSeed ?? c.seed ?? 0,
-  );
+  const [trainIdx, valIdx, testIdx] = splitParts(main.length, c, !!c.valData, !!c.testData);
 
   // Training shards: featurized together, then cut at the shard boundaries (walking the ids,
   // since a structure that cannot be featurized is left out of its shard).
@@ -169,6 +142,6 @@ export async function loadShardedData(
     valTotal: counts[shards],
     test,
     skipped,
-    atomFeatures: main.atomFeatures,
+    atomFeatures: atomFeatures ?? main.atomFeatures,
   };
 }
