@@ -28,6 +28,18 @@ export interface KnownFile {
   size?: number;
   /** SHA-256 (hex), only when known. */
   sha256?: string;
+  /** Where it is published, when not under the CDVAE base URL; a mirror (`baseUrl`) still wins. */
+  url?: string;
+}
+
+/** A data set published as one `.tar.gz` archive, unpacked into `data/<name>/`. */
+export interface KnownArchive {
+  /** Base names of the files to take out of the archive (found anywhere in it). */
+  members: string[];
+  /** The HDF5 file among them (read to check the unpacked data and its positions). */
+  hdf5: string;
+  /** Number of structures in the published set (a different count is reported, not fatal). */
+  structures: number;
 }
 
 /** A data set `fetch-data` knows. */
@@ -38,6 +50,8 @@ export interface KnownDataset {
   target: string;
   /** The files to download. */
   files: KnownFile[];
+  /** Set when `files` is one archive to unpack. */
+  archive?: KnownArchive;
 }
 
 const SPLITS: KnownFile[] = [{ name: "train.csv" }, { name: "val.csv" }, { name: "test.csv" }];
@@ -58,6 +72,17 @@ export const KNOWN_DATASETS: Readonly<Record<string, KnownDataset>> = {
     description: "CDVAE Carbon-24: 10,153 carbon structures (6–24 atoms)",
     target: "energy_per_atom",
     files: SPLITS,
+  },
+  mp_2019: {
+    description:
+      "Materials Project 2019 formation energies: 133,420 structures (materials-toolkits HDF5)",
+    target: "energy_pa",
+    files: [{
+      name: "materials-project.tar.gz",
+      url:
+        "https://huggingface.co/datasets/materials-toolkits/materials-project/resolve/main/materials-project.tar.gz",
+    }],
+    archive: { members: ["data.hdf5", "index.json"], hdf5: "data.hdf5", structures: 133_420 },
   },
 };
 
@@ -316,7 +341,10 @@ export async function downloadFile(
 
 /** Options of {@link fetchDataset}. */
 export interface FetchOptions {
-  /** Base URL; files come from `<baseUrl>/<name>/<file>`. Default env `FACGCNN_DATA_URL`, else {@link DEFAULT_BASE_URL}. */
+  /**
+   * Base URL; files come from `<baseUrl>/<name>/<file>`. Default env `FACGCNN_DATA_URL`, else
+   * each file's published URL ({@link DEFAULT_BASE_URL} for the CDVAE splits).
+   */
   baseUrl?: string;
   /** Output root; files go to `<outDir>/<name>/`. Default `data`. */
   outDir?: string;
@@ -328,11 +356,96 @@ export interface FetchOptions {
   log?: (message: string) => void;
 }
 
-/** Downloads every file of a known data set; returns the results in file order. */
+/** What unpacking an archive data set gave. */
+export interface UnpackedDataset {
+  /** The folder, `<outDir>/<name>`. */
+  dir: string;
+  /** Base name → path of each unpacked file. */
+  files: Record<string, string>;
+  /** The HDF5 file to train on. */
+  hdf5: string;
+  /** How its `atoms/positions` are stored (found by reading it). */
+  positions: "cartesian" | "fractional";
+  /** Structures read from it. */
+  structures: number;
+  /** `"present"`: the folder was already complete; `"unpacked"`: unpacked now. */
+  how: "present" | "unpacked";
+}
+
+/** The downloads of {@link fetchDataset}, in file order; `unpacked` for archive data sets. */
+export type FetchResults = DownloadResult[] & { unpacked?: UnpackedDataset };
+
+async function exists(path: string): Promise<boolean> {
+  return (await fileSize(path)) >= 0;
+}
+
+/**
+ * Reads `path` in the materials-toolkits layout to check it and to find how its positions are
+ * stored: the reader refuses a mode that the coordinates contradict, so the mode it accepts is
+ * the file's. The reader is imported here, not at the top, so the CSV sets need no HDF5 library.
+ */
+async function probeHdf5(
+  path: string,
+): Promise<{ positions: "cartesian" | "fractional"; structures: number }> {
+  const { readHdf5 } = await import("./readers/hdf5.ts");
+  let first: unknown = null;
+  for (const positions of ["cartesian", "fractional"] as const) {
+    try {
+      const ds = await readHdf5(path, { positions, onSkip: () => {} });
+      return { positions, structures: ds.length };
+    } catch (e) {
+      if (first !== null || !/positions look fractional/.test(String(e))) throw e;
+      first = e;
+    }
+  }
+  throw first;
+}
+
+/**
+ * Unpacks `archive` into `<outDir>/<name>`: the members are written to a temporary folder
+ * beside it, checked, and only then is the folder renamed into place, so an interrupted or
+ * failed unpack never leaves a half-filled `data/<name>/`.
+ */
+async function unpackArchive(
+  archive: string,
+  dir: string,
+  spec: KnownArchive,
+  force: boolean,
+  log: (m: string) => void,
+): Promise<UnpackedDataset> {
+  const { extractTarGz } = await import("./untar.ts");
+  const files = Object.fromEntries(spec.members.map((m) => [m, `${dir}/${m}`]));
+  const hdf5 = files[spec.hdf5];
+  const have = await Promise.all(Object.values(files).map(exists));
+  if (!force && have.every((x) => x)) {
+    return { dir, files, hdf5, ...(await probeHdf5(hdf5)), how: "present" };
+  }
+  if (!force && (await exists(dir))) {
+    throw new DownloadError(
+      `${dir} exists but lacks ${spec.members.filter((_, i) => !have[i]).join(", ")}; ` +
+        `remove it or pass --force to unpack again`,
+    );
+  }
+  const parent = dir.replace(/\/[^/]*$/, "") || ".";
+  const tmp = await Deno.makeTempDir({ dir: parent, prefix: `.${dir.split("/").pop()}.unpack-` });
+  try {
+    log(`unpacking ${archive}`);
+    await extractTarGz(archive, Object.fromEntries(spec.members.map((m) => [m, `${tmp}/${m}`])));
+    const probe = await probeHdf5(`${tmp}/${spec.hdf5}`);
+    if (force) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.rename(tmp, dir);
+    return { dir, files, hdf5, ...probe, how: "unpacked" };
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** Downloads every file of a known data set (and unpacks an archive set); results in file order. */
 export async function fetchDataset(
   name: string,
   options: FetchOptions = {},
-): Promise<DownloadResult[]> {
+): Promise<FetchResults> {
   const known = KNOWN_DATASETS[name];
   if (known === undefined) {
     throw new DownloadError(
@@ -340,23 +453,24 @@ export async function fetchDataset(
     );
   }
   const log = options.log ?? ((m: string) => console.error(m));
-  const base = (options.baseUrl ?? setting("dataUrl") ?? DEFAULT_BASE_URL).replace(
-    /\/+$/,
-    "",
-  );
-  const dir = `${options.outDir ?? "data"}/${name}`;
-  await Deno.mkdir(dir, { recursive: true });
+  const mirror = (options.baseUrl ?? setting("dataUrl"))?.replace(/\/+$/, "");
+  const outDir = options.outDir ?? "data";
+  const dir = `${outDir}/${name}`;
+  // An archive is kept beside its unpacked folder (a later --force unpacks it again).
+  await Deno.mkdir(known.archive ? outDir : dir, { recursive: true });
   const retries = options.retries ?? 3;
-  const results: DownloadResult[] = [];
+  const results: FetchResults = [];
   for (const f of known.files) {
-    const url = `${base}/${name}/${f.name}`;
-    const dest = `${dir}/${f.name}`;
+    const url = mirror !== undefined
+      ? `${mirror}/${name}/${f.name}`
+      : f.url ?? `${DEFAULT_BASE_URL}/${name}/${f.name}`;
+    const dest = known.archive ? `${outDir}/${f.name}` : `${dir}/${f.name}`;
     for (let attempt = 0;; attempt++) {
       try {
         const r = await downloadFile(url, dest, {
           size: f.size,
           sha256: f.sha256,
-          csvColumn: "cif",
+          csvColumn: known.archive ? undefined : "cif",
           force: options.force,
           log,
         });
@@ -369,6 +483,16 @@ export async function fetchDataset(
         log(`${e.message} — retrying (${attempt + 1}/${retries})`);
       }
     }
+  }
+  if (known.archive) {
+    const u = await unpackArchive(results[0].path, dir, known.archive, !!options.force, log);
+    if (u.structures !== known.archive.structures) {
+      log(
+        `note: ${u.hdf5} has ${u.structures} usable structures; the published set has ` +
+          `${known.archive.structures}`,
+      );
+    }
+    results.unpacked = u;
   }
   return results;
 }
