@@ -170,3 +170,28 @@ Deno.test("mp_2019: truncated, corrupted or incomplete archives name the file", 
     });
   }
 });
+
+Deno.test("fetch-data mp_2019 (the task's permissions) prints the exact train command", async () => {
+  const archive = await makeArchive("cartesian");
+  const task = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)))
+    .tasks["fetch-data"] as string;
+  const perms = task.split(" ").filter((w) => w.startsWith("--allow"));
+  const cli = new URL("../../cli/fetch_data.ts", import.meta.url).pathname;
+  await withServer(async ({ base, state, dir }) => {
+    state.files.set(ARCHIVE, archive);
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...perms, "--no-prompt", cli, "mp_2019", "--base-url", base, "--out", dir],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(r.stdout);
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    assert.ok(
+      out.includes(
+        `deno task train --data ${dir}/mp_2019/data.hdf5 --positions cartesian --target energy_pa`,
+      ),
+      out,
+    );
+  });
+});
