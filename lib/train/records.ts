@@ -34,6 +34,8 @@ export interface EpochRecord {
   valRmse: number;
   /** Validation R². */
   valR2: number;
+  /** Validation ROC AUC (classification runs only; they keep the epoch where it is highest). */
+  valAuc?: number;
   /** Learning rate used in this epoch. */
   lr: number;
   /** Wall time of the epoch (s), validation included. */
@@ -58,9 +60,12 @@ export interface TrainResult {
   config: ResolvedTrainConfig & { batchSize: number };
   /** One record per epoch. */
   history: EpochRecord[];
-  /** Epoch of the lowest validation MAE (the returned model's). */
+  /**
+   * The returned model's epoch: lowest validation MAE, or for classification the highest
+   * validation AUC (ties: the earlier epoch).
+   */
   bestEpoch: number;
-  /** That lowest validation MAE. */
+  /** The validation MAE at that epoch. */
   bestValMae: number;
   /** Validation MAE of always predicting the training mean (the baseline to beat). */
   meanPredictorValMae: number;

@@ -28,6 +28,7 @@ import { classificationMetrics, mae } from "./metrics.ts";
 import { toClassLabels } from "./labels.ts";
 import { binaryNllLoss } from "./step.ts";
 import { Normalizer } from "./normalizer.ts";
+import { isNewBest } from "./best_epoch.ts";
 import type { EpochRecord, TrainResult } from "./records.ts";
 import {
   checkResumeOptions,
@@ -202,8 +203,8 @@ interface EpochWork {
   train(epoch: number): number;
   /** Re-estimates BatchNorm statistics at the evaluation weights (Schedule-Free's x). */
   reestimate(epoch: number): void;
-  /** Validation metrics of the current weights. */
-  validate(): { mae: number; rmse: number; r2: number };
+  /** Validation metrics of the current weights (`auc` for classification runs). */
+  validate(): { mae: number; rmse: number; r2: number; auc?: number };
 }
 
 /** What the epoch loop drives. */
@@ -272,7 +273,10 @@ async function runEpochs(l: EpochLoop): Promise<RunState> {
         lr,
         seconds: (performance.now() - t0) / 1000,
       };
-      const best = val.mae < state.bestValMae;
+      if (val.auc !== undefined) record.valAuc = val.auc;
+      // The best epoch's record (history survives --resume in state.json).
+      const bestSoFar = state.history.find((r) => r.epoch === state.bestEpoch) ?? null;
+      const best = isNewBest(record, bestSoFar);
       state.history.push(record);
       state.epochsDone = epoch;
       if (best) {
@@ -542,7 +546,13 @@ async function trainOneProcess(
         );
       },
       reestimate: () => reestimateBatchNorm(model, data.train, order, batchSize, c.bnBatches),
-      validate: () => evaluate(model, data.val),
+      validate: () => {
+        const v = evaluate(model, data.val);
+        // Classification picks its best epoch by validation AUC (lib/train/best_epoch.ts).
+        return classify
+          ? { ...v, auc: classificationMetrics(data.val.targets, v.predictions).auc }
+          : v;
+      },
     },
   });
   model.dispose();
