@@ -190,6 +190,32 @@ export function fakeLibraries(capacity = 16 << 20) {
       }
       return launch();
     },
+    // out[r] = (v[r] − t_c) U_c diag(signs of frame f), rows r of crystal c (native/cuda/eigen.cu).
+    fa_frame_apply_f32: (
+      v: P,
+      offsets: P,
+      centres: P,
+      vectors: P,
+      frameIndex: P,
+      out: P,
+      n: number,
+    ) => {
+      const f = i32(offsets, n + 1), rows = f[n];
+      const src = f32(v, 3 * rows), u = f32(vectors, 9 * n), o = f32(out, 3 * rows);
+      const t = centres ? f32(centres, 3 * n) : null, fi = frameIndex ? i32(frameIndex, n) : null;
+      for (let c = 0; c < n; c++) {
+        const p = fi ? fi[c] : 0;
+        for (let r = f[c]; r < f[c + 1]; r++) {
+          const d = [0, 1, 2].map((i) => src[3 * r + i] - (t ? t[3 * c + i] : 0));
+          for (let k = 0; k < 3; k++) {
+            const s = (p >> k) & 1 ? -1 : 1;
+            o[3 * r + k] = s *
+              (d[0] * u[9 * c + k] + d[1] * u[9 * c + 3 + k] + d[2] * u[9 * c + 6 + k]);
+          }
+        }
+      }
+      return launch();
+    },
     fa_gaussian_expand_f32: (
       d: P,
       out: P,

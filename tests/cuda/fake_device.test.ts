@@ -349,3 +349,40 @@ Deno.test("fake CUDA: TF32 GEMM goes through cublasGemmEx with the fast-TF32 com
   }
   be.dispose();
 });
+
+Deno.test("fake CUDA: applyFrames passes the matrix and output offsets to the frameApply kernel", () => {
+  const fake = fakeLibraries();
+  const be = new CudaBackend(fake.libs, { tf32: false, device: 0 });
+  const src = seq(9, 1), mats = seq(36, 2), centres = seq(6, 3);
+  const offsets = Int32Array.of(0, 2, 3);
+  const [S, O, M, T] = be.uploadBatch([
+    { data: src },
+    { data: offsets },
+    { data: mats },
+    { data: centres },
+  ]);
+  const out = be.alloc("float32", 18);
+  be.applyFrames({
+    ...{ src: S, offsets: O, centres: T, matrices: M, matrixOffset: 18, out },
+    ...{ outOffset: 9, segments: 2, rows: 3 },
+  });
+  const got = be.download(out);
+  for (let r = 0; r < 3; r++) {
+    const c = r < 2 ? 0 : 1;
+    for (let k = 0; k < 3; k++) {
+      let want = 0;
+      for (let i = 0; i < 3; i++) {
+        want += (src[3 * r + i] - centres[3 * c + i]) * mats[18 + 9 * c + 3 * i + k];
+      }
+      assert.ok(Math.abs(got[9 + 3 * r + k] - want) < 1e-5, `row ${r} col ${k}`);
+      assert.equal(got[3 * r + k], 0, "rows before the output offset untouched");
+    }
+  }
+  assert.throws(
+    () =>
+      be.applyFrames({ src: S, offsets: O, centres: null, matrices: M, out, segments: 2, rows: 7 }),
+    /applyFrames/,
+  );
+  for (const s of [S, O, M, T, out]) be.free(s);
+  be.dispose();
+});
