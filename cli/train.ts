@@ -9,6 +9,7 @@ import { train } from "../lib/train/trainer.ts";
 import { profileReport } from "../lib/backend/profiler.ts";
 import {
   DATASET_FORMATS,
+  DEFAULT_WEIGHT_DECAY,
   DEVICE_CHOICES,
   FACGCNN_PAPER_MODEL,
   FRAME_KINDS,
@@ -67,9 +68,10 @@ Training:
   --config RUN/config.json  start from a run's options (flags given here override them)
   --verbose                 the device line lists every CUDA library path tried
   --epochs ${D.epochs}  --batch-size ${D.batchSize} (default capped to a tenth of the training set, ≥ 32)  --lr ${D.lr.toExponential()}
-  --optimizer ${OPTIMIZER_KINDS.join("|")}  --weight-decay 0  --device ${
-    DEVICE_CHOICES.join("|")
-  }  --seed ${D.seed}
+  --optimizer ${OPTIMIZER_KINDS.join("|")}  --device ${DEVICE_CHOICES.join("|")}  --seed ${D.seed}
+  --weight-decay W          default per optimizer: ${
+    OPTIMIZER_KINDS.map((k) => `${k} ${DEFAULT_WEIGHT_DECAY[k]}`).join(", ")
+  }
   --out DIR (runs/<timestamp>)  --resume (continue the run in --out; only --epochs,
                             --device, --no-cache, --quiet may differ from the saved run)
   --force                   start clean in an --out that holds a previous run (deletes its files)

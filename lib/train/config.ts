@@ -94,6 +94,18 @@ export const FACGCNN_PAPER_MODEL: ModelDefaults = Object.freeze({
 });
 
 /**
+ * Weight decay each optimizer uses when none is given: 0 for Schedule-Free AdamW (Defazio et
+ * al. 2024 leave it to the user) and SGD (CGCNN's default), 0.01 for AdamW (Loshchilov &
+ * Hutter's decoupled decay, PyTorch's default). The optimizers apply these themselves; a test
+ * checks that the two agree.
+ */
+export const DEFAULT_WEIGHT_DECAY: Readonly<Record<OptimizerKind, number>> = Object.freeze({
+  "sf-adamw": 0,
+  adamw: 0.01,
+  sgd: 0,
+});
+
+/**
  * Defaults of a training run besides the model's (`FACGCNN_PAPER_MODEL`).
  */
 export interface TrainDefaults {
@@ -424,11 +436,16 @@ export function trainModelConfig(r: ResolvedTrainConfig): ModelConfig {
 
 /**
  * What `config.json` records: the options as given, plus the choices that define the run
- * (data, task, architecture, frames, epochs, lr, optimizer, seed), so that `--resume` and
+ * (data, task, architecture, frames, FACGCNN coordinate inputs, neighbour radius/count/ties,
+ * epochs, lr, optimizer, seed), so that `--resume` and
  * `train --config run/config.json` read back the same run. The batch size is kept only when
  * given, so that a reread run caps the default the same way (`resolveBatchSize`).
  */
 export function savedRunConfig(given: TrainConfig, r: ResolvedTrainConfig): TrainConfig {
+  // The model's own resolution gives the values the run actually uses (coordinate inputs with
+  // the preset filled in, neighbour radius, count and tie rule), so a reread run does not
+  // depend on defaults that may change.
+  const m = resolveModelConfig(trainModelConfig(r), FACGCNN_PAPER_MODEL);
   return {
     ...given,
     data: r.data,
@@ -445,6 +462,10 @@ export function savedRunConfig(given: TrainConfig, r: ResolvedTrainConfig): Trai
     lr: r.lr,
     optimizer: r.optimizer,
     seed: r.seed,
+    coordinates: m.coordinates,
+    radius: m.radius,
+    maxNeighbors: m.maxNeighbors,
+    neighborTies: m.neighborTies,
   };
 }
 
@@ -501,7 +522,12 @@ export async function readRunConfig(
   }
   const { out: _out, resume: _resume, ...rest } = saved;
   const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-  return { ...rest, ...given } as TrainConfig;
+  const merged = { ...rest, ...given } as TrainConfig;
+  // `--coord-scale` alone overrides the scale, not the saved node-coordinates choice.
+  if (overrides.coordinates !== undefined) {
+    merged.coordinates = { ...rest.coordinates, ...overrides.coordinates };
+  }
+  return merged;
 }
 
 /**

@@ -85,6 +85,8 @@ export const RESUME_MAY_CHANGE: readonly (keyof TrainConfig | "force")[] = [
   "force",
 ];
 
+const isPlainObject = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
+
 const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /**
@@ -101,6 +103,14 @@ export function checkResumeOptions(given: TrainConfig, saved: TrainConfig, path:
     if (now[k] === undefined || (RESUME_MAY_CHANGE as readonly string[]).includes(k)) continue;
     const before = was[k] !== undefined ? was[k] : resolved[k];
     if (JSON.stringify(before) === JSON.stringify(now[k])) continue;
+    // An object option (coordinates) given in part: only the parts given must match.
+    if (isPlainObject(now[k]) && isPlainObject(before)) {
+      const b = before as Record<string, unknown>;
+      const parts = Object.entries(now[k] as Record<string, unknown>);
+      if (parts.every(([p, v]) => v === undefined || JSON.stringify(b[p]) === JSON.stringify(v))) {
+        continue;
+      }
+    }
     conflicts.push(
       `${flagName(k)} ${JSON.stringify(now[k])} but the run used ${
         before === undefined ? "none" : JSON.stringify(before)

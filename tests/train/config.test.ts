@@ -6,23 +6,31 @@
 import assert from "node:assert/strict";
 import { cpuBackend } from "../../lib/backend/select.ts";
 import { NEIGHBOR_TIES } from "../../lib/crystal/neighbors.ts";
-import { CGCNN_REFERENCE_MODEL, parseFrameMode } from "../../lib/models/config.ts";
+import {
+  CGCNN_REFERENCE_MODEL,
+  parseFrameMode,
+  resolveModelConfig,
+} from "../../lib/models/config.ts";
 import { Model } from "../../lib/models/model.ts";
-import { OPTIMIZER_KINDS } from "../../lib/optim/create.ts";
+import { createOptimizer, OPTIMIZER_KINDS } from "../../lib/optim/create.ts";
+import { checkResumeOptions } from "../../lib/train/run_folder.ts";
 import {
   DATASET_FORMATS,
+  DEFAULT_WEIGHT_DECAY,
   DEVICE_CHOICES,
   EXPERIMENT_DEFAULTS,
   EXPERIMENT_VARIANTS,
   FACGCNN_PAPER_MODEL,
   FRAME_KINDS,
   MODEL_KINDS,
+  readRunConfig,
   resolveBatchSize,
   resolveExperimentSettings,
   resolveTrainConfig,
   savedRunConfig,
   TRAIN_DEFAULTS,
   type TrainConfig,
+  trainModelConfig,
 } from "../../lib/train/config.ts";
 import { train } from "../../lib/train/trainer.ts";
 import { trainConfig, UsageError } from "../../cli/args.ts";
@@ -125,7 +133,9 @@ Deno.test("config: config.json keeps the given options and the run-defining choi
     JSON.stringify(savedRunConfig(given, resolveTrainConfig(given))),
     '{"data":"synthetic:300","epochs":3,"out":"runs/x","atomFeaLen":32,' +
       '"model":"facgcnn","task":"regression","frames":"stochastic","frameKind":"hybrid",' +
-      '"hFeaLen":128,"nConv":3,"nH":1,"lr":0.0005,"optimizer":"sf-adamw","seed":0}',
+      '"hFeaLen":128,"nConv":3,"nH":1,"lr":0.0005,"optimizer":"sf-adamw","seed":0,' +
+      '"coordinates":{"scale":10,"node":false},"radius":8,"maxNeighbors":12,' +
+      '"neighborTies":"include"}',
   );
   const withBatch = { ...given, batchSize: 16 };
   assert.equal(savedRunConfig(withBatch, resolveTrainConfig(withBatch)).batchSize, 16);
@@ -201,4 +211,56 @@ Deno.test("config: experiment settings — defaults, sorted distinct budgets, ch
       e instanceof RangeError &&
       e.message === `variant must be one of ${EXPERIMENT_VARIANTS.join(", ")}, got "gcn"`,
   );
+});
+
+Deno.test("config: config.json records coordinates and neighbours; --config reads the same run", async () => {
+  const given: TrainConfig = {
+    data: "synthetic:300",
+    coordinates: { node: true },
+    neighborTies: "truncate",
+    maxNeighbors: 8,
+  };
+  const saved = savedRunConfig(given, resolveTrainConfig(given));
+  assert.deepEqual(saved.coordinates, { scale: 10, node: true });
+  assert.deepEqual([saved.radius, saved.maxNeighbors, saved.neighborTies], [8, 8, "truncate"]);
+  const dir = await Deno.makeTempDir({ prefix: "facgcnn-config-" });
+  try {
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(saved));
+    const back = await readRunConfig(`${dir}/config.json`);
+    // The same model and graphs: every resolved model option agrees.
+    const model = (c: TrainConfig) =>
+      resolveModelConfig(trainModelConfig(resolveTrainConfig(c)), FACGCNN_PAPER_MODEL);
+    assert.deepEqual(model(back), model(given));
+    // A partial override changes only its part of the saved coordinates.
+    const scaled = await readRunConfig(`${dir}/config.json`, { coordinates: { scale: 1 } });
+    assert.deepEqual(scaled.coordinates, { scale: 1, node: true });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("config: --resume compares the given parts of coordinates and the neighbour options", () => {
+  const saved = savedRunConfig(
+    { data: "synthetic:300" },
+    resolveTrainConfig({ data: "synthetic:300" }),
+  );
+  // The same choices, in part or in full: no conflict.
+  checkResumeOptions({ data: "synthetic:300", coordinates: { scale: 10 } }, saved, "runs/r");
+  checkResumeOptions({ data: "synthetic:300", radius: 8, neighborTies: "include" }, saved, "r");
+  assert.throws(
+    () => checkResumeOptions({ data: "synthetic:300", coordinates: { node: true } }, saved, "r"),
+    /--coordinates \{"node":true\} but the run used \{"scale":10,"node":false\}/,
+  );
+  assert.throws(
+    () => checkResumeOptions({ data: "synthetic:300", radius: 6 }, saved, "r"),
+    /--radius 6 but the run used 8/,
+  );
+});
+
+Deno.test("config: the weight-decay defaults shown in --help are the optimizers' own", () => {
+  for (const kind of OPTIMIZER_KINDS) {
+    const opt = createOptimizer(kind, []) as unknown as { weightDecay: number; dispose(): void };
+    assert.equal(opt.weightDecay, DEFAULT_WEIGHT_DECAY[kind], kind);
+    opt.dispose();
+  }
 });
