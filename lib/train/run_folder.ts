@@ -87,6 +87,12 @@ export const RESUME_MAY_CHANGE: readonly (keyof TrainConfig | "force")[] = [
 
 const isPlainObject = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v);
 
+/** The flags that set the parts of object options. */
+const PART_FLAGS: Readonly<Record<string, string>> = {
+  "coordinates.scale": "--coord-scale",
+  "coordinates.node": "--node-coords",
+};
+
 const flagName = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /**
@@ -106,10 +112,16 @@ export function checkResumeOptions(given: TrainConfig, saved: TrainConfig, path:
     // An object option (coordinates) given in part: only the parts given must match.
     if (isPlainObject(now[k]) && isPlainObject(before)) {
       const b = before as Record<string, unknown>;
-      const parts = Object.entries(now[k] as Record<string, unknown>);
-      if (parts.every(([p, v]) => v === undefined || JSON.stringify(b[p]) === JSON.stringify(v))) {
-        continue;
+      const differ = Object.entries(now[k] as Record<string, unknown>)
+        .filter(([p, v]) => v !== undefined && JSON.stringify(b[p]) !== JSON.stringify(v));
+      // Named by the command-line flag that sets each part (`--coord-scale`, `--node-coords`).
+      for (const [p, v] of differ) {
+        const flag = PART_FLAGS[`${k}.${p}`] ?? `${flagName(k)}.${p}`;
+        const show = (x: unknown) =>
+          typeof x === "boolean" ? (x ? "on" : "off") : JSON.stringify(x);
+        conflicts.push(`${flag} ${show(v)} but the run used ${show(b[p])}`);
       }
+      continue;
     }
     conflicts.push(
       `${flagName(k)} ${JSON.stringify(now[k])} but the run used ${

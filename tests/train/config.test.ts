@@ -249,7 +249,7 @@ Deno.test("config: --resume compares the given parts of coordinates and the neig
   checkResumeOptions({ data: "synthetic:300", radius: 8, neighborTies: "include" }, saved, "r");
   assert.throws(
     () => checkResumeOptions({ data: "synthetic:300", coordinates: { node: true } }, saved, "r"),
-    /--coordinates \{"node":true\} but the run used \{"scale":10,"node":false\}/,
+    /--node-coords on but the run used off/,
   );
   assert.throws(
     () => checkResumeOptions({ data: "synthetic:300", radius: 6 }, saved, "r"),
