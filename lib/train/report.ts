@@ -10,6 +10,7 @@ import { type PlotlyFigure, renderHtml, type ReportFigure } from "../plot/plotly
 import { type BarCell, groupedBars } from "../plot/grouped_bars.ts";
 import { wrapText } from "../plot/text.ts";
 import { logTicks } from "../plot/ticks.ts";
+import { isNewBest } from "./best_epoch.ts";
 import { mae, type MeanStdErr, type Numbers, r2, rmse } from "./metrics.ts";
 import type { EpochRecord, ExperimentRow } from "./records.ts";
 
@@ -143,13 +144,10 @@ export function learningCurves(
       }),
     );
   }
+  // The epoch the run kept (lowest val MAE; classification: highest val AUC).
   let best = -1;
   for (let i = 0; i < history.length; i++) {
-    if (
-      Number.isFinite(history[i].valMae) && (best < 0 || history[i].valMae < history[best].valMae)
-    ) {
-      best = i;
-    }
+    if (isNewBest(history[i], best < 0 ? null : history[best])) best = i;
   }
   if (best >= 0) {
     data.push({

@@ -8,6 +8,7 @@ import { isNewBest } from "../../lib/train/best_epoch.ts";
 import { classificationMetrics } from "../../lib/train/metrics.ts";
 import { loadCheckpoint } from "../../lib/train/checkpoint.ts";
 import { train } from "../../lib/train/trainer.ts";
+import { learningCurves } from "../../lib/train/report.ts";
 
 /** The index the rule picks over a sequence of epochs, by replaying it. */
 function pick(scores: { valMae: number; valAuc?: number }[]): number {
@@ -38,6 +39,18 @@ Deno.test("isNewBest: classification by highest AUC, not MAE; ties keep the earl
   assert.equal(pick([{ valMae: 0.5, valAuc: 0.6 }, { valMae: 0.1, valAuc: NaN }]), 0);
   // Both undefined: the MAE of the probabilities decides.
   assert.equal(pick([{ valMae: 0.5, valAuc: NaN }, { valMae: 0.1, valAuc: NaN }]), 1);
+});
+
+Deno.test("the report's best-epoch star marks the selected epoch (AUC for classification)", () => {
+  const names = (h: { epoch: number; trainLoss: number; valMae: number; valAuc?: number }[]) =>
+    learningCurves(h).data.map((d) => d.name).filter((n) => /^best/.test(String(n)));
+  const history = [
+    { epoch: 1, trainLoss: 1, valMae: 0.4, valAuc: 0.7 },
+    { epoch: 2, trainLoss: 1, valMae: 0.1, valAuc: 0.6 },
+    { epoch: 3, trainLoss: 1, valMae: 0.3, valAuc: 0.9 },
+  ];
+  assert.deepEqual(names(history), ["best (epoch 3)"]);
+  assert.deepEqual(names(history.map(({ valAuc: _, ...h }) => h)), ["best (epoch 2)"]);
 });
 
 Deno.test("classification run keeps the first epoch of highest validation AUC", async () => {
