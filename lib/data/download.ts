@@ -460,7 +460,10 @@ export async function fetchDataset(
   await Deno.mkdir(known.archive ? outDir : dir, { recursive: true });
   const retries = options.retries ?? 3;
   const results: FetchResults = [];
-  for (const f of known.files) {
+  // An archive set already unpacked needs no archive (it may have been deleted to save space).
+  const unpacked = known.archive !== undefined && !options.force &&
+    (await Promise.all(known.archive.members.map((m) => exists(`${dir}/${m}`)))).every((x) => x);
+  for (const f of unpacked ? [] : known.files) {
     const url = mirror !== undefined
       ? `${mirror}/${name}/${f.name}`
       : f.url ?? `${DEFAULT_BASE_URL}/${name}/${f.name}`;
@@ -485,7 +488,8 @@ export async function fetchDataset(
     }
   }
   if (known.archive) {
-    const u = await unpackArchive(results[0].path, dir, known.archive, !!options.force, log);
+    const archive = `${outDir}/${known.files[0].name}`;
+    const u = await unpackArchive(archive, dir, known.archive, !!options.force, log);
     if (u.structures !== known.archive.structures) {
       log(
         `note: ${u.hdf5} has ${u.structures} usable structures; the published set has ` +
