@@ -5,7 +5,7 @@
  */
 
 import type { GraphSet } from "../crystal/types.ts";
-import { collate } from "../graph/batch.ts";
+import { collate, type GraphBatch } from "../graph/batch.ts";
 import type { Model } from "../models/model.ts";
 import { BatchNorm1d } from "../nn/layers.ts";
 import { profilerOf } from "../backend/profiler.ts";
@@ -142,6 +142,25 @@ export function reestimateBatchNorm(
   batchSize: number,
   nBatches: number,
 ): void {
+  const batches = Math.min(nBatches, Math.floor(order.length / batchSize) || 1);
+  rebuildBatchNormStats(
+    model,
+    function* () {
+      for (let b = 0; b < batches; b++) {
+        const idx = batchAt(order, batchSize, b);
+        if (idx.length < 2) return;
+        yield collate(train, idx);
+      }
+    }(),
+  );
+}
+
+/**
+ * Resets every BatchNorm's running statistics, runs `batches` forward in training mode
+ * without gradients with the statistics as a cumulative average (momentum `null`), and
+ * restores the momenta. Shared by the one-process and the data-parallel re-estimation.
+ */
+export function rebuildBatchNormStats(model: Model, batches: Iterable<GraphBatch>): void {
   const bns = model.network.modules().filter((m): m is BatchNorm1d => m instanceof BatchNorm1d);
   const momenta = bns.map((bn) => bn.momentum);
   for (const bn of bns) {
@@ -150,13 +169,7 @@ export function reestimateBatchNorm(
   }
   model.train();
   try {
-    const batches = Math.min(nBatches, Math.floor(order.length / batchSize) || 1);
-    for (let b = 0; b < batches; b++) {
-      const idx = batchAt(order, batchSize, b);
-      if (idx.length < 2) break;
-      const batch = collate(train, idx);
-      tidy(() => noGrad(() => void model.forward(batch)));
-    }
+    for (const batch of batches) tidy(() => noGrad(() => void model.forward(batch)));
   } finally {
     bns.forEach((bn, i) => bn.momentum = momenta[i]);
   }

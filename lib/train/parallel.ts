@@ -20,8 +20,8 @@ import type { Model } from "../models/model.ts";
 import { BatchNorm1d } from "../nn/layers.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { affine } from "../tensor/ops.ts";
-import { noGrad, tidy } from "../tensor/scope.ts";
 import "../autograd/backward.ts"; // installs Tensor.backward()
+import { rebuildBatchNormStats } from "./epoch.ts";
 import { lossAndGradients, mseTargetLoss } from "./step.ts";
 import type { Normalizer } from "./normalizer.ts";
 import type { ShardedData } from "./shard_data.ts";
@@ -159,27 +159,20 @@ export function parallelReestimateBatchNorm(
   epoch: number,
   nBatches: number,
 ): void {
-  const bns = model.network.modules().filter((m): m is BatchNorm1d => m instanceof BatchNorm1d);
-  const momenta = bns.map((bn) => bn.momentum);
-  for (const bn of bns) {
-    bn.resetRunningStats();
-    bn.momentum = null;
-  }
-  model.train();
-  try {
-    const full = Math.min(
-      ...run.plan.shardSizes.map((n, r) => Math.floor(n / run.plan.localBatch[r])),
-    );
-    const batches = Math.min(nBatches, full || 1);
-    const orders = epochOrders(run, epoch);
-    for (let s = 0; s < batches; s++) {
-      if (run.plan.stepCounts(s).reduce((a, b) => a + b, 0) < 2) break;
-      const batch = collate(run.data.train, stepIndices(run, orders, s));
-      tidy(() => noGrad(() => void model.forward(batch)));
-    }
-  } finally {
-    bns.forEach((bn, i) => bn.momentum = momenta[i]);
-  }
+  const full = Math.min(
+    ...run.plan.shardSizes.map((n, r) => Math.floor(n / run.plan.localBatch[r])),
+  );
+  const batches = Math.min(nBatches, full || 1);
+  const orders = epochOrders(run, epoch);
+  rebuildBatchNormStats(
+    model,
+    function* () {
+      for (let s = 0; s < batches; s++) {
+        if (run.plan.stepCounts(s).reduce((a, b) => a + b, 0) < 2) return;
+        yield collate(run.data.train, stepIndices(run, orders, s));
+      }
+    }(),
+  );
 }
 
 /**
