@@ -21,7 +21,7 @@ import { BatchNorm1d } from "../nn/layers.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { affine } from "../tensor/ops.ts";
 import "../autograd/backward.ts"; // installs Tensor.backward()
-import { rebuildBatchNormStats } from "./epoch.ts";
+import { rebuildBatchNormStats, type TrainHooks } from "./epoch.ts";
 import { lossAndGradients, mseTargetLoss } from "./step.ts";
 import type { Normalizer } from "./normalizer.ts";
 import type { ShardedData } from "./shard_data.ts";
@@ -42,22 +42,11 @@ export interface ParallelRun {
   seed: number;
 }
 
-/** Callbacks of a parallel epoch (as the trainer's hooks). */
-export interface ParallelHooks {
-  /** Before the epoch: its number, the epoch count and the step count. */
-  onEpochStart?: (epoch: number, epochs: number, batches: number) => void;
-  /** After each step: the global batch loss and size. */
-  onBatch?: (
-    e: {
-      epoch: number;
-      epochs: number;
-      batch: number;
-      batches: number;
-      loss: number;
-      crystals: number;
-    },
-  ) => void;
-}
+/**
+ * Callbacks of a parallel epoch: the trainer's own epoch-start and batch hooks (a batch is
+ * one global step; its loss and size are the global batch's).
+ */
+export type ParallelHooks = Pick<TrainHooks, "onEpochStart" | "onBatch">;
 
 /** Turns SyncBN on in every BatchNorm of `model` when `comm` has more than one process. */
 export function attachSyncBatchNorm(model: Model, comm: Communicator): void {
