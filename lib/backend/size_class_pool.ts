@@ -58,6 +58,13 @@ export function sizeClass(bytes: number, minBytes = 1024): number {
 }
 
 /**
+ * How many classes above its own a request may take a cached block from: 4 quarter steps,
+ * i.e. a block at most twice the class size (never more than 2× the memory asked for, and the
+ * block is already resident, so no new memory is touched).
+ */
+export const LARGER_CLASSES = 4;
+
+/**
  * The cache of freed blocks by size class. `B` is the block type (an ArrayBuffer on the CPU).
  * Not thread-safe (one backend, one thread).
  *
@@ -107,20 +114,36 @@ export class SizeClassPool<B> {
     this.#maxCached = options.maxCachedBytes ?? 64 * 1024 * 1024;
   }
 
-  /** A block of at least `bytes` bytes (its class size), reused when one is cached. */
+  /**
+   * A block of at least `bytes` bytes, reused when one is cached: of the request's class, or
+   * else of one of the next {@linkcode LARGER_CLASSES} classes (at most 2× its size). Taking a
+   * larger cached block matters for variable-size batches: a batch a little larger than the
+   * last moves many of its arrays one class up, and without this every one of them would be a
+   * fresh (zero-filled, page-faulting) block while the one-class-smaller blocks sit unused and
+   * are then evicted — the churn PyTorch's caching allocator avoids by best-fit over larger
+   * blocks.
+   */
   acquire(bytes: number): B {
     const cls = sizeClass(bytes, this.#minBytes);
-    let block = cls >= this.#minBytes ? this.#free.get(cls)?.pop() : undefined;
+    let block: B | undefined;
+    if (cls >= this.#minBytes) {
+      for (let c = cls, i = 0; i <= LARGER_CLASSES && block === undefined; i++) {
+        block = this.#free.get(c)?.pop();
+        if (block === undefined) c = sizeClass(c + 1, this.#minBytes);
+      }
+    }
+    let size = cls;
     if (block !== undefined) {
+      size = this.#sizeOf(block);
       this.#cachedBlocks--;
-      this.#cachedBytes -= cls;
+      this.#cachedBytes -= size;
       this.#reused++;
     } else {
       block = this.#create(cls);
       this.#fresh++;
     }
     this.#liveBlocks++;
-    this.#liveBytes += cls;
+    this.#liveBytes += size;
     if (this.#liveBytes > this.#peakLive) this.#peakLive = this.#liveBytes;
     return block;
   }

@@ -29,6 +29,7 @@ import {
   softplus,
   sub,
 } from "../tensor/ops.ts";
+import { releaseUnrecorded } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { DeviceInputs } from "./inputs.ts";
 
@@ -90,13 +91,21 @@ export class ConvLayer extends Module {
         ...[self, other, edges, w, this.fcFull.bias!, 2 * A] as const,
         ...[edgeOffsets, neighbors, training] as const,
       );
+      releaseUnrecorded(self, other);
       if (training) bn1.trackBatch(mean!, variance!, z.rows);
       const summed = gateSum(
         ...[z, bn1.weight, bn1.bias] as const,
         ...(training ? [mean!, variance!] as const : [bn1.runningMean, bn1.runningVar] as const),
         ...[bn1.eps, training, edgeOffsets] as const,
       );
-      return softplus(add(v, this.bn2.forward(summed)));
+      releaseUnrecorded(z);
+      const normed = this.bn2.forward(summed);
+      releaseUnrecorded(summed);
+      const sum = add(v, normed);
+      releaseUnrecorded(normed);
+      const out = softplus(sum);
+      releaseUnrecorded(sum);
+      return out;
     }
     // Composed from the primitive ops (backends without the fused edge kernels, SyncBN).
     const edge = linear(edges, w, this.fcFull.bias, 2 * A); // W_u u_ij + b, [E, 2A]
@@ -148,8 +157,11 @@ export class CrystalGraphNetwork extends Module {
   pool(atomFeatures: Tensor, inputs: DeviceInputs): Tensor {
     const nodeIn = inputs.coords ? concatCols([atomFeatures, inputs.coords]) : atomFeatures;
     let v = this.embedding.forward(nodeIn);
+    if (nodeIn !== atomFeatures) releaseUnrecorded(nodeIn);
     for (const conv of this.convs) {
-      v = conv.forward(v, inputs.edgeFeatures, inputs.edgeOffsets, inputs.neighbors);
+      const next = conv.forward(v, inputs.edgeFeatures, inputs.edgeOffsets, inputs.neighbors);
+      releaseUnrecorded(v); // inference: the previous layer's atoms are no longer needed
+      v = next;
     }
     return segmentMean(v, inputs.crystalOffsets); // [k·C, A]
   }

@@ -91,3 +91,32 @@ Deno.test("CPU backend pool stays within its budget", () => {
   assert.equal(b.memory().liveBytes, 0);
   b.releaseCache();
 });
+
+Deno.test("size-class pool: a miss takes a cached block of a larger class, up to 2×", () => {
+  const pool = new SizeClassPool<ArrayBuffer>(
+    (n) => new ArrayBuffer(n),
+    () => {},
+    (b) => b.byteLength,
+    { maxCachedBytes: 1 << 20 },
+  );
+  const big = pool.acquire(7000); // class 7168
+  const huge = pool.acquire(20000); // class 20480
+  pool.release(big);
+  pool.release(huge);
+  // 4000 B (class 4096): no 4096 block cached; 7168 is 3 classes up (≤ 2×): reused.
+  assert.equal(pool.acquire(4000), big);
+  // 9000 B (class 10240): 20480 is 4 classes up, exactly 2×: reused.
+  assert.equal(pool.acquire(9000), huge);
+  let s = pool.stats();
+  assert.deepEqual([s.freshAllocations, s.reusedAllocations], [2, 2]);
+  assert.equal(s.liveBytes, 7168 + 20480, "live bytes count the block's real size");
+  assert.equal(s.cachedBytes, 0);
+  pool.release(big);
+  pool.release(huge);
+  // 3000 B (class 3072): 7168 is more than 2× and 5 classes up: a fresh block.
+  const small = pool.acquire(3000);
+  assert.ok(small !== big && small !== huge && small.byteLength === 3072);
+  s = pool.stats();
+  assert.deepEqual([s.freshAllocations, s.reusedAllocations], [3, 2]);
+  assert.equal(s.cachedBytes, 7168 + 20480);
+});

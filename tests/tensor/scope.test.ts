@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { Backend } from "../../lib/backend/backend.ts";
 import * as T from "../../lib/tensor/ops.ts";
 import type { Tensor } from "../../lib/tensor/tensor.ts";
-import { keep, noGrad, tidy } from "../../lib/tensor/scope.ts";
+import { keep, noGrad, releaseUnrecorded, tidy } from "../../lib/tensor/scope.ts";
 import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { forEachBackend as onEveryBackend } from "../helpers/backends.ts";
 import { seededRng, uniform } from "../helpers/numeric.ts";
@@ -231,4 +231,18 @@ forEachBackend("scope: noGrad inside tidy, and grads survive their step's scope"
     p.dispose();
   }
   assert.equal(b.memory().liveBuffers, base - 1);
+});
+
+onEveryBackend("scope: releaseUnrecorded frees only under noGrad", (b) => {
+  const make = () => T.tensor(b, new Float32Array([1, 2, 3]));
+  tidy(() => {
+    const kept = make();
+    releaseUnrecorded(kept);
+    assert.equal(kept.disposed, false, "recording: backward may still need it");
+    noGrad(() => {
+      const freed = make();
+      releaseUnrecorded(freed);
+      assert.equal(freed.disposed, true, "no gradient recorded: freed at once");
+    });
+  });
 });
