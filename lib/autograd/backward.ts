@@ -53,47 +53,89 @@ export function backward(root: Tensor): void {
   const backend = root.backend;
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>();
+  // How many holders (entries of `grads`, leaves) each gradient tensor has. A rule may hand
+  // its incoming gradient on unchanged to several inputs (add passes g to both operands)
+  // instead of copying it; a shared gradient is never written in place (accumulating into it
+  // copies first) and is freed when its last holder lets go.
+  const holders = new Map<Tensor, number>();
+  const hold = (t: Tensor) => holders.set(t, (holders.get(t) ?? 0) + 1);
+  /** Drops one holder of `t`; frees it when that was the last. */
+  const letGo = (t: Tensor) => {
+    const n = (holders.get(t) ?? 0) - 1;
+    if (n > 0) holders.set(t, n);
+    else {
+      holders.delete(t);
+      t.dispose();
+    }
+  };
+  /** Frees a freshly made gradient that nobody took. */
+  const dropIfUnheld = (t: Tensor) => {
+    if (!holders.has(t)) t.dispose();
+  };
   noGrad(() => {
     const seed = new Tensor(backend, backend.alloc("float32", 1, false), root.shape);
     backend.fill(seed.storage, 1);
     grads.set(root, seed);
+    hold(seed);
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
       const g = grads.get(node);
       if (!g) continue;
       grads.delete(node);
-      // A rule may hand `g` itself on to an input (add, sub) instead of copying it: then g is
-      // owned by the map or a leaf and must not be freed here.
-      let kept = false;
       if (node.op === null) {
-        kept = accumulateLeaf(node, g);
-      } else {
-        const pending = (t: Tensor) => grads.get(t);
-        for (const [input, gInput] of inputGradients(node, node.op, g, pending)) {
-          if (!input.requiresGrad) {
-            if (gInput !== g) gInput.dispose();
-            continue;
-          }
-          const prev = grads.get(input);
-          if (prev) {
-            backend.axpby(1, gInput.storage, 1, prev.storage, prev.size);
-            if (gInput !== g) gInput.dispose();
-          } else {
-            grads.set(input, gInput);
-            if (gInput === g) kept = true;
-          }
+        // The leaf takes over this holder's share of g (or adds g into its gradient).
+        if (accumulateLeaf(node, g, holders.get(g)! > 1)) holders.delete(g);
+        else letGo(g);
+        continue;
+      }
+      // Only a gradient this pass holds alone may be written in place by a rule (GEMM β = 1).
+      const pending = (t: Tensor) => {
+        const p = grads.get(t);
+        return p && holders.get(p) === 1 ? p : undefined;
+      };
+      // g's own holder is kept until the rules have run: they read it.
+      for (const [input, gInput] of inputGradients(node, node.op, g, pending)) {
+        if (!input.requiresGrad) {
+          if (gInput !== g) dropIfUnheld(gInput);
+          continue;
+        }
+        const prev = grads.get(input);
+        if (!prev) {
+          grads.set(input, gInput);
+          hold(gInput);
+        } else if (holders.get(prev) === 1) {
+          backend.axpby(1, gInput.storage, 1, prev.storage, prev.size);
+          if (gInput !== g) dropIfUnheld(gInput);
+        } else {
+          // prev is shared with another input: the sum goes to a new tensor of this input's.
+          const sum = make(backend, prev.shape);
+          backend.binary("add", prev.storage, gInput.storage, sum.storage, prev.size, 1, "none");
+          letGo(prev);
+          grads.set(input, sum);
+          hold(sum);
+          if (gInput !== g) dropIfUnheld(gInput);
         }
       }
-      if (!kept) g.dispose();
+      letGo(g);
     }
   });
 }
 
-/** Adds `g` into `leaf.grad`; returns true when `g` itself became the gradient (moved). */
-function accumulateLeaf(leaf: Tensor, g: Tensor): boolean {
+/**
+ * Adds `g` into `leaf.grad`; returns true when `g` itself became the gradient (the leaf takes
+ * the caller's hold on it). A `shared` g (still held for another input) is copied instead, so
+ * that the leaf owns its gradient outright across backward passes.
+ */
+function accumulateLeaf(leaf: Tensor, g: Tensor, shared: boolean): boolean {
   if (leaf.grad === null || leaf.grad.disposed) {
-    leaf.grad = keep(g); // leaves own their gradient outside every scope
-    return true;
+    if (!shared) {
+      leaf.grad = keep(g); // leaves own their gradient outside every scope
+      return true;
+    }
+    const copy = make(leaf.backend, g.shape);
+    leaf.backend.copy(g.storage, copy.storage, g.size);
+    leaf.grad = keep(copy);
+    return false;
   }
   leaf.backend.axpby(1, g.storage, 1, leaf.grad.storage, leaf.size);
   return false;
@@ -195,7 +237,9 @@ function inputGradients(
       const rows = x.rows, k = x.cols, outF = weight.rows, inF = weight.cols;
       const out: [Tensor, Tensor][] = [];
       if (x.requiresGrad) {
-        const dx = make(b, x.shape);
+        // x's gradient so far (CGCNN's v feeds W_a v, W_b v and the residual): add into it.
+        const prev = pending(x);
+        const dx = prev ?? make(b, x.shape);
         b.gemm({
           transA: false,
           transB: false,
@@ -203,7 +247,7 @@ function inputGradients(
           n: k,
           k: outF,
           alpha: 1,
-          beta: 0,
+          beta: prev ? 1 : 0,
           a: g.storage,
           lda: outF,
           b: weight.storage,
@@ -212,7 +256,7 @@ function inputGradients(
           c: dx.storage,
           ldc: k,
         });
-        out.push([x, dx]);
+        if (!prev) out.push([x, dx]);
       }
       if (weight.requiresGrad) {
         const prev = pending(weight);
@@ -249,13 +293,19 @@ function inputGradients(
       switch (op.op) {
         case "add":
         case "sub": {
-          // d(a ± y)/da = g: hand g itself to a (no copy).
+          // d(a ± y)/da = g: hand g itself to a, and to y for a same-shape add (no copy; the
+          // backward pass never writes a gradient in place while two inputs share it).
           if (a.requiresGrad) out.push([a, g]);
           if (y.requiresGrad) {
-            const dy = !a.requiresGrad && broadcast === "none" && op.op === "add"
-              ? g
-              : reduceTo(b, g.storage, rows, cols, y, broadcast);
-            if (op.op === "sub") b.affine(dy.storage, dy.storage, -1, 0, dy.size);
+            let dy: Tensor;
+            if (broadcast !== "none") {
+              dy = reduceTo(b, g.storage, rows, cols, y, broadcast);
+              if (op.op === "sub") b.affine(dy.storage, dy.storage, -1, 0, dy.size);
+            } else if (op.op === "add") dy = g;
+            else {
+              dy = make(b, y.shape);
+              b.affine(g.storage, dy.storage, -1, 0, n);
+            }
             out.push([y, dy]);
           }
           return out;
@@ -266,7 +316,11 @@ function inputGradients(
             b.binary("mul", g.storage, y.storage, da.storage, rows, cols, broadcast);
             out.push([a, da]);
           }
-          if (y.requiresGrad) {
+          if (y.requiresGrad && broadcast === "none") {
+            const dy = make(b, y.shape); // same shape: no temporary to reduce
+            b.binary("mul", g.storage, a.storage, dy.storage, rows, cols, "none");
+            out.push([y, dy]);
+          } else if (y.requiresGrad) {
             const t = b.alloc("float32", n, false);
             b.binary("mul", g.storage, a.storage, t, rows, cols, "none");
             out.push([y, reduceTo(b, t, rows, cols, y, broadcast)]);
