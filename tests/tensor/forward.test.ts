@@ -218,6 +218,37 @@ forEachBackend("concatCols and sliceCols", (b) => {
   assert.deepEqual(sliceCols(c, 2, 2).shape, [2, 0]);
 });
 
+forEachBackend("concatCols of wide and narrow blocks (the CPU copies them differently)", (b) => {
+  // 70 columns go through a typed-array copy per row, 3 through an element loop.
+  const rows = 5, wide = 70, narrow = 3;
+  const w = Array.from({ length: rows * wide }, (_, i) => i);
+  const n = Array.from({ length: rows * narrow }, (_, i) => -1 - i);
+  const c = concatCols([f32(b, w, [rows, wide]), f32(b, n, [rows, narrow])]);
+  const expected: number[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < wide; j++) expected.push(w[r * wide + j]);
+    for (let j = 0; j < narrow; j++) expected.push(n[r * narrow + j]);
+  }
+  assert.deepEqual(vals(c), expected);
+  assert.deepEqual(vals(sliceCols(c, wide - 1, wide + 2)), [
+    69,
+    -1,
+    -2,
+    139,
+    -4,
+    -5,
+    209,
+    -7,
+    -8,
+    279,
+    -10,
+    -11,
+    349,
+    -13,
+    -14,
+  ]);
+});
+
 // --- graph ------------------------------------------------------------------------------
 
 forEachBackend("gatherRows with repeated indices (2-D and 1-D)", (b) => {
