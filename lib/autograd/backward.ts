@@ -11,6 +11,7 @@
  */
 
 import type { Backend, Broadcast, Storage } from "../backend/backend.ts";
+import { edgeSourceWeightGrad } from "../tensor/edge_source.ts";
 import type { Op } from "../tensor/op.ts";
 import { opInputs } from "../tensor/op.ts";
 import { keep, noGrad } from "../tensor/scope.ts";
@@ -475,8 +476,9 @@ function inputGradients(
       return [[x, dx], [gamma, dGamma], [beta, dBeta]];
     }
     case "edgeCombine": {
-      const { self, other, x, weight, bias, inputOffset, offsets, neighbors } = op;
-      const atoms = offsets.size - 1, edges = x.rows, cols = weight.rows, k = x.cols;
+      const { self, other, weight, bias, inputOffset, offsets, neighbors } = op;
+      const source = "distances" in op.x ? op.x : null, x = source ? null : op.x as Tensor;
+      const atoms = offsets.size - 1, edges = g.rows, cols = weight.rows;
       const out: [Tensor, Tensor][] = [];
       if (self.requiresGrad) {
         const d = make(b, self.shape);
@@ -488,8 +490,8 @@ function inputGradients(
         b.scatterAddRows(g.storage, neighbors.storage, d.storage, edges, cols);
         out.push([other, d]);
       }
-      if (x.requiresGrad) {
-        const dx = make(b, x.shape);
+      if (x?.requiresGrad) {
+        const k = x.cols, dx = make(b, x.shape);
         b.gemm({
           ...{ transA: false, transB: false, m: edges, n: k, k: cols, alpha: 1, beta: 0 },
           ...{ a: g.storage, lda: cols, b: weight.storage, bOffset: inputOffset },
@@ -500,11 +502,20 @@ function inputGradients(
       if (weight.requiresGrad) {
         const prev = pending(weight);
         const dw = prev ?? make(b, weight.shape, true); // only the column block is written
-        b.gemm({
-          ...{ transA: true, transB: false, m: cols, n: k, k: edges, alpha: 1 },
-          ...{ beta: prev ? 1 : 0, a: g.storage, lda: cols, b: x.storage, ldb: k },
-          ...{ c: dw.storage, cOffset: inputOffset, ldc: weight.cols },
-        });
+        if (source) {
+          // dW_u = dzᵀ u with the Gaussians formed from the distances again, not stored.
+          edgeSourceWeightGrad(
+            ...[source, g.storage, cols, dw.storage, weight.cols, inputOffset] as const,
+            ...[!!prev, b] as const,
+          );
+        } else {
+          const k = x!.cols;
+          b.gemm({
+            ...{ transA: true, transB: false, m: cols, n: k, k: edges, alpha: 1 },
+            ...{ beta: prev ? 1 : 0, a: g.storage, lda: cols, b: x!.storage, ldb: k },
+            ...{ c: dw.storage, cOffset: inputOffset, ldc: weight.cols },
+          });
+        }
         if (!prev) out.push([weight, dw]);
       }
       if (bias.requiresGrad) {

@@ -207,6 +207,64 @@ export interface EdgeCombineArgs<T = Storage> {
 }
 
 /**
+ * CGCNN edge features described by their distances instead of stored: row r is
+ * `u[r] = [g_0(d) … g_{G−1}(d), extra[r, 0] … extra[r, X−1]]` with `d = distances[r mod period]`
+ * (the frame copies of a stacked batch share their distances) and
+ * `g_k(d) = exp(−(d − (start + k·step))² / σ²)`: K = G + X features per row.
+ */
+export interface EdgeSourceArgs<T = Storage> {
+  /** `[period]` distances (Å). */
+  distances: T;
+  /** Rows of `distances` (E); row r of the features uses `distances[r mod period]`. */
+  period: number;
+  /** `[rows, extraCols]` further features after the Gaussians (FACGCNN's frame vectors), or null. */
+  extra: T | null;
+  /** X: columns of `extra` (0 without). */
+  extraCols: number;
+  /** Rows (edges of all copies). */
+  rows: number;
+  /** G: number of centres (41 in CGCNN). */
+  centres: number;
+  /** First centre (Å). */
+  start: number;
+  /** Spacing of the centres (Å). */
+  step: number;
+  /** Width σ (Å). */
+  sigma: number;
+}
+
+/**
+ * The CGCNN edge term `W_u u_e` from distances (see {@linkcode EdgeSourceArgs}):
+ * `out[r, c] = Σ_k u[r, k] · weight[c·ldw + weightOffset + k]`, `out` `[rows, cols]` overwritten.
+ */
+export interface EdgeGemmArgs<T = Storage> extends EdgeSourceArgs<T> {
+  /** `[cols, ldw]` row-major (fc_full's weight; the K columns from `weightOffset` are used). */
+  weight: T;
+  ldw: number;
+  weightOffset: number;
+  /** Output columns (2A). */
+  cols: number;
+  /** `[rows, cols]` (written). */
+  out: T;
+}
+
+/**
+ * The weight gradient of {@linkcode EdgeGemmArgs}:
+ * `dWeight[c·ldw + weightOffset + k] (+)= Σ_r dz[r, c] · u[r, k]` (added when `accumulate`);
+ * the other columns of `dWeight` are left as they are.
+ */
+export interface EdgeGemmWeightGradArgs<T = Storage> extends EdgeSourceArgs<T> {
+  /** `[rows, cols]` gradient of the edge term. */
+  dz: T;
+  cols: number;
+  /** `[cols, ldw]`. */
+  dWeight: T;
+  ldw: number;
+  weightOffset: number;
+  accumulate: boolean;
+}
+
+/**
  * The fused CGCNN gate and neighbour sum: `out[i] = Σ_e σ(y_f) ⊙ softplus(y_c)` over the edges
  * of atom i, where `y = [y_f | y_c] = (z − mean) / sqrt(variance + eps) · gamma + beta` (BN1).
  * `z` is `[edges, 2·cols]`, `out` `[atoms, cols]` (overwritten); statistics `[2·cols]`.
@@ -590,6 +648,15 @@ export interface Backend {
   gateSum?(args: GateSumArgs): void;
   /** Backward of `gateSum` (see {@linkcode GateSumBackwardArgs}); optional with `edgeCombine`. */
   gateSumBackward?(args: GateSumBackwardArgs): void;
+
+  /**
+   * The CGCNN edge term with the Gaussian features formed inside the kernel (see
+   * {@linkcode EdgeGemmArgs}). Optional: without it, lib/tensor/ops.ts expands the features
+   * (`gaussianExpand`, `copyCols`) and calls `gemm`.
+   */
+  edgeGemm?(args: EdgeGemmArgs): void;
+  /** Its weight gradient (see {@linkcode EdgeGemmWeightGradArgs}); optional with `edgeGemm`. */
+  edgeGemmWeightGrad?(args: EdgeGemmWeightGradArgs): void;
 
   // --- optimizers (one fused launch per parameter) ---------------------------------------
   /** Schedule-Free AdamW on one parameter `y` (in place) with state `z`, `v` and gradient `g`. */

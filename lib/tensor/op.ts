@@ -5,6 +5,7 @@
  */
 
 import type { BinaryOp, Broadcast, UnaryOp } from "../backend/backend.ts";
+import type { EdgeSource } from "./edge_source.ts";
 import type { Tensor } from "./tensor.ts";
 
 /** A recorded operation and the inputs its backward rule needs. */
@@ -54,8 +55,8 @@ export type Op =
     self: Tensor;
     /** `[atoms, cols]` neighbour term. */
     other: Tensor;
-    /** `[edges, k]` edge features. */
-    x: Tensor;
+    /** `[edges, k]` edge features, or their distances (no gradient flows to a source). */
+    x: Tensor | EdgeSource;
     /** `[cols, in]` weight; the op uses columns `inputOffset .. inputOffset + k`. */
     weight: Tensor;
     bias: Tensor;
@@ -103,7 +104,9 @@ export function opInputs(op: Op): Tensor[] {
     case "mseLoss":
       return [op.pred];
     case "edgeCombine":
-      return [op.self, op.other, op.x, op.weight, op.bias];
+      return "distances" in op.x
+        ? [op.self, op.other, op.weight, op.bias]
+        : [op.self, op.other, op.x, op.weight, op.bias];
     case "gateSum":
       return [op.z, op.gamma, op.beta];
   }

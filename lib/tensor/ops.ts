@@ -5,6 +5,7 @@
  */
 
 import type { Backend, BinaryOp, Broadcast, UnaryOp } from "../backend/backend.ts";
+import { type EdgeSource, edgeSourceGemm, edgeSourceWidth } from "./edge_source.ts";
 import type { Op } from "./op.ts";
 import { isGradEnabled } from "./scope.ts";
 import { type Shape, shapeSize, Tensor } from "./tensor.ts";
@@ -442,13 +443,15 @@ export function hasFusedEdgeKernels(backend: Backend): boolean {
  * of each centre atom i (CSR `offsets`). With `moments` it also returns the column mean and
  * biased variance of z (BN1's batch statistics; constants for autograd).
  * @param self `[atoms, cols]` (`W_a v`). @param other `[atoms, cols]` (`W_b v`).
- * @param x `[edges, k]` edge features; `weight` `[cols, in]`, `bias` `[cols]`.
+ * @param x `[edges, k]` edge features, or an {@linkcode EdgeSource} (their distances: the
+ * Gaussians are formed inside the product and get no gradient); `weight` `[cols, in]`,
+ * `bias` `[cols]`.
  * @returns z `[edges, cols]` and the statistics `[cols]` (or null).
  */
 export function edgeCombine(
   self: Tensor,
   other: Tensor,
-  x: Tensor,
+  x: Tensor | EdgeSource,
   weight: Tensor,
   bias: Tensor,
   inputOffset: number,
@@ -456,17 +459,22 @@ export function edgeCombine(
   neighbors: Tensor,
   moments: boolean,
 ): { z: Tensor; mean: Tensor | null; variance: Tensor | null } {
-  const backend = sameBackend("edgeCombine", self, other, x, weight, bias);
+  const source = "distances" in x ? x : null;
+  const backend = source
+    ? sameBackend("edgeCombine", self, other, source.distances, weight, bias)
+    : sameBackend("edgeCombine", self, other, x as Tensor, weight, bias);
   const fused = fusedEdgeBackend("edgeCombine", backend);
   indexTensor("edgeCombine", offsets, backend);
   indexTensor("edgeCombine", neighbors, backend);
-  const cols = weight.rows, k = x.cols, atoms = offsets.size - 1, edges = x.rows;
+  const cols = weight.rows, atoms = offsets.size - 1;
+  const k = source ? edgeSourceWidth(source) : (x as Tensor).cols;
+  const edges = source ? source.rows : (x as Tensor).rows;
   if (
     self.rows !== atoms || other.rows !== atoms || self.cols !== cols || other.cols !== cols ||
     bias.size !== cols || neighbors.size !== edges || inputOffset + k > weight.cols
   ) {
     throw new RangeError(
-      `edgeCombine: self ${fmt(self)}, other ${fmt(other)}, edges ${fmt(x)}, weight ${
+      `edgeCombine: self ${fmt(self)}, other ${fmt(other)}, edges [${edges}, ${k}], weight ${
         fmt(weight)
       } at column ${inputOffset}, ${atoms} atoms, ${neighbors.size} neighbours`,
     );
@@ -474,23 +482,17 @@ export function edgeCombine(
   const z = output(backend, [edges, cols], {
     kind: "edgeCombine",
     ...{ self, other, x, weight, bias, inputOffset, offsets, neighbors },
-  }, [self, other, x, weight, bias]);
-  backend.gemm({
-    transA: false,
-    transB: true,
-    m: edges,
-    n: cols,
-    k,
-    alpha: 1,
-    beta: 0,
-    a: x.storage,
-    lda: k,
-    b: weight.storage,
-    bOffset: inputOffset,
-    ldb: weight.cols,
-    c: z.storage,
-    ldc: cols,
-  });
+  }, [self, other, ...(source ? [] : [x as Tensor]), weight, bias]);
+  if (source) {
+    // The Gaussians are formed inside the product: the [E, 41] features are never stored.
+    edgeSourceGemm(source, weight, inputOffset, z.storage);
+  } else {
+    backend.gemm({
+      ...{ transA: false, transB: true, m: edges, n: cols, k, alpha: 1, beta: 0 },
+      ...{ a: (x as Tensor).storage, lda: k, b: weight.storage, bOffset: inputOffset },
+      ...{ ldb: weight.cols, c: z.storage, ldc: cols },
+    });
+  }
   const stat = () => new Tensor(backend, backend.alloc("float32", cols, false), [cols]);
   const mean = moments ? stat() : null, variance = moments ? stat() : null;
   fused.edgeCombine({

@@ -16,6 +16,8 @@ import type {
   CopyColsArgs,
   DType,
   EdgeCombineArgs,
+  EdgeGemmArgs,
+  EdgeGemmWeightGradArgs,
   FrameApplyArgs,
   GateSumArgs,
   GateSumBackwardArgs,
@@ -471,6 +473,22 @@ export class CpuBackend implements Backend {
     this.#k.gateSumBackward({
       ...a,
       ...{ z, offsets, mean, variance, gamma, beta, dOut, dz, dGamma, dBeta },
+    });
+  }
+
+  edgeGemm(a: EdgeGemmArgs): void {
+    this.#k.edgeGemm({
+      ...a,
+      ...{ distances: this.#f32(a.distances), extra: a.extra ? this.#f32(a.extra) : null },
+      ...{ weight: this.#f32(a.weight), out: this.#f32(a.out) },
+    });
+  }
+
+  edgeGemmWeightGrad(a: EdgeGemmWeightGradArgs): void {
+    this.#k.edgeGemmWeightGrad({
+      ...a,
+      ...{ distances: this.#f32(a.distances), extra: a.extra ? this.#f32(a.extra) : null },
+      ...{ dz: this.#f32(a.dz), dWeight: this.#f32(a.dWeight) },
     });
   }
 

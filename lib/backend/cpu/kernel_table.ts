@@ -44,6 +44,13 @@ import {
   type GateSumHost,
   gateSumKernel,
 } from "./edge_kernels.ts";
+import {
+  checkEdgeSource,
+  type EdgeGemmHost,
+  edgeGemmKernel,
+  type EdgeGemmWeightGradHost,
+  edgeGemmWeightGradKernel,
+} from "./edge_gemm.ts";
 
 type F = Float32Array;
 type I = Int32Array;
@@ -84,6 +91,10 @@ export interface CpuKernelTable {
   gateSum(a: GateSumHost): void;
   /** Its backward. */
   gateSumBackward(a: GateSumBackwardHost): void;
+  /** The edge term from distances (Gaussians formed in the kernel). */
+  edgeGemm(a: EdgeGemmHost): void;
+  /** Its weight gradient. */
+  edgeGemmWeightGrad(a: EdgeGemmWeightGradHost): void;
 }
 
 /** The TypeScript kernels (the reference, and the fallback without a C compiler). */
@@ -105,6 +116,8 @@ export const TS_KERNELS: CpuKernelTable = {
   edgeCombine: edgeCombineKernel,
   gateSum: gateSumKernel,
   gateSumBackward: gateSumBackwardKernel,
+  edgeGemm: edgeGemmKernel,
+  edgeGemmWeightGrad: edgeGemmWeightGradKernel,
 };
 
 const UNARY_NATIVE: Partial<Record<UnaryOp, number>> = { sigmoid: 0, softplus: 1 };
@@ -197,6 +210,30 @@ export function nativeKernelTable(k: CpuKernels): CpuKernelTable {
       k.fc_gate_sum_backward(
         ...[a.z, a.offsets, a.atoms, a.cols, a.mean, a.variance, a.gamma, a.beta] as const,
         ...[a.eps, a.dOut, a.dz, a.dGamma, a.dBeta, a.batchStatistics ? 1 : 0] as const,
+      );
+    },
+    edgeGemm(a) {
+      const w = { ld: a.ldw, offset: a.weightOffset, length: a.weight.length };
+      checkEdgeSource("edgeGemm", a, a.cols, w);
+      if (a.out.length < a.rows * a.cols) {
+        throw new RangeError(`edgeGemm: out ${a.out.length} < ${a.rows}×${a.cols}`);
+      }
+      k.fc_edge_gemm(
+        ...[a.distances, a.period, a.extra ?? EMPTY, a.extraCols, a.rows, a.centres] as const,
+        ...[a.start, a.step, 1 / (a.sigma * a.sigma), a.weight, a.ldw, a.weightOffset] as const,
+        ...[a.cols, a.out] as const,
+      );
+    },
+    edgeGemmWeightGrad(a) {
+      const w = { ld: a.ldw, offset: a.weightOffset, length: a.dWeight.length };
+      checkEdgeSource("edgeGemmWeightGrad", a, a.cols, w);
+      if (a.dz.length < a.rows * a.cols) {
+        throw new RangeError(`edgeGemmWeightGrad: dz ${a.dz.length} < ${a.rows}×${a.cols}`);
+      }
+      k.fc_edge_gemm_wgrad(
+        ...[a.distances, a.period, a.extra ?? EMPTY, a.extraCols, a.rows, a.centres] as const,
+        ...[a.start, a.step, 1 / (a.sigma * a.sigma), a.dz, a.cols, a.dWeight, a.ldw] as const,
+        ...[a.weightOffset, a.accumulate ? 1 : 0] as const,
       );
     },
   };

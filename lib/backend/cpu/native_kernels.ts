@@ -15,7 +15,7 @@ import { fn } from "../ffi.ts";
 import { LibraryNotFoundError, type LibrarySpec, openLibrary } from "../../util/library.ts";
 import { setting } from "../../util/settings.ts";
 
-/** The C ABI of `native/cpu/facgcnn_cpu.c`. */
+/** The C ABI of `native/cpu/*.c` (one library). */
 export const CPU_KERNEL_SYMBOLS = {
   fc_gate: fn("bbii", "void"),
   fc_gate_backward: fn("bbbii", "void"),
@@ -33,6 +33,9 @@ export const CPU_KERNEL_SYMBOLS = {
   fc_gate_sum: fn("bbiibbbbfb", "void"),
   fc_gate_sum_backward: fn("bbiibbbbfbbbbi", "void"),
   fc_sum_rows: fn("bbii", "void"),
+  // native/cpu/edge_gemm.c
+  fc_edge_gemm: fn("bibiiidddbiiib", "void"),
+  fc_edge_gemm_wgrad: fn("bibiiidddbibiii", "void"),
   fc_threads: fn(""),
 } as const satisfies Deno.ForeignLibraryInterface;
 
