@@ -240,7 +240,9 @@ export interface EdgeSourceArgs<T = Storage> {
 export interface EdgeGemmArgs<T = Storage> extends EdgeSourceArgs<T> {
   /** `[cols, ldw]` row-major (fc_full's weight; the K columns from `weightOffset` are used). */
   weight: T;
+  /** Row stride of `weight`. */
   ldw: number;
+  /** First column of the edge block W_u in `weight`. */
   weightOffset: number;
   /** Output columns (2A). */
   cols: number;
@@ -256,11 +258,15 @@ export interface EdgeGemmArgs<T = Storage> extends EdgeSourceArgs<T> {
 export interface EdgeGemmWeightGradArgs<T = Storage> extends EdgeSourceArgs<T> {
   /** `[rows, cols]` gradient of the edge term. */
   dz: T;
+  /** Columns of `dz` (2A). */
   cols: number;
-  /** `[cols, ldw]`. */
+  /** `[cols, ldw]` (its K columns from `weightOffset` written or added to). */
   dWeight: T;
+  /** Row stride of `dWeight`. */
   ldw: number;
+  /** First column of the edge block. */
   weightOffset: number;
+  /** Add to `dWeight` instead of overwriting the block. */
   accumulate: boolean;
 }
 
