@@ -166,6 +166,7 @@ export type {
   EdgeGemmWeightGradArgs,
   EdgeSourceArgs,
   FrameApplyArgs,
+  FrameBuildArgs,
   GateSumArgs,
   GateSumBackwardArgs,
   GaussianArgs,

@@ -42,6 +42,7 @@ import type {
   CopyColsArgs,
   DType,
   FrameApplyArgs,
+  FrameBuildArgs,
   GaussianArgs,
   GemmArgs,
   MemoryInfo,
@@ -785,6 +786,10 @@ export class TrafficBackend implements Backend {
   }
   applyFrames({ rows, segments, centres }: FrameApplyArgs): void {
     this.#k("applyFrames", 24 * rows + 4 * segments * (centres ? 13 : 10));
+  }
+  buildFrames({ rows, segments, copies }: FrameBuildArgs): void {
+    // Reads the float64 positions and ranges, writes centred positions and 2·k·C matrices.
+    this.#k("buildFrames", 24 * rows + 12 * rows + 8 * segments + 4 * copies * segments * 19);
   }
   download(storage: Storage): Float32Array | Int32Array {
     this.#t.d2hBytes += 4 * storage.length;

@@ -375,6 +375,54 @@ export interface FrameApplyArgs<T = Storage> {
 }
 
 /**
+ * The frames of a batch built on the device (frame averaging, Puny et al. ICLR 2022; PCA frames
+ * as in FAENet, Duval et al. ICML 2023): per crystal c the centre t_c and covariance of its
+ * atoms, the symmetric 3×3 eigensolve, the base of `kind` (PCA, the cell's polar factor, or
+ * hybrid: the cell where the PCA eigengap is below `gapTolerance`), and per copy f the matrix
+ * `U_c·diag(s_{f,c})/scale_c` that {@linkcode FrameApplyArgs} applies, with the same arithmetic as
+ * lib/frames (`frameInputs` in lib/frames/matrices.ts is the reference).
+ *
+ * Positions and cells travel as the host's float64 bits (two int32 words per value, little
+ * endian; storages hold float32 or int32): for tied eigenvalues (cubic cells) the eigenbasis
+ * follows the last bits of the covariance, so only the host's own doubles give its basis.
+ */
+export interface FrameBuildArgs<T = Storage> {
+  /** `[N, 3]` float64 positions (Å) as `[N, 6]` int32 words. */
+  positions: T;
+  /** `[C + 1]` atom ranges per crystal (int32). */
+  atomRanges: T;
+  /** `[C, 9]` float64 cells (rows a, b, c) as `[C, 18]` int32 words; null for `"pca"`. */
+  lattices: T | null;
+  /** `[k, C]` sign pattern (0..7) per copy and crystal (int32). */
+  patterns: T;
+  /** Canonical base kind. */
+  kind: "pca" | "lattice" | "hybrid";
+  /** Relative eigengap under which a PCA base counts as degenerate. */
+  gapTolerance: number;
+  /** Coordinate unit (Å) or `"rms"` (each crystal's RMS distance from its centre). */
+  scale: number | "rms";
+  /** Whether atoms get frame coordinates (else their matrices are zero). */
+  node: boolean;
+  /** Frame copies k. */
+  copies: number;
+  /** Crystals C. */
+  segments: number;
+  /** Atoms N (`atomRanges[C]`). */
+  rows: number;
+  /** `[N, 3]` out: positions minus their crystal's centre (float32). */
+  centred: T;
+  /** `[k, C, 9]` out: atom matrices (float32). */
+  atomMatrices: T;
+  /** `[k, C, 9]` out: relative-vector matrices (float32). */
+  edgeMatrices: T;
+  /**
+   * `[1]` int32 counter the number of crystals with an ill-defined base is added to (no read
+   * back: the caller downloads it when it reports, e.g. once per epoch), or null.
+   */
+  degenerate: T | null;
+}
+
+/**
  * One host array of a batch for {@linkcode Backend.uploadBatch}. `scatterRows` marks an index
  * that will be scattered into that many rows (the neighbour index of a graph): a backend may
  * then prepare a deterministic scatter plan while the host array is at hand.
@@ -622,6 +670,8 @@ export interface Backend {
   gaussianExpand(args: GaussianArgs): void;
   /** Per-segment frame transform of 3-vectors (see {@linkcode FrameApplyArgs}). */
   applyFrames(args: FrameApplyArgs): void;
+  /** Frame bases, centred positions and per-copy matrices of a batch (see {@linkcode FrameBuildArgs}). */
+  buildFrames(args: FrameBuildArgs): void;
 
   // --- reductions ----------------------------------------------------------------------
   /** `out[j] = Σ_r x[r, j]` (column sums of `[rows, cols]`), `out` has `cols` elements. */

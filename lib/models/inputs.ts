@@ -28,7 +28,8 @@ import {
   coordinateScales,
   resolveCoordinateInputs,
 } from "../frames/scale.ts";
-import { signOf } from "../frames/signs.ts";
+import { foldFrameMatrices } from "../frames/matrices.ts";
+import { DEFAULT_GAP_TOLERANCE } from "../frames/pca.ts";
 import type { GraphBatch } from "../graph/batch.ts";
 import { zeros } from "../tensor/ops.ts";
 import { Tensor } from "../tensor/tensor.ts";
@@ -49,6 +50,13 @@ export interface InputSpec {
    * the copies).
    */
   framePlace?: FramePlace;
+  /**
+   * With `framePlace: "device"`, where the frames themselves are computed: `"host"` (default:
+   * lib/frames here, 3×3 matrices uploaded) or `"device"` (`Backend.buildFrames`: centre,
+   * covariance, eigensolve, base selection, signs and scale on the device from the float64
+   * positions; the degenerate count stays on the device until the caller reads it).
+   */
+  frameBuild?: FramePlace;
 }
 
 /** Where the frame-transformed coordinates are built (see {@linkcode InputSpec.framePlace}). */
@@ -59,18 +67,37 @@ export type FramePlace = "host" | "device";
  * 4·(3N + 3E + 18kC) bytes instead of 4·3k(N + E).
  */
 export interface FrameParts {
-  /** `[N, 3]` positions minus their crystal's frame centre (centred in float64, then rounded). */
-  positions: Float32Array;
+  /**
+   * `[N, 3]` positions minus their crystal's frame centre (centred in float64, then rounded);
+   * null when the device builds the frames (`build`).
+   */
+  positions: Float32Array | null;
   /** `[E, 3]` relative vectors x_j(image) − x_i (Å). */
   vectors: Float32Array;
   /** `[k·C, 9]` row-major U·diag(signs)/scale per copy and crystal (zero: no node inputs). */
-  atomMatrices: Float32Array;
+  atomMatrices: Float32Array | null;
   /** `[k·C, 9]` the same for relative vectors. */
-  edgeMatrices: Float32Array;
+  edgeMatrices: Float32Array | null;
   /** `[C + 1]` atom ranges per crystal. */
   atomRanges: Int32Array;
   /** `[C + 1]` edge ranges per crystal. */
   edgeRanges: Int32Array;
+  /** What `Backend.buildFrames` needs when the device computes the frames, else null. */
+  build: FrameBuildParts | null;
+}
+
+/** The host's share when the device computes the frames (`frameBuild: "device"`). */
+export interface FrameBuildParts {
+  /** `[N, 6]` the float64 positions' words (the eigenbasis of tied eigenvalues needs them). */
+  positions: Int32Array;
+  /** `[C, 18]` the float64 cells' words, or null for PCA bases. */
+  lattices: Int32Array | null;
+  /** `[k, C]` sign pattern per copy and crystal (drawn here, so the random stream is the host's). */
+  patterns: Int32Array;
+  /** Base kind, gap tolerance and coordinate inputs. */
+  kind: FrameKind;
+  gapTolerance: number;
+  coordinates: Required<CoordinateInputs>;
 }
 
 /** Host arrays of one forward pass (k copies stacked). */
@@ -147,7 +174,9 @@ export function buildHostInputs(batch: GraphBatch, spec: InputSpec, rng: () => n
   let coords: Float32Array | null = null, relativeAll: Float32Array | null = null;
   let frameParts: FrameParts | null = null;
   let degenerate = 0;
-  if (fa) {
+  if (fa && spec.framePlace === "device" && spec.frameBuild === "device" && mode !== "none") {
+    frameParts = deviceBuildParts(batch, spec, patterns);
+  } else if (fa) {
     const frames = computeFrames(
       batch.positions,
       batch.crystalOffsets,
@@ -241,33 +270,45 @@ function deviceFrameParts(
       }
     }
   }
-  const atomMatrices = new Float32Array(9 * k * C), edgeMatrices = new Float32Array(9 * k * C);
-  for (let f = 0; f < k; f++) {
-    for (let c = 0; c < C; c++) {
-      const p = patterns[f * C + c];
-      if (!(p >= 0 && p < 8)) {
-        throw new RangeError(`sign pattern of crystal ${c} must be 0..7, got ${p}`);
-      }
-      const node = co.node ? 1 / scales[c] : 0, edge = co.scale !== 1 ? 1 / scales[c] : 1;
-      const o = 9 * (f * C + c);
-      for (let i = 0; i < 3; i++) {
-        for (let j = 0; j < 3; j++) {
-          const m = signOf(p, j) * bases[9 * c + 3 * i + j];
-          atomMatrices[o + 3 * i + j] = m * node;
-          edgeMatrices[o + 3 * i + j] = m * edge;
-        }
-      }
-    }
-  }
+  const { atom, edge } = foldFrameMatrices(bases, patterns, scales, co, k);
   const edgeRanges = new Int32Array(C + 1);
   for (let c = 0; c <= C; c++) edgeRanges[c] = batch.edgeOffsets[seg[c]];
   return {
     positions,
     vectors: Float32Array.from(batch.vectors),
-    atomMatrices,
-    edgeMatrices,
+    atomMatrices: atom,
+    edgeMatrices: edge,
     atomRanges: seg,
     edgeRanges,
+    build: null,
+  };
+}
+
+/** The host's share when the device computes the frames: float64 words, patterns, ranges. */
+function deviceBuildParts(batch: GraphBatch, spec: InputSpec, patterns: Int32Array): FrameParts {
+  const { nCrystals: C } = batch, seg = batch.crystalOffsets;
+  const words = (a: Float64Array) => new Int32Array(a.buffer, a.byteOffset, 2 * a.length);
+  const needsCell = spec.frameKind !== "pca";
+  if (needsCell && (!batch.lattices || batch.lattices.length < 9 * C)) {
+    throw new RangeError(`frame kind "${spec.frameKind}" needs [nCrystals, 9] lattices`);
+  }
+  const edgeRanges = new Int32Array(C + 1);
+  for (let c = 0; c <= C; c++) edgeRanges[c] = batch.edgeOffsets[seg[c]];
+  return {
+    positions: null,
+    vectors: Float32Array.from(batch.vectors),
+    atomMatrices: null,
+    edgeMatrices: null,
+    atomRanges: seg,
+    edgeRanges,
+    build: {
+      positions: words(batch.positions.subarray(0, 3 * batch.nAtoms)),
+      lattices: needsCell ? words(batch.lattices!.subarray(0, 9 * C)) : null,
+      patterns,
+      kind: spec.frameKind,
+      gapTolerance: spec.gapTolerance ?? DEFAULT_GAP_TOLERANCE,
+      coordinates: resolveCoordinateInputs(spec.coordinates),
+    },
   };
 }
 
@@ -334,6 +375,17 @@ function copyRelative(backend: Backend, relative: Storage, edgeFeatures: Tensor,
 /** Where the Gaussian edge features are built: on the device (default) or on the host. */
 export type GaussianPlace = "device" | "host";
 
+/** Options of {@linkcode uploadInputs}. */
+export interface UploadOptions {
+  /** Where the Gaussians are expanded (default `"device"`). */
+  gaussians?: GaussianPlace;
+  /**
+   * `[1]` int32 device counter the degenerate crystals are added to when the device builds the
+   * frames (`frameBuild: "device"`); without it they are not counted.
+   */
+  degenerate?: Storage;
+}
+
 /**
  * Uploads host inputs in one packed copy (the one host→device transfer of a step besides the
  * targets) and builds the edge features on the device: Gaussians from the distances
@@ -344,7 +396,7 @@ export type GaussianPlace = "device" | "host";
 export function uploadInputs(
   backend: Backend,
   h: HostInputs,
-  options: { gaussians?: GaussianPlace } = {},
+  options: UploadOptions = {},
 ): DeviceInputs {
   const nAtoms = h.numbers.length, nEdges = h.neighbors.length;
   const E = h.distances.length, F = h.edgeFeatureLength, k = h.copies;
@@ -359,9 +411,14 @@ export function uploadInputs(
   if (onDevice && h.relative) parts.push({ data: h.relative });
   if (h.coords) parts.push({ data: h.coords });
   const fp = h.frameParts;
-  if (fp) {
-    parts.push({ data: fp.positions }, { data: fp.vectors }, { data: fp.atomMatrices });
-    parts.push({ data: fp.edgeMatrices }, { data: fp.atomRanges }, { data: fp.edgeRanges });
+  const build = fp?.build ?? null;
+  if (fp && build) {
+    parts.push({ data: build.positions }, { data: fp.vectors }, { data: build.patterns });
+    parts.push({ data: fp.atomRanges }, { data: fp.edgeRanges });
+    if (build.lattices) parts.push({ data: build.lattices });
+  } else if (fp) {
+    parts.push({ data: fp.positions! }, { data: fp.vectors }, { data: fp.atomMatrices! });
+    parts.push({ data: fp.edgeMatrices! }, { data: fp.atomRanges }, { data: fp.edgeRanges });
   }
   if (k > 1) {
     const C = h.nCrystals;
@@ -402,9 +459,29 @@ export function uploadInputs(
   }
   let coords = h.coords ? wrap(at++, [nAtoms, 3]) : null;
   if (fp) {
-    const [positions, vectors, atomM, edgeM, atomR, edgeR] = stored.slice(at, at + 6);
-    at += 6;
-    const C = h.nCrystals, N = fp.positions.length / 3;
+    const C = h.nCrystals, N = fp.atomRanges[C];
+    let positions: Storage, vectors: Storage, atomM: Storage, edgeM: Storage;
+    let atomR: Storage, edgeR: Storage;
+    if (build) {
+      const [words, v, patterns, ar, er] = stored.slice(at, at + 5);
+      const lattices = build.lattices ? stored[at + 5] : null;
+      at += build.lattices ? 6 : 5;
+      [vectors, atomR, edgeR] = [v, ar, er];
+      positions = backend.alloc("float32", 3 * N, false);
+      atomM = backend.alloc("float32", 9 * k * C, false);
+      edgeM = backend.alloc("float32", 9 * k * C, false);
+      const co = build.coordinates;
+      backend.buildFrames({
+        ...{ positions: words, atomRanges: atomR, lattices, patterns, kind: build.kind },
+        ...{ gapTolerance: build.gapTolerance, scale: co.scale, node: co.node, copies: k },
+        ...{ segments: C, rows: N, centred: positions, atomMatrices: atomM, edgeMatrices: edgeM },
+        degenerate: options.degenerate ?? null,
+      });
+      for (const s of [words, patterns, lattices]) if (s) backend.free(s);
+    } else {
+      [positions, vectors, atomM, edgeM, atomR, edgeR] = stored.slice(at, at + 6);
+      at += 6;
+    }
     coords = new Tensor(backend, backend.alloc("float32", 3 * nAtoms, false), [nAtoms, 3]);
     const relative = backend.alloc("float32", 3 * nEdges, false);
     for (let f = 0; f < k; f++) {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Backend } from "../backend/backend.ts";
+import type { Backend, Storage } from "../backend/backend.ts";
 import { selectBackend } from "../backend/select.ts";
 import { profilerOf } from "../backend/profiler.ts";
 import {
@@ -30,7 +30,13 @@ import {
   type ResolvedModelConfig,
   resolveModelConfig,
 } from "./config.ts";
-import { buildHostInputs, edgeFeatureLength, type HostInputs, uploadInputs } from "./inputs.ts";
+import {
+  buildHostInputs,
+  type DeviceInputs,
+  edgeFeatureLength,
+  type HostInputs,
+  uploadInputs,
+} from "./inputs.ts";
 
 export {
   CGCNN_REFERENCE_MODEL,
@@ -80,9 +86,25 @@ export class Model {
   targetMean = 0;
   /** Target scale: predictions are `targetMean + targetStd · output`. */
   targetStd = 1;
-  /** Crystals with an ill-defined frame seen by the last forward passes (reset by the caller). */
-  degenerateSeen = 0;
+  #degenerateHost = 0;
+  /** `[1]` int32 device counter of degenerate frames (CUDA: the device builds the frames). */
+  #degenerateDevice: Storage | null = null;
   #frameRng: Rng;
+
+  /**
+   * Crystals with an ill-defined frame seen by the last forward passes (reset by the caller by
+   * setting 0). Where the device builds the frames (CUDA) the count lives on the device and
+   * reading this downloads it: one wait, so read it once per epoch, not per step.
+   */
+  get degenerateSeen(): number {
+    const d = this.#degenerateDevice;
+    return this.#degenerateHost + (d ? this.backend.download(d)[0] : 0);
+  }
+
+  set degenerateSeen(value: number) {
+    this.#degenerateHost = value;
+    if (this.#degenerateDevice) this.backend.fill(this.#degenerateDevice, 0);
+  }
 
   /** Builds a model on `backend` with fresh weights (use {@linkcode createModel} to select the backend). */
   constructor(config: ModelConfig, backend: Backend) {
@@ -109,6 +131,22 @@ export class Model {
     ], {
       tracked: false,
     });
+    if (this.#deviceFrames && c.kind === "facgcnn") {
+      this.#degenerateDevice = backend.alloc("int32", 1);
+    }
+  }
+
+  /** CUDA: frames computed and applied on the device (lib/models/inputs.ts, `buildFrames`). */
+  get #deviceFrames(): boolean {
+    return this.backend.name === "cuda";
+  }
+
+  /**
+   * Uploads host inputs (the device's degenerate-frame counter attached); internal.
+   * @ignore
+   */
+  uploadInputs(h: HostInputs): DeviceInputs {
+    return uploadInputs(this.backend, h, { degenerate: this.#degenerateDevice ?? undefined });
   }
 
   /** Trainable parameters (dotted names as in CGCNN's PyTorch state dict). */
@@ -155,10 +193,12 @@ export class Model {
       frameKind: this.config.frameKind,
       gapTolerance: this.config.gapTolerance,
       coordinates: this.config.coordinates,
-      // CUDA: the device builds the k frame copies from positions + 3×3 matrices (inputs.ts).
-      framePlace: this.backend.name === "cuda" ? "device" : "host",
+      // CUDA: the device computes the frames (PCA eigensolves, signs, scale) and builds the k
+      // frame copies from the positions (inputs.ts); the host only draws the sign patterns.
+      framePlace: this.#deviceFrames ? "device" : "host",
+      frameBuild: this.#deviceFrames ? "device" : "host",
     }, () => this.#frameRng.next());
-    this.degenerateSeen += h.degenerate;
+    this.#degenerateHost += h.degenerate;
     return h;
   }
 
@@ -167,7 +207,7 @@ export class Model {
    * loss compares these with standardised targets). Call inside `tidy`.
    */
   forward(batch: GraphBatch, frames: FrameMode = this.config.frames): Tensor {
-    const inputs = uploadInputs(this.backend, this.hostInputs(batch, frames));
+    const inputs = this.uploadInputs(this.hostInputs(batch, frames));
     const atomFea = gatherRows(this.atomTable, inputs.numbers);
     return this.network.forward(atomFea, inputs);
   }
@@ -222,7 +262,7 @@ export class Model {
         const batch = collate(graphs, idx);
         const values = tidy(() =>
           noGrad(() => {
-            const inputs = uploadInputs(this.backend, this.hostInputs(batch, options.frames));
+            const inputs = this.uploadInputs(this.hostInputs(batch, options.frames));
             const atomFea = gatherRows(this.atomTable, inputs.numbers);
             return this.network.embed(atomFea, inputs).toFloat32Array();
           })
@@ -289,6 +329,8 @@ export class Model {
   dispose(): void {
     this.network.dispose();
     this.atomTable.dispose();
+    if (this.#degenerateDevice) this.backend.free(this.#degenerateDevice);
+    this.#degenerateDevice = null;
   }
 }
 

@@ -1,6 +1,7 @@
 // Batched 3x3 symmetric eigensolver (cyclic Jacobi) and PCA frames for FACGCNN.
 #include "common.cuh"
 #include "eigen3.cuh"
+#include "frames3.cuh"
 
 namespace {
 
@@ -70,7 +71,28 @@ __global__ void frame_apply(const float* __restrict__ v, const int* __restrict__
   }
 }
 
+// One thread per crystal (about 15 atoms each): centre, covariance, eigensolve, base selection,
+// the k folded frame matrices and the centred positions (frames3.cuh); the degenerate crystals
+// are summed into one device counter (read back at epoch end, not per step).
+__global__ void crystal_frames_kernel(FrameJob job, int* __restrict__ degenerate) {
+  int count = 0;
+  FA_GRID_STRIDE(c, job.crystals) count += crystal_frames(job, (int)c);
+  if (count && degenerate) atomicAdd(degenerate, count);
+}
+
 }  // namespace
+
+FA_API int fa_crystal_frames_f64(const double* positions, const int* atom_ranges,
+                                 const double* lattices, const int* patterns, int kind,
+                                 double gap_tolerance, double scale, int node, int copies,
+                                 int n_crystals, float* centred, float* atom_matrices,
+                                 float* edge_matrices, int* degenerate, cudaStream_t stream) {
+  if (n_crystals <= 0) return 0;
+  FrameJob job{positions, atom_ranges, lattices, patterns, kind, gap_tolerance, scale, node,
+               copies, n_crystals, centred, atom_matrices, edge_matrices};
+  crystal_frames_kernel<<<(n_crystals + 127) / 128, 128, 0, stream>>>(job, degenerate);
+  return fa::launched();
+}
 
 FA_API int fa_symmetric_eigen3_f32(const float* matrices, float* values, float* vectors,
                                    int count, cudaStream_t stream) {

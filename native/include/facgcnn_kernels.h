@@ -165,5 +165,20 @@ FA_API int fa_pca_frames_f32(const float* positions, const int* offsets, float* 
 FA_API int fa_frame_apply_f32(const float* v, const int* offsets, const float* centres,
                               const float* vectors, const int* frame_index, float* out,
                               int n_crystals, cudaStream_t stream);
+/*
+ * Frames of each crystal on the device (native/cuda/frames3.cuh, the arithmetic of lib/frames):
+ * centre and covariance of positions [atom_ranges[c], atom_ranges[c+1]) (double, [N, 3]), the
+ * eigensolve above, the base of `kind` (0 PCA, 1 lattice polar factor, 2 hybrid: the lattice where
+ * the relative eigengap is below gap_tolerance; lattices [n, 9] double, NULL for PCA), then per
+ * copy f the row-major U diag(s of patterns[f*n + c]) divided by the coordinate unit (scale, or
+ * the RMS radius when scale <= 0) into atom_matrices (zero when node is 0) and edge_matrices
+ * ([copies, n, 9]), and centred[r] = positions[r] - centre (float). degenerate[0] (may be NULL)
+ * gets the number of crystals whose base is ill-defined added.
+ */
+FA_API int fa_crystal_frames_f64(const double* positions, const int* atom_ranges,
+                                 const double* lattices, const int* patterns, int kind,
+                                 double gap_tolerance, double scale, int node, int copies,
+                                 int n_crystals, float* centred, float* atom_matrices,
+                                 float* edge_matrices, int* degenerate, cudaStream_t stream);
 
 #endif /* FACGCNN_KERNELS_H */

@@ -7,6 +7,7 @@ import type { CudaLibraries } from "../../lib/backend/cuda/cuda_context.ts";
 import type { Cublas } from "../../lib/backend/cuda/ffi/cublas.ts";
 import type { Cudart } from "../../lib/backend/cuda/ffi/cudart.ts";
 import type { Kernels } from "../../lib/backend/cuda/ffi/kernels.ts";
+import { frameInputs } from "../../lib/frames/matrices.ts";
 
 type P = Deno.PointerValue;
 const BASE = 0x100000n;
@@ -26,6 +27,8 @@ export function fakeLibraries(capacity = 16 << 20) {
     launches: 0,
     pinned: 0,
   };
+  /** Scalar arguments of each `fa_crystal_frames_f64` call. */
+  const frameCalls: Record<string, number | boolean>[] = [];
   const pinned = new Map<bigint, Uint8Array>(); // cudaHostAlloc'd host buffers, kept alive
   const i32 = (p: P, n: number) => new Int32Array(heap, off(p), n);
   const launch = (r = 0) => (counts.launches++, r);
@@ -216,6 +219,46 @@ export function fakeLibraries(capacity = 16 << 20) {
       }
       return launch();
     },
+    // native/cuda/frames3.cuh, here by its host reference (lib/frames/matrices.ts); the last
+    // call's scalar arguments are kept in `frameCalls` for the bookkeeping tests.
+    fa_crystal_frames_f64: (
+      pos: P,
+      ranges: P,
+      lattices: P,
+      patterns: P,
+      kind: number,
+      gapTolerance: number,
+      scale: number,
+      node: number,
+      copies: number,
+      n: number,
+      centred: P,
+      atomM: P,
+      edgeM: P,
+      degenerate: P,
+    ) => {
+      frameCalls.push({ kind, gapTolerance, scale, node, copies, n, lattices: lattices !== null });
+      const r = i32(ranges, n + 1), rows = r[n];
+      const f64 = (p: P, len: number) =>
+        new Float64Array(bytes.slice(off(p), off(p) + 8 * len).buffer);
+      const got = frameInputs(
+        f64(pos, 3 * rows),
+        r.slice(),
+        lattices ? f64(lattices, 9 * n) : null,
+        i32(patterns, copies * n).slice(),
+        copies,
+        {
+          kind: (["pca", "lattice", "hybrid"] as const)[kind],
+          gapTolerance,
+          coordinates: { scale: scale > 0 ? scale : "rms", node: node === 1 },
+        },
+      );
+      f32(centred, 3 * rows).set(got.centred);
+      f32(atomM, 9 * copies * n).set(got.atomMatrices);
+      f32(edgeM, 9 * copies * n).set(got.edgeMatrices);
+      if (degenerate) i32(degenerate, 1)[0] += got.degenerate;
+      return launch();
+    },
     fa_gaussian_expand_f32: (
       d: P,
       out: P,
@@ -245,5 +288,5 @@ export function fakeLibraries(capacity = 16 << 20) {
     versions: { driver: 13000, runtime: 13000 },
     deviceCount: 1,
   } satisfies CudaLibraries;
-  return { libs, stats: () => ({ used, mallocs }), counts };
+  return { libs, stats: () => ({ used, mallocs }), counts, frameCalls };
 }

@@ -28,6 +28,7 @@ function ffiType(decl: string): string {
   if (/^(const )?long long\b/.test(d)) return "i64";
   if (/^(const )?int\b/.test(d)) return "i32";
   if (/^(const )?float\b/.test(d)) return "f32";
+  if (/^(const )?double\b/.test(d)) return "f64";
   throw new Error(`unmapped C type in the header: ${decl}`);
 }
 

@@ -1,10 +1,12 @@
 /**
- * The device frame path (`framePlace: "device"`: the host sends positions and vectors once
- * plus a 3×3 matrix per copy and crystal, `Backend.applyFrames` builds the k frame copies)
- * against the host path (the copies built on the host and uploaded), run on the CPU backend
- * standing in for the device: the same inputs to float32 rounding and the same training losses
- * to 1e-6, for PCA and hybrid frames, one (stochastic) and all eight frames, raw and scaled
- * coordinates. Runs without a GPU.
+ * The device frame paths against the host path (the copies built on the host and uploaded),
+ * run on the CPU backend standing in for the device: `framePlace: "device"` (the host sends
+ * positions and vectors once plus a 3×3 matrix per copy and crystal, `Backend.applyFrames`
+ * builds the k frame copies) and, with `frameBuild: "device"`, the frames themselves computed by
+ * `Backend.buildFrames` from the float64 positions (what CUDA training runs). The same inputs to
+ * float32 rounding (the two device paths: to the bit), the same degenerate count, and the same
+ * training losses to 1e-6, for PCA, hybrid and lattice frames, one (stochastic) and all eight
+ * frames, raw and scaled coordinates. Runs without a GPU.
  */
 import assert from "node:assert/strict";
 import { cpuBackend } from "../../lib/backend/select.ts";
@@ -51,12 +53,18 @@ cases.push({ frameKind: "pca", frames: "none", coordinates: { scale: 1, node: tr
 
 const name = (c: Case) => `${c.frameKind} ${c.frames} scale=${c.coordinates.scale}`;
 
-function inputs(c: Case, place: FramePlace, rng: Rng): HostInputs {
-  return buildHostInputs(batch, { kind: "facgcnn", ...c, framePlace: place }, () => rng.next());
+/** `"build"`: frames computed on the device too (`frameBuild: "device"`). */
+type Place = FramePlace | "build";
+
+function inputs(c: Case, place: Place, rng: Rng): HostInputs {
+  const where = place === "build"
+    ? { framePlace: "device" as const, frameBuild: "device" as const }
+    : { framePlace: place };
+  return buildHostInputs(batch, { kind: "facgcnn", ...c, ...where }, () => rng.next());
 }
 
 /** Losses of `steps` SGD steps with the frame copies built where `place` says. */
-function losses(c: Case, place: FramePlace, steps: number): number[] {
+function losses(c: Case, place: Place, steps: number): number[] {
   const config: Partial<ModelConfig> & Pick<ModelConfig, "kind"> = {
     kind: "facgcnn",
     ...c,
@@ -119,12 +127,33 @@ for (const c of cases) {
   });
 
   Deno.test(`device frames: ${name(c)}: the same training losses as the host path (1e-6)`, () => {
-    const a = losses(c, "device", 3), b = losses(c, "host", 3);
-    for (let i = 0; i < a.length; i++) {
-      assert.ok(
-        Math.abs(a[i] - b[i]) <= 1e-6 * Math.max(1, Math.abs(b[i])),
-        `step ${i}: ${a[i]} vs ${b[i]}`,
-      );
+    const b = losses(c, "host", 3);
+    for (const place of ["device", "build"] as const) {
+      const a = losses(c, place, 3);
+      for (let i = 0; i < a.length; i++) {
+        assert.ok(
+          Math.abs(a[i] - b[i]) <= 1e-6 * Math.max(1, Math.abs(b[i])),
+          `${place} step ${i}: ${a[i]} vs ${b[i]}`,
+        );
+      }
+    }
+  });
+
+  Deno.test(`device-built frames: ${name(c)}: the host-matrix path's inputs to the bit`, () => {
+    const d = inputs(c, "device", new Rng(3)), b = inputs(c, "build", new Rng(3));
+    const built = c.frames !== "none"; // "none" needs no frames: the identity path stays
+    assert.equal(b.frameParts?.build !== null, built);
+    assert.equal(b.degenerate, built ? 0 : d.degenerate, "counted on the device instead");
+    const counter = backend.alloc("int32", 1);
+    try {
+      tidy(() => {
+        const dd = uploadInputs(backend, d), db = uploadInputs(backend, b, { degenerate: counter });
+        assert.deepEqual(db.coords!.toFloat32Array(), dd.coords!.toFloat32Array());
+        assert.deepEqual(db.edgeFeatures.toFloat32Array(), dd.edgeFeatures.toFloat32Array());
+      });
+      assert.equal(backend.download(counter)[0], built ? d.degenerate : 0);
+    } finally {
+      backend.free(counter);
     }
   });
 }

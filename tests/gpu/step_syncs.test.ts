@@ -5,7 +5,9 @@
  * model takes the device input path (frames applied by the backend). On the CUDA backend
  * `uploadBatch` and small `upload`s (the targets) are staged without a wait and `download`
  * waits (tests/cuda/fake_device.test.ts counts the waits), so one download is one sync.
- * Degenerate frames are counted on the host from the frames it builds (no device read).
+ * On the "cuda" path the device builds the frames (`Backend.buildFrames`) and counts degenerate
+ * ones on the device: reading `degenerateSeen` is then one download (at epoch end), and gives
+ * the host path's count.
  */
 import assert from "node:assert/strict";
 import type { Backend } from "../../lib/backend/backend.ts";
@@ -39,6 +41,9 @@ function counting(name: "cpu" | "cuda") {
   return { backend, calls };
 }
 
+/** Degenerate frames seen over the 4 steps of each case and path (compared across paths). */
+const degenerate = new Map<string, number>();
+
 const cases: { name: string; config: Partial<ModelConfig> & Pick<ModelConfig, "kind"> }[] = [
   { name: "cgcnn", config: { kind: "cgcnn" } },
   { name: "facgcnn pca k=1", config: { kind: "facgcnn", frameKind: "pca", frames: "stochastic" } },
@@ -64,6 +69,15 @@ for (const c of cases) {
             "one packed input upload, the targets, and the loss as the one read",
           );
         }
+        calls.download = 0;
+        const seen = model.degenerateSeen;
+        const onDevice = name === "cuda" && c.config.kind === "facgcnn";
+        assert.equal(calls.download, onDevice ? 1 : 0, "the count is read once, when asked");
+        degenerate.set(`${c.name} ${name}`, seen);
+        const other = degenerate.get(`${c.name} ${name === "cuda" ? "cpu" : "cuda"}`);
+        if (other !== undefined) assert.equal(seen, other, "the same count on both paths");
+        model.degenerateSeen = 0;
+        assert.equal(model.degenerateSeen, 0, "reset");
       } finally {
         opt.dispose();
         model.dispose();

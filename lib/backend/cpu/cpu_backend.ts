@@ -19,6 +19,7 @@ import type {
   EdgeGemmArgs,
   EdgeGemmWeightGradArgs,
   FrameApplyArgs,
+  FrameBuildArgs,
   GateSumArgs,
   GateSumBackwardArgs,
   GaussianArgs,
@@ -35,6 +36,7 @@ import { adamWKernel, scheduleFreeAdamWKernel, sgdKernel } from "./optim_kernels
 import { loadCpuKernels } from "./native_kernels.ts";
 import { type PoolStats, SizeClassPool } from "../size_class_pool.ts";
 import { gaussianExpandInto, gaussianSize } from "../../crystal/rbf.ts";
+import { frameInputs } from "../../frames/matrices.ts";
 
 /** CPU storage: owns one typed array (a view of a pooled block) until freed. */
 export class CpuStorage implements Storage {
@@ -394,6 +396,36 @@ export class CpuBackend implements Backend {
     }
   }
 
+  /** The host reference itself (lib/frames via `frameInputs`). */
+  buildFrames(a: FrameBuildArgs): void {
+    const C = a.segments, k = a.copies, N = a.rows;
+    const words = this.#i32(a.positions), ranges = this.#i32(a.atomRanges);
+    const patterns = this.#i32(a.patterns);
+    if (words.length < 6 * N || ranges.length < C + 1 || ranges[C] !== N) {
+      throw new RangeError(`buildFrames: positions or atom ranges do not cover ${N} atoms`);
+    }
+    if (patterns.length < k * C) throw new RangeError(`buildFrames: patterns shorter than k·C`);
+    if (a.kind !== "pca" && (!a.lattices || this.#i32(a.lattices).length < 18 * C)) {
+      throw new RangeError(`buildFrames: kind "${a.kind}" needs [C, 9] float64 lattices`);
+    }
+    const r = frameInputs(
+      float64Words(words, 3 * N),
+      ranges.subarray(0, C + 1),
+      a.kind === "pca" ? null : float64Words(this.#i32(a.lattices!), 9 * C),
+      patterns.subarray(0, k * C),
+      k,
+      {
+        kind: a.kind,
+        gapTolerance: a.gapTolerance,
+        coordinates: { scale: a.scale, node: a.node },
+      },
+    );
+    this.#f32(a.centred).set(r.centred);
+    this.#f32(a.atomMatrices).set(r.atomMatrices);
+    this.#f32(a.edgeMatrices).set(r.edgeMatrices);
+    if (a.degenerate) this.#i32(a.degenerate)[0] += r.degenerate;
+  }
+
   sumRows(x: Storage, out: Storage, rows: number, cols: number): void {
     this.#k.sumRows(this.#f32(x), this.#f32(out), rows, cols);
   }
@@ -541,4 +573,10 @@ export class CpuBackend implements Backend {
 /** Creates a CPU backend (OpenBLAS when found, else the TypeScript GEMM, as `info()` says). */
 export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
   return new CpuBackend(options);
+}
+
+/** The first `n` float64 values stored as int32 word pairs (copied when not 8-byte aligned). */
+function float64Words(words: Int32Array, n: number): Float64Array {
+  if (words.byteOffset % 8 === 0) return new Float64Array(words.buffer, words.byteOffset, n);
+  return new Float64Array(words.slice(0, 2 * n).buffer);
 }

@@ -17,6 +17,7 @@ import type {
   Broadcast,
   CopyColsArgs,
   FrameApplyArgs,
+  FrameBuildArgs,
   GaussianArgs,
   ScheduleFreeScalars,
   SgdScalars,
@@ -31,6 +32,9 @@ import { CudaSparse } from "./cuda_sparse.ts";
 import { FaBinaryOp, FaBroadcast, FaUnaryOp } from "./ffi/kernels.ts";
 
 export type { CudaBackendOptions } from "./cuda_device.ts";
+
+/** `kind` codes of `fa_crystal_frames_f64` (native/cuda/frames3.cuh). */
+const FRAME_KINDS: Record<string, number> = { pca: 0, lattice: 1, hybrid: 2 };
 
 /** `Backend` on one CUDA device. Create with {@linkcode createCudaBackend}. */
 export class CudaBackend extends CudaDevice implements Backend {
@@ -377,6 +381,38 @@ export class CudaBackend extends CudaDevice implements Backend {
     const pt = centres ? this.f(centres, 3 * n, op) : null;
     const pf = this.i(offsets, n + 1, op), pk = frameIndex ? this.i(frameIndex, n, op) : null;
     this.run(op, this.k.fa_frame_apply_f32(pv, pf, pt, pu, pk, po, n, this.cuStream));
+  }
+
+  /**
+   * The Backend contract's frames of a batch, one thread per crystal (native/cuda/frames3.cuh,
+   * compiled without FMA contraction so it returns lib/frames' bits); the degenerate count is
+   * added on the device, nothing is read back.
+   */
+  buildFrames(a: FrameBuildArgs): void {
+    const op = "buildFrames", C = a.segments, k = a.copies, N = a.rows;
+    if (!(a.gapTolerance >= 0) || !(a.scale === "rms" || a.scale > 0)) {
+      throw new RangeError(`CUDA ${op}: bad gap tolerance or coordinate unit`);
+    }
+    if (a.kind !== "pca" && !a.lattices) {
+      throw new RangeError(`CUDA ${op}: kind "${a.kind}" needs [C, 9] float64 lattices`);
+    }
+    const px = this.i(a.positions, 6 * N, op), pr = this.i(a.atomRanges, C + 1, op);
+    const pp = this.i(a.patterns, k * C, op);
+    const pl = a.kind !== "pca" ? this.i(a.lattices!, 18 * C, op) : null;
+    const [pc, pa, pe] = this.fp(
+      op,
+      [a.centred, 3 * N],
+      [a.atomMatrices, 9 * k * C],
+      [a.edgeMatrices, 9 * k * C],
+    );
+    const pd = a.degenerate ? this.i(a.degenerate, 1, op) : null;
+    const kind = FRAME_KINDS[a.kind], unit = a.scale === "rms" ? 0 : a.scale;
+    if (kind === undefined) throw new TypeError(`CUDA ${op}: unknown frame kind ${a.kind}`);
+    const job = [kind, a.gapTolerance, unit, a.node ? 1 : 0, k, C] as const;
+    this.run(
+      op,
+      this.k.fa_crystal_frames_f64(px, pr, pl, pp, ...job, pc, pa, pe, pd, this.cuStream),
+    );
   }
 
   /** The Backend contract's frame transform, on the `frameApply` kernel (no sign index). */

@@ -88,6 +88,9 @@ export const KERNEL_SYMBOLS = {
   fa_pca_frames_f32: fn("ppppppip"),
   // (v, offsets, centres, vectors, frame_index, out, n_crystals, stream)
   fa_frame_apply_f32: fn("ppppppip"),
+  // (positions, atom_ranges, lattices, patterns, kind, gap_tolerance, scale, node, copies,
+  //  n_crystals, centred, atom_matrices, edge_matrices, degenerate, stream)
+  fa_crystal_frames_f64: fn("ppppiddiiippppp"),
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The bound helper functions. */

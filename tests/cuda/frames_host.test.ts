@@ -1,0 +1,192 @@
+/**
+ * The device frames kernel's arithmetic (native/cuda/frames3.cuh: centre, covariance, Jacobi
+ * eigensolve, lattice polar factor, hybrid selection, signs and coordinate unit), compiled for
+ * the host with FMA contraction off as nvcc compiles eigen.cu, against lib/frames
+ * (`frameInputs`, `computeFrames`): the same bits, on the cells where any other rounding gives
+ * another basis (cubic cells with exactly tied eigenvalues, the same cells rotated so the tie is
+ * broken only by rounding, strains of 1e-12 to 1e-3 around the gap tolerance), one-atom, empty
+ * and collinear crystals, singular cells, and random synthetic crystals. Skipped when no C++
+ * compiler is found.
+ */
+import assert from "node:assert/strict";
+import { frameInputs } from "../../lib/frames/matrices.ts";
+import { computeFrames, type FrameKind } from "../../lib/frames/select.ts";
+import type { CoordinateInputs } from "../../lib/frames/scale.ts";
+import { Rng } from "../../lib/util/random.ts";
+import { syntheticGraphs } from "../models/_fixtures.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+function findCxx(): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    for (const name of ["g++", "c++", "clang++"]) {
+      try {
+        if (dir && Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+      } catch { /* not there */ }
+    }
+  }
+  return null;
+}
+const cxx = findCxx();
+
+interface Crystal {
+  positions: number[];
+  lattice: number[];
+}
+
+/** A random rotation (unit quaternion), row-major, applied as x·R. */
+function rotation(rng: Rng): number[] {
+  let [a, b, c, d] = [rng.next() - 0.5, rng.next() - 0.5, rng.next() - 0.5, rng.next() - 0.5];
+  const n = Math.hypot(a, b, c, d);
+  [a, b, c, d] = [a / n, b / n, c / n, d / n];
+  return [
+    ...[a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
+    ...[2 * (b * c + a * d), a * a - b * b + c * c - d * d, 2 * (c * d - a * b)],
+    ...[2 * (b * d - a * c), 2 * (c * d + a * b), a * a - b * b - c * c + d * d],
+  ];
+}
+
+function times(rows: number[], r: number[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < rows.length; i += 3) {
+    for (let k = 0; k < 3; k++) {
+      out.push(rows[i] * r[k] + rows[i + 1] * r[3 + k] + rows[i + 2] * r[6 + k]);
+    }
+  }
+  return out;
+}
+
+/** Fractional sites in a cell `[a, b, c]` (lengths), Cartesian rows, shifted by `origin`. */
+function cell(frac: number[], abc: [number, number, number], origin = 0): Crystal {
+  const positions = frac.map((f, i) => f * abc[i % 3] + origin);
+  const lattice = [abc[0], 0, 0, 0, abc[1], 0, 0, 0, abc[2]];
+  return { positions, lattice };
+}
+
+const SC = [0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1].map((x) =>
+  x / 2
+);
+const FCC = [0, 0, 0, 0.5, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0.5];
+const BCC = [0, 0, 0, 0.5, 0.5, 0.5];
+const PEROVSKITE = [0, 0, 0, 0.5, 0.5, 0.5, 0.5, 0.5, 0, 0.5, 0, 0.5, 0, 0.5, 0.5];
+
+async function crystals(): Promise<Crystal[]> {
+  const rng = new Rng(7);
+  const list: Crystal[] = [];
+  for (const frac of [SC, FCC, BCC, PEROVSKITE]) {
+    list.push(cell(frac, [4, 4, 4]));
+    list.push(cell(frac, [4, 4, 4], 1000)); // |t| ≫ spread
+    list.push(cell(frac, [4, 4, 5])); // tetragonal: two tied
+    for (const strain of [1e-12, 1e-9, 1e-6, 1e-4, 1e-3, 5e-3, 1e-2, 2e-2]) {
+      list.push(cell(frac, [4, 4 * (1 + strain), 4 * (1 + 2.5 * strain)]));
+    }
+    for (let r = 0; r < 4; r++) {
+      // Rotated: tied in exact arithmetic, broken only by the rounding of the rotation.
+      const c = cell(frac, [4, 4, 4]), R = rotation(rng);
+      list.push({ positions: times(c.positions, R), lattice: times(c.lattice, R) });
+    }
+  }
+  list.push({ positions: [1, 2, 3], lattice: [3, 0, 0, 0, 3, 0, 0, 0, 3] }); // one atom
+  list.push({ positions: [], lattice: [3, 0, 0, 0, 3, 0, 0, 0, 3] }); // empty
+  list.push({ positions: [0, 0, 0, 1, 1, 1], lattice: [0, 0, 0, 0, 0, 0, 0, 0, 0] }); // singular
+  list.push({ positions: [0, 0, 0, 1, 2, 3, 2, 4, 6], lattice: [1, 2, 3, 2, 4, 6, 0, 0, 1] });
+  list.push({ positions: [0.1, 0, 0, 2, 0.3, 0], lattice: [NaN, 0, 0, 0, 1, 0, 0, 0, 1] });
+  const g = await syntheticGraphs(24, 3);
+  for (let c = 0; c < g.count; c++) {
+    const lo = g.atomOffsets[c], hi = g.atomOffsets[c + 1];
+    list.push({
+      positions: [...g.positions.subarray(3 * lo, 3 * hi)],
+      lattice: [...g.lattices.subarray(9 * c, 9 * c + 9)],
+    });
+  }
+  return list;
+}
+
+const KIND_CODE: Record<FrameKind, number> = { pca: 0, lattice: 1, hybrid: 2 };
+
+let exe: string | null = null;
+async function harness(): Promise<string> {
+  if (exe) return exe;
+  const out = await Deno.makeTempFile({ prefix: "facgcnn_frames_host_" });
+  const build = await new Deno.Command(cxx!, {
+    args: [
+      "-O2",
+      "-std=c++17",
+      "-ffp-contract=off",
+      "-o",
+      out,
+      `${root}tests/cuda/frames_host.cpp`,
+    ],
+    stderr: "piped",
+  }).output();
+  assert.ok(build.success, new TextDecoder().decode(build.stderr));
+  exe = out;
+  return out;
+}
+
+const cases: { kind: FrameKind; copies: number; co: Required<CoordinateInputs> }[] = [
+  { kind: "pca", copies: 8, co: { scale: 1, node: true } },
+  { kind: "hybrid", copies: 8, co: { scale: 10, node: false } },
+  { kind: "lattice", copies: 3, co: { scale: "rms", node: true } },
+  { kind: "hybrid", copies: 1, co: { scale: "rms", node: false } },
+];
+
+for (const c of cases) {
+  Deno.test({
+    name: `device frames (host build) give lib/frames' bits: ${c.kind} k=${c.copies} ` +
+      `scale=${c.co.scale} node=${c.co.node}`,
+    ignore: cxx === null,
+    async fn() {
+      const list = await crystals();
+      const C = list.length;
+      const ranges = new Int32Array(C + 1);
+      list.forEach((x, i) => ranges[i + 1] = ranges[i] + x.positions.length / 3);
+      const positions = Float64Array.from(list.flatMap((x) => x.positions));
+      const lattices = Float64Array.from(list.flatMap((x) => x.lattice));
+      const N = positions.length / 3;
+      const rng = new Rng(5);
+      const patterns = Int32Array.from({ length: c.copies * C }, () => Math.floor(rng.next() * 8));
+      const text = [
+        `${C} ${N} ${c.copies} ${KIND_CODE[c.kind]} 0.01 ${c.co.scale === "rms" ? 0 : c.co.scale}`,
+        `${c.co.node ? 1 : 0}`,
+        ...[ranges, positions, lattices, patterns].map((a) => [...a].map(String).join(" ")),
+      ].join("\n") + "\n";
+      const child = new Deno.Command(await harness(), { stdin: "piped", stdout: "piped" }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(text));
+      await w.close();
+      const out = await child.output();
+      assert.ok(out.success);
+      const [flagLine, valueLine] = new TextDecoder().decode(out.stdout).trim().split("\n");
+      const flags = flagLine.trim().split(/\s+/).map(Number);
+      const values = valueLine.trim().split(/\s+/).map(Number);
+
+      const lat = c.kind === "pca" ? null : lattices;
+      const ref = computeFrames(positions, ranges, lat, c.kind, { gapTolerance: 0.01 });
+      assert.deepEqual(flags, [...ref.degenerate], "degenerate flags");
+      const want = frameInputs(positions, ranges, lat, patterns, c.copies, {
+        kind: c.kind,
+        gapTolerance: 0.01,
+        coordinates: c.co,
+      });
+      const all = [...want.centred, ...want.atomMatrices, ...want.edgeMatrices];
+      assert.equal(values.length, all.length);
+      for (let i = 0; i < all.length; i++) {
+        const what = i < 3 * N ? `centred[${i}]` : `matrix entry ${i - 3 * N}`;
+        assert.ok(Object.is(Math.fround(values[i]), all[i]), `${what}: ${values[i]} vs ${all[i]}`);
+      }
+      // The cases reach both sides of the tolerance and exact ties.
+      assert.ok(ref.relativeGap.some((g) => g === 0) && ref.relativeGap.some((g) => g > 0.01));
+      assert.ok(ref.relativeGap.some((g) => g > 0 && g < 1e-8));
+    },
+  });
+}
+
+Deno.test({
+  name: "device frames (host build): remove the harness",
+  ignore: cxx === null,
+  async fn() {
+    if (exe) await Deno.remove(exe);
+    exe = null;
+  },
+});
