@@ -29,6 +29,7 @@ import {
   softplus,
   sub,
 } from "../tensor/ops.ts";
+import type { EdgeSource } from "../tensor/edge_source.ts";
 import { releaseUnrecorded } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { DeviceInputs } from "./inputs.ts";
@@ -76,9 +77,17 @@ export class ConvLayer extends Module {
   /**
    * @param v `[N, A]` atom features.
    * @param edges `[E, F]` edge features; `edgeOffsets` `[N + 1]` CSR by centre atom, `neighbors` `[E]`.
+   * @param source the same features as distances (and frame vectors): with it the fused path
+   * forms the Gaussians inside the edge-term product instead of reading `edges`.
    * @returns `[N, A]` updated atom features.
    */
-  forward(v: Tensor, edges: Tensor, edgeOffsets: Tensor, neighbors: Tensor): Tensor {
+  forward(
+    v: Tensor,
+    edges: Tensor,
+    edgeOffsets: Tensor,
+    neighbors: Tensor,
+    source: EdgeSource | null = null,
+  ): Tensor {
     const A = this.atomFeaLen;
     const w = this.fcFull.weight;
     const self = linear(v, w, null, 0); // W_a v_i, [N, 2A]
@@ -88,7 +97,7 @@ export class ConvLayer extends Module {
       // same pass), then BN1 → gate → Σ_j without storing the normalised z or the messages.
       const bn1 = this.bn1, training = bn1.training;
       const { z, mean, variance } = edgeCombine(
-        ...[self, other, edges, w, this.fcFull.bias!, 2 * A] as const,
+        ...[self, other, source ?? edges, w, this.fcFull.bias!, 2 * A] as const,
         ...[edgeOffsets, neighbors, training] as const,
       );
       releaseUnrecorded(self, other);

@@ -31,6 +31,7 @@ import {
 import { foldFrameMatrices } from "../frames/matrices.ts";
 import { DEFAULT_GAP_TOLERANCE } from "../frames/pca.ts";
 import type { GraphBatch } from "../graph/batch.ts";
+import type { EdgeSource } from "../tensor/edge_source.ts";
 import { zeros } from "../tensor/ops.ts";
 import { Tensor } from "../tensor/tensor.ts";
 
@@ -136,7 +137,13 @@ export interface DeviceInputs {
   nEdges: number;
   numbers: Tensor;
   coords: Tensor | null;
+  /** `[k·E, F]` edge features (Gaussians, then FACGCNN's frame vectors). */
   edgeFeatures: Tensor;
+  /**
+   * The same features as their `[E]` distances and `[k·E, 3]` frame vectors (null when the
+   * host built the features): the fused convolution forms the Gaussians inside its products.
+   */
+  edgeSource: EdgeSource | null;
   edgeOffsets: Tensor;
   neighbors: Tensor;
   crystalOffsets: Tensor;
@@ -362,14 +369,19 @@ function gaussianOptions() {
   return { min: start, max: start + (gaussianSize() - 1) * step, step, sigma };
 }
 
-/** Writes `[rows, 3]` relative vectors into the last 3 feature columns, then frees them. */
-function copyRelative(backend: Backend, relative: Storage, edgeFeatures: Tensor, F: number): void {
+/** Writes `[rows, 3]` relative vectors into the last 3 feature columns; returns them as a tensor. */
+function copyRelative(
+  backend: Backend,
+  relative: Storage,
+  edgeFeatures: Tensor,
+  F: number,
+): Tensor {
   const G = gaussianSize(), rows = edgeFeatures.shape[0];
   backend.copyCols({
     ...{ src: relative, srcLd: 3, srcCol: 0, dst: edgeFeatures.storage, dstLd: F, dstCol: G },
     ...{ rows, cols: 3, accumulate: false },
   });
-  backend.free(relative);
+  return new Tensor(backend, relative, [rows, 3]);
 }
 
 /** Where the Gaussian edge features are built: on the device (default) or on the host. */
@@ -436,8 +448,10 @@ export function uploadInputs(
   const numbers = wrap(0, [nAtoms]), edgeOffsets = wrap(1, [nAtoms + 1]);
   const neighbors = wrap(2, [nEdges]), crystalOffsets = wrap(3, [h.crystalOffsets.length]);
   let edgeFeatures: Tensor;
+  let distanceTensor: Tensor | null = null, relativeTensor: Tensor | null = null;
   if (onDevice) {
     const distances = stored[4];
+    distanceTensor = wrap(4, [E]);
     edgeFeatures = zeros(backend, [nEdges, F]);
     const G = gaussianSize();
     for (let f = 0; f < k; f++) {
@@ -452,8 +466,7 @@ export function uploadInputs(
         ...GAUSSIANS,
       });
     }
-    backend.free(distances);
-    if (h.relative) copyRelative(backend, stored[at++], edgeFeatures, F);
+    if (h.relative) relativeTensor = copyRelative(backend, stored[at++], edgeFeatures, F);
   } else {
     edgeFeatures = wrap(4, [nEdges, F]);
   }
@@ -498,7 +511,7 @@ export function uploadInputs(
       });
     }
     for (const s of [positions, vectors, atomM, edgeM, atomR, edgeR]) backend.free(s);
-    copyRelative(backend, relative, edgeFeatures, F);
+    relativeTensor = copyRelative(backend, relative, edgeFeatures, F);
   }
   const copyOrder = k > 1 ? wrap(at++, [h.nCrystals * k]) : null;
   const copyOffsets = k > 1 ? wrap(at++, [h.nCrystals + 1]) : null;
@@ -510,6 +523,14 @@ export function uploadInputs(
     numbers,
     coords,
     edgeFeatures,
+    edgeSource: distanceTensor
+      ? {
+        distances: distanceTensor,
+        extra: relativeTensor,
+        rows: nEdges,
+        basis: { centres: gaussianSize(), ...GAUSSIANS },
+      }
+      : null,
     edgeOffsets,
     neighbors,
     crystalOffsets,
