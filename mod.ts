@@ -162,6 +162,7 @@ export type {
   CopyColsArgs,
   DType,
   EdgeCombineArgs,
+  EdgeCombineBackwardArgs,
   EdgeGemmArgs,
   EdgeGemmWeightGradArgs,
   EdgeSourceArgs,

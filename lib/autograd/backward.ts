@@ -480,16 +480,24 @@ function inputGradients(
       const source = "distances" in op.x ? op.x : null, x = source ? null : op.x as Tensor;
       const atoms = offsets.size - 1, edges = g.rows, cols = weight.rows;
       const out: [Tensor, Tensor][] = [];
-      if (self.requiresGrad) {
-        const d = make(b, self.shape);
-        b.segmentReduce(g.storage, offsets.storage, d.storage, atoms, cols, false);
-        out.push([self, d]);
+      // dSelf (segment sums), dOther (neighbour scatter), dBias (column sums) of the same dz:
+      // one pass when the backend fuses them.
+      const dSelf = self.requiresGrad ? make(b, self.shape) : null;
+      const dOther = other.requiresGrad ? make(b, other.shape, true) : null;
+      const dBias = bias.requiresGrad ? make(b, bias.shape) : null;
+      if (b.edgeCombineBackward && (dSelf || dOther || dBias)) {
+        b.edgeCombineBackward({
+          ...{ dz: g.storage, offsets: offsets.storage, neighbors: neighbors.storage },
+          ...{ atoms, edges, cols, dSelf: dSelf?.storage ?? null },
+          ...{ dOther: dOther?.storage ?? null, dBias: dBias?.storage ?? null },
+        });
+      } else {
+        if (dSelf) b.segmentReduce(g.storage, offsets.storage, dSelf.storage, atoms, cols, false);
+        if (dOther) b.scatterAddRows(g.storage, neighbors.storage, dOther.storage, edges, cols);
+        if (dBias) b.sumRows(g.storage, dBias.storage, edges, cols);
       }
-      if (other.requiresGrad) {
-        const d = make(b, other.shape, true);
-        b.scatterAddRows(g.storage, neighbors.storage, d.storage, edges, cols);
-        out.push([other, d]);
-      }
+      if (dSelf) out.push([self, dSelf]);
+      if (dOther) out.push([other, dOther]);
       if (x?.requiresGrad) {
         const k = x.cols, dx = make(b, x.shape);
         b.gemm({
@@ -518,11 +526,7 @@ function inputGradients(
         }
         if (!prev) out.push([weight, dw]);
       }
-      if (bias.requiresGrad) {
-        const db = make(b, bias.shape);
-        b.sumRows(g.storage, db.storage, edges, cols);
-        out.push([bias, db]);
-      }
+      if (dBias) out.push([bias, dBias]);
       return out;
     }
     case "gateSum": {

@@ -271,6 +271,33 @@ export interface EdgeGemmWeightGradArgs<T = Storage> extends EdgeSourceArgs<T> {
 }
 
 /**
+ * Backward of {@linkcode EdgeCombineArgs} with respect to the atom rows and the bias, from
+ * `dz` (`[edges, cols]`) in one pass: `dSelf[i] = Σ_{e of atom i} dz[e]` (written, as
+ * `segmentReduce`), `dOther[neighbors[e]] += dz[e]` (accumulated, as `scatterAddRows`) and
+ * `dBias = Σ_e dz[e]` (written, as `sumRows`). Each output may be null (not wanted).
+ */
+export interface EdgeCombineBackwardArgs<T = Storage> {
+  /** `[edges, cols]` gradient of z. */
+  dz: T;
+  /** int32 `[atoms + 1]` CSR offsets of the edges by centre atom. */
+  offsets: T;
+  /** int32 `[edges]` neighbour atom of each edge. */
+  neighbors: T;
+  /** Atoms (segments). */
+  atoms: number;
+  /** Edges (`offsets[atoms]`). */
+  edges: number;
+  /** Columns (2A). */
+  cols: number;
+  /** `[atoms, cols]` (written) or null. */
+  dSelf: T | null;
+  /** `[atoms, cols]` (accumulated into: pass zeros for the plain gradient) or null. */
+  dOther: T | null;
+  /** `[cols]` (written) or null. */
+  dBias: T | null;
+}
+
+/**
  * The fused CGCNN gate and neighbour sum: `out[i] = Σ_e σ(y_f) ⊙ softplus(y_c)` over the edges
  * of atom i, where `y = [y_f | y_c] = (z − mean) / sqrt(variance + eps) · gamma + beta` (BN1).
  * `z` is `[edges, 2·cols]`, `out` `[atoms, cols]` (overwritten); statistics `[2·cols]`.
@@ -700,6 +727,12 @@ export interface Backend {
    * and `gate` (lib/models/cgcnn.ts).
    */
   edgeCombine?(args: EdgeCombineArgs): void;
+  /**
+   * Backward of `edgeCombine` for the atom rows and the bias in one pass over dz (see
+   * {@linkcode EdgeCombineBackwardArgs}). Optional: without it the autograd rule runs
+   * `segmentReduce`, `scatterAddRows` and `sumRows`, the same maths in three passes.
+   */
+  edgeCombineBackward?(args: EdgeCombineBackwardArgs): void;
   /** Fused BN1 → gate → neighbour sum (see {@linkcode GateSumArgs}); optional with `edgeCombine`. */
   gateSum?(args: GateSumArgs): void;
   /** Backward of `gateSum` (see {@linkcode GateSumBackwardArgs}); optional with `edgeCombine`. */

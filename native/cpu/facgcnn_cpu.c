@@ -292,42 +292,158 @@ API void fc_scatter_add_rows(const float *src, const int *index, float *out, int
 }
 
 /*
- * Fused CGCNN edge kernels (Xie & Grossman 2018, eq. 5): the pre-activation of edge e = (i, j)
- * is z_e = W_u u_e + b + W_a v_i + W_b v_j. The caller's GEMM leaves W_u u_e in z; this pass adds
- * the bias, the centre atom's row (CSR segment i) and the neighbour's row in place, and (when
- * `moments`) accumulates BN1's column mean and biased variance of z in double, per thread, added
- * in thread order. One read and one write of z instead of five E×2A temporaries.
+ * Fused CGCNN edge kernels (Xie & Grossman 2018, eq. 5).
+ *
+ * Work split: thread t of T takes the atoms whose first edge lies in its 1/T share of the edges
+ * (`edge_split`), so every thread gets about the same number of edges (the cost) however uneven
+ * the neighbour counts, whole atom segments stay on one thread (no write conflicts on per-atom
+ * rows), and the partition depends only on the graph and T: results are deterministic for a
+ * thread count.
+ *
+ * Statistics (BN1's moments, Σdy and Σdy·x̂) are summed in float32 over a block of at most
+ * STAT_BLOCK edges inside the vectorised loop, then each block's partial is added to a per-thread
+ * float64 row, and the threads' rows in thread order. A float32 sum of ≤ 16 terms has a relative
+ * error below 16·2⁻²⁴ ≈ 1e-6 of the block's Σ|terms| — the size of the float32 rounding already
+ * in each term — while the running total over all E edges stays in float64, where float32 would
+ * lose ~E·2⁻²⁴. A float64 add per element (the scalar conversion loop it replaces) halved the
+ * throughput of these kernels.
+ */
+#define STAT_BLOCK 16
+
+/* First index i in [lo, hi] with offsets[i] ≥ key (offsets non-decreasing). */
+static int lower_bound(const int *offsets, int lo, int hi, int64_t key) {
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    if (offsets[mid] < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* Atoms [*a0, *a1) of thread t of T: those whose first edge is in [E·t/T, E·(t+1)/T). */
+static void edge_split(const int *offsets, int natoms, int t, int T, int *a0, int *a1) {
+  int64_t edges = offsets[natoms];
+  *a0 = t == 0 ? 0 : lower_bound(offsets, 0, natoms, edges * t / T);
+  *a1 = t == T - 1 ? natoms : lower_bound(offsets, 0, natoms, edges * (t + 1) / T);
+}
+
+/*
+ * Per-thread float64 partials, reused across calls (no calloc/free on the hot path). Thread-local:
+ * data-parallel training may call the kernels from several JS workers at once.
+ */
+static _Thread_local double *scratch_buf;
+static _Thread_local size_t scratch_len;
+static double *scratch_zeroed(size_t n) {
+  if (n > scratch_len) {
+    free(scratch_buf);
+    scratch_buf = malloc(n * sizeof(double));
+    scratch_len = scratch_buf ? n : 0;
+  }
+  if (scratch_buf) memset(scratch_buf, 0, n * sizeof(double));
+  return scratch_buf;
+}
+
+/*
+ * The gate's transcendental functions, inlined so the fused loops vectorise without calls: the
+ * libmvec calls spill every vector register and cost ~5× these. Both are within ~1 ulp in
+ * float32 (the TypeScript kernels use the same formulas in float64).
+ *
+ * e^x for x ≤ 0 (the gate only needs e^−|x|): Cody–Waite reduction x = n·ln2 + r, |r| ≤ ln2/2,
+ * and Cephes' degree-5 minimax polynomial for e^r; 2^n built in the exponent bits, in two steps
+ * below 2^−126 so subnormal results are kept; NaN propagates, −∞ gives 0.
+ */
+static inline float exp_nonpos(float x) {
+  x = x < -110.0f ? -110.0f : x; /* e^−110 < 2^−150 rounds to 0 either way */
+  float n = rintf(x * 1.44269504088896341f);
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  float y = p * (r * r) + r + 1.0f;
+  int ni = (int)n, sub = ni < -126;
+  union {
+    int32_t i;
+    float f;
+  } scale = {.i = ((sub ? ni + 64 : ni) + 127) << 23};
+  y *= scale.f;
+  return sub ? y * 0x1p-64f : y;
+}
+
+/* log(1 + t) for t in [0, 1]: 2·atanh(s), s = t/(2 + t) ≤ 1/3 (no cancellation for small t). */
+static inline float log1p_unit(float t) {
+  float s = t / (2.0f + t), s2 = s * s;
+  /* 1/3 + s²/5 + … + s¹⁰/13: the next term is below (1/9)⁶/15 ≈ 1.3e-7 of s³, < 0.1 ulp. */
+  float p = 1.0f / 13.0f;
+  p = p * s2 + 1.0f / 11.0f;
+  p = p * s2 + 1.0f / 9.0f;
+  p = p * s2 + 1.0f / 7.0f;
+  p = p * s2 + 1.0f / 5.0f;
+  p = p * s2 + 1.0f / 3.0f;
+  float s2x = s + s;
+  return s2x + s2x * s2 * p;
+}
+
+/*
+ * The pre-activation of edge e = (i, j) is z_e = W_u u_e + b + W_a v_i + W_b v_j. The caller's
+ * GEMM leaves W_u u_e in z; this pass adds the bias, the centre atom's row (CSR segment i) and
+ * the neighbour's row in place, and (when `moments`) accumulates BN1's column mean and biased
+ * variance of z. One read and one write of z instead of five E×2A temporaries.
+ * z [E, cols]; bias [cols]; self, other [N, cols]; offsets [N + 1]; nbr [E]; mean, var [cols].
  */
 API void fc_edge_combine(float *z, const float *bias, const float *self, const float *other,
                          const int *offsets, const int *nbr, int natoms, int cols, int moments,
                          float *mean, float *var) {
   int edges = offsets[natoms];
-  int T = moments ? threads_for(edges) : omp_get_max_threads();
-  if (T > MAX_THREADS) T = MAX_THREADS;
-  double *part = moments ? calloc((size_t)2 * T * cols, sizeof(double)) : NULL;
+  int T = threads_for(edges);
+  double *part = moments ? scratch_zeroed((size_t)2 * T * cols) : NULL;
+  if (moments && !part) T = 1; /* no memory for partials: still correct, on one thread */
+  double fallback[moments && !part ? 2 * cols : 1];
+  if (moments && !part) {
+    part = fallback;
+    memset(fallback, 0, sizeof(double) * 2 * cols);
+  }
 #pragma omp parallel num_threads(T)
   {
-    int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    /* Split atoms so each thread gets about the same number of edges. */
-    int64_t e0 = (int64_t)edges * t / nt, e1 = (int64_t)edges * (t + 1) / nt;
+    int t = omp_get_thread_num(), nt = omp_get_num_threads(), a0, a1;
+    edge_split(offsets, natoms, t, nt, &a0, &a1);
     double *ps = part ? part + (size_t)2 * t * cols : NULL, *pq = ps ? ps + cols : NULL;
-    for (int i = 0; i < natoms; i++) {
-      int r0 = offsets[i], r1 = offsets[i + 1];
-      if (r1 <= e0 || r0 >= e1) continue;
-      if (r0 < e0) r0 = (int)e0;
-      if (r1 > e1) r1 = (int)e1;
+    float ba[cols], fs[cols], fq[cols];
+    for (int i = a0; i < a1; i++) {
       const float *a = self + (int64_t)i * cols;
-      for (int e = r0; e < r1; e++) {
-        float *ze = z + (int64_t)e * cols;
-        const float *b = other + (int64_t)nbr[e] * cols;
 #pragma omp simd
-        for (int j = 0; j < cols; j++) ze[j] += bias[j] + a[j] + b[j];
-        if (ps) {
-          for (int j = 0; j < cols; j++) {
-            double v = ze[j];
-            ps[j] += v;
-            pq[j] += v * v;
+      for (int j = 0; j < cols; j++) ba[j] = bias[j] + a[j];
+      for (int e0 = offsets[i]; e0 < offsets[i + 1]; e0 += STAT_BLOCK) {
+        int e1 = e0 + STAT_BLOCK < offsets[i + 1] ? e0 + STAT_BLOCK : offsets[i + 1];
+        if (!ps) {
+          for (int e = e0; e < e1; e++) {
+            float *restrict ze = z + (int64_t)e * cols;
+            const float *restrict b = other + (int64_t)nbr[e] * cols;
+#pragma omp simd
+            for (int j = 0; j < cols; j++) ze[j] += ba[j] + b[j];
           }
+          continue;
+        }
+        memset(fs, 0, sizeof(float) * cols);
+        memset(fq, 0, sizeof(float) * cols);
+        for (int e = e0; e < e1; e++) {
+          float *restrict ze = z + (int64_t)e * cols;
+          const float *restrict b = other + (int64_t)nbr[e] * cols;
+#pragma omp simd
+          for (int j = 0; j < cols; j++) {
+            float v = ze[j] + (ba[j] + b[j]);
+            ze[j] = v;
+            fs[j] += v;
+            fq[j] += v * v;
+          }
+        }
+#pragma omp simd
+        for (int j = 0; j < cols; j++) {
+          ps[j] += fs[j];
+          pq[j] += fq[j];
         }
       }
     }
@@ -344,7 +460,6 @@ API void fc_edge_combine(float *z, const float *bias, const float *self, const f
       mean[j] = (float)m;
       var[j] = (float)(v > 0.0 ? v : 0.0);
     }
-    free(part);
   }
 }
 
@@ -362,21 +477,31 @@ static void bn_scale_shift(const float *mean, const float *var, const float *gam
 /*
  * out[i] = Σ_{e in segment i} σ(y_f) ⊙ softplus(y_c), y = BN1(z_e) = [y_f | y_c] (`cols` = A,
  * z has 2A columns). Neither BN1's output nor the E×A messages are stored.
+ * z [E, 2A]; offsets [N + 1]; mean, var, gamma, beta [2A]; out [N, A].
  */
 API void fc_gate_sum(const float *z, const int *offsets, int natoms, int cols, const float *mean,
                      const float *var, const float *gamma, const float *beta, float eps, float *out) {
-  int c2 = 2 * cols;
+  int c2 = 2 * cols, T = threads_for(offsets[natoms]);
   float scale[c2], shift[c2], inv[c2];
   bn_scale_shift(mean, var, gamma, beta, eps, c2, scale, shift, inv);
-#pragma omp parallel for schedule(static)
-  for (int i = 0; i < natoms; i++) {
-    float *o = out + (int64_t)i * cols;
-    memset(o, 0, sizeof(float) * cols);
-    for (int e = offsets[i]; e < offsets[i + 1]; e++) {
-      const float *f = z + (int64_t)e * c2, *c = f + cols;
+  const float *sf = scale, *sc = scale + cols, *hf = shift, *hc = shift + cols;
+#pragma omp parallel num_threads(T)
+  {
+    int a0, a1;
+    edge_split(offsets, natoms, omp_get_thread_num(), omp_get_num_threads(), &a0, &a1);
+    for (int i = a0; i < a1; i++) {
+      float *restrict o = out + (int64_t)i * cols;
+      memset(o, 0, sizeof(float) * cols);
+      for (int e = offsets[i]; e < offsets[i + 1]; e++) {
+        const float *restrict zf = z + (int64_t)e * c2, *restrict zc = zf + cols;
 #pragma omp simd
-      for (int j = 0; j < cols; j++) {
-        o[j] += sigmoidf(f[j] * scale[j] + shift[j]) * softplusf(c[j] * scale[cols + j] + shift[cols + j]);
+        for (int j = 0; j < cols; j++) {
+          float f = zf[j] * sf[j] + hf[j], c = zc[j] * sc[j] + hc[j];
+          float ef = exp_nonpos(-fabsf(f)), invf = 1.0f / (1.0f + ef);
+          float s = f >= 0.0f ? invf : ef * invf;
+          float sp = (c > 0.0f ? c : 0.0f) + log1p_unit(exp_nonpos(-fabsf(c)));
+          o[j] += s * (c > SOFTPLUS_THRESHOLD ? c : sp);
+        }
       }
     }
   }
@@ -385,74 +510,176 @@ API void fc_gate_sum(const float *z, const int *offsets, int natoms, int cols, c
 /*
  * Backward of fc_gate_sum: from dOut [N, A] writes dz [E, 2A] (through the gate and BN1, the
  * batch statistics' dependence on z included when `batch_stats`), dGamma and dBeta [2A].
- * Pass 1 (atoms split across threads): dy = gate'(y)·dOut[i], stored in dz; Σdy and Σdy·x̂ per
- * thread in double. Pass 2 (edges): dz = γ/σ·(dy − Σdy/E − x̂·Σ(dy·x̂)/E), in place.
+ * Pass 1: dy = gate'(y)·dOut[i], stored in dz, with Σdy and Σdy·x̂ (x̂ = (z − μ)/σ) in the same
+ * vectorised loop. Pass 2 (same partition, the thread's edges still partly in its cache):
+ * dz = γ/σ·(dy − Σdy/E − x̂·Σ(dy·x̂)/E), in place (Ioffe & Szegedy 2015).
  */
 API void fc_gate_sum_backward(const float *z, const int *offsets, int natoms, int cols,
                               const float *mean, const float *var, const float *gamma,
                               const float *beta, float eps, const float *dout, float *dz,
                               float *dgamma, float *dbeta, int batch_stats) {
   int c2 = 2 * cols, edges = offsets[natoms];
-  float scale[c2], shift[c2], inv[c2];
+  float scale[c2], shift[c2], inv[c2], k1[c2], k2[c2], k3[c2];
   bn_scale_shift(mean, var, gamma, beta, eps, c2, scale, shift, inv);
   int T = threads_for(edges);
-  double *part = calloc((size_t)2 * T * c2, sizeof(double));
+  double *part = scratch_zeroed((size_t)2 * T * c2);
+  double fallback[part ? 1 : 2 * c2];
+  if (!part) {
+    T = 1;
+    part = fallback;
+    memset(fallback, 0, sizeof(double) * 2 * c2);
+  }
+  const float *sf = scale, *sc = scale + cols, *hf = shift, *hc = shift + cols;
+  const float *mf = mean, *mc = mean + cols, *vf = inv, *vc = inv + cols;
 #pragma omp parallel num_threads(T)
   {
-    int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    int64_t e0 = (int64_t)edges * t / nt, e1 = (int64_t)edges * (t + 1) / nt;
+    int t = omp_get_thread_num(), a0, a1;
+    edge_split(offsets, natoms, t, omp_get_num_threads(), &a0, &a1);
     double *sa = part + (size_t)2 * t * c2, *sb = sa + c2;
-    for (int i = 0; i < natoms; i++) {
-      int r0 = offsets[i], r1 = offsets[i + 1];
-      if (r1 <= e0 || r0 >= e1) continue;
-      if (r0 < e0) r0 = (int)e0;
-      if (r1 > e1) r1 = (int)e1;
-      const float *g = dout + (int64_t)i * cols;
-      for (int e = r0; e < r1; e++) {
-        const float *zf = z + (int64_t)e * c2, *zc = zf + cols;
-        float *df = dz + (int64_t)e * c2, *dc = df + cols;
+    float fa[c2], fb[c2];
+    for (int i = a0; i < a1; i++) {
+      const float *restrict g = dout + (int64_t)i * cols;
+      for (int e0 = offsets[i]; e0 < offsets[i + 1]; e0 += STAT_BLOCK) {
+        int e1 = e0 + STAT_BLOCK < offsets[i + 1] ? e0 + STAT_BLOCK : offsets[i + 1];
+        memset(fa, 0, sizeof(float) * c2);
+        memset(fb, 0, sizeof(float) * c2);
+        for (int e = e0; e < e1; e++) {
+          const float *restrict zf = z + (int64_t)e * c2, *restrict zc = zf + cols;
+          float *restrict df = dz + (int64_t)e * c2, *restrict dc = df + cols;
 #pragma omp simd
-        for (int j = 0; j < cols; j++) {
-          float f = zf[j] * scale[j] + shift[j], c = zc[j] * scale[cols + j] + shift[cols + j];
-          float ef = expf(-fabsf(f)), invf = 1.0f / (1.0f + ef);
-          float s = f >= 0.0f ? invf : ef * invf;
-          float ds = ef * invf * invf;
-          float e2 = expf(-fabsf(c)), ic = 1.0f / (1.0f + e2);
-          float sc = c >= 0.0f ? ic : e2 * ic;
-          float spv = (c > 0.0f ? c : 0.0f) + log1pf(e2);
-          float sp = c > SOFTPLUS_THRESHOLD ? c : spv;
-          df[j] = g[j] * ds * sp;
-          dc[j] = g[j] * s * (c > SOFTPLUS_THRESHOLD ? 1.0f : sc);
+          for (int j = 0; j < cols; j++) {
+            float f = zf[j] * sf[j] + hf[j], c = zc[j] * sc[j] + hc[j];
+            float ef = exp_nonpos(-fabsf(f)), invf = 1.0f / (1.0f + ef);
+            float s = f >= 0.0f ? invf : ef * invf;
+            float ds = ef * invf * invf; /* σ'(f) = e/(1+e)², no cancellation in 1 − σ */
+            float ec = exp_nonpos(-fabsf(c)), ic = 1.0f / (1.0f + ec);
+            float sgc = c >= 0.0f ? ic : ec * ic;
+            float spv = (c > 0.0f ? c : 0.0f) + log1p_unit(ec);
+            int lin = c > SOFTPLUS_THRESHOLD;
+            float dyf = g[j] * ds * (lin ? c : spv);
+            float dyc = g[j] * s * (lin ? 1.0f : sgc);
+            df[j] = dyf;
+            dc[j] = dyc;
+            fa[j] += dyf;
+            fb[j] += dyf * ((zf[j] - mf[j]) * vf[j]);
+            fa[cols + j] += dyc;
+            fb[cols + j] += dyc * ((zc[j] - mc[j]) * vc[j]);
+          }
         }
+#pragma omp simd
         for (int j = 0; j < c2; j++) {
-          double d = df[j];
-          sa[j] += d;
-          sb[j] += d * ((zf[j] - mean[j]) * (double)inv[j]);
+          sa[j] += fa[j];
+          sb[j] += fb[j];
+        }
+      }
+    }
+#pragma omp barrier
+#pragma omp single
+    for (int j = 0; j < c2; j++) {
+      double a = 0.0, b = 0.0;
+      for (int k = 0; k < T; k++) {
+        a += part[(size_t)2 * k * c2 + j];
+        b += part[(size_t)2 * k * c2 + c2 + j];
+      }
+      dbeta[j] = (float)a;
+      dgamma[j] = (float)b;
+      double cj = gamma[j] * (double)inv[j];
+      k1[j] = (float)cj;
+      k2[j] = batch_stats && edges > 0 ? (float)(cj * a / edges) : 0.0f;
+      k3[j] = batch_stats && edges > 0 ? (float)(cj * b / edges) : 0.0f;
+    }
+    /* the implicit barrier of `single` publishes k1..k3 */
+    for (int64_t e = offsets[a0]; e < offsets[a1]; e++) {
+      const float *restrict ze = z + e * c2;
+      float *restrict d = dz + e * c2;
+#pragma omp simd
+      for (int j = 0; j < c2; j++) d[j] = k1[j] * d[j] - k2[j] - k3[j] * ((ze[j] - mean[j]) * inv[j]);
+    }
+  }
+}
+
+static _Thread_local float *fscratch_buf;
+static _Thread_local size_t fscratch_len;
+static float *fscratch(size_t n) {
+  if (n > fscratch_len) {
+    free(fscratch_buf);
+    fscratch_buf = malloc(n * sizeof(float));
+    fscratch_len = fscratch_buf ? n : 0;
+  }
+  return fscratch_buf;
+}
+
+/*
+ * Backward of fc_edge_combine in one pass over dz [E, cols] (it was three: segment sums, the
+ * neighbour scatter and the bias's column sums, each reading all of dz):
+ *   dself[i] = Σ_{e in segment i} dz[e]  (written; as fc_segment_reduce),
+ *   dother[nbr[e]] += dz[e]              (accumulated; as fc_scatter_add_rows),
+ *   dbias = Σ_e dz[e]                    (written; as fc_sum_rows),
+ * any of the three may be NULL. Thread 0 scatters into dother, thread t > 0 into its own zeroed
+ * [N, cols] buffer, added to dother in thread order afterwards: deterministic for a thread count
+ * and no atomics. dbias adds every element in float64 (as fc_sum_rows): BN1 makes the bias's
+ * true gradient 0, so this sum is pure cancellation and float32 blocks would raise its roundoff.
+ */
+API void fc_edge_combine_backward(const float *dz, const int *offsets, const int *nbr, int natoms,
+                                  int cols, float *dself, float *dother, float *dbias) {
+  int edges = offsets[natoms], T = threads_for(edges);
+  double *part = dbias ? scratch_zeroed((size_t)T * cols) : NULL;
+  float *bufs = dother && T > 1 ? fscratch((size_t)(T - 1) * natoms * cols) : NULL;
+  if ((dbias && !part) || (dother && T > 1 && !bufs)) T = 1; /* no memory: one thread */
+  double fallback[dbias && !part ? cols : 1];
+  if (dbias && !part) {
+    part = fallback;
+    memset(fallback, 0, sizeof(double) * cols);
+  }
+#pragma omp parallel num_threads(T)
+  {
+    int t = omp_get_thread_num(), nt = omp_get_num_threads(), a0, a1;
+    edge_split(offsets, natoms, t, nt, &a0, &a1);
+    float *oth = dother && t > 0 ? bufs + (size_t)(t - 1) * natoms * cols : dother;
+    if (dother && t > 0) memset(oth, 0, sizeof(float) * natoms * cols);
+    double *pb = part ? part + (size_t)t * cols : NULL;
+    float srow[cols];
+    for (int i = a0; i < a1; i++) {
+      float *restrict s = dself ? dself + (int64_t)i * cols : srow;
+      memset(s, 0, sizeof(float) * cols);
+      for (int e = offsets[i]; e < offsets[i + 1]; e++) {
+        const float *restrict d = dz + (int64_t)e * cols;
+        if (oth) {
+          float *restrict o = oth + (int64_t)nbr[e] * cols;
+#pragma omp simd
+          for (int j = 0; j < cols; j++) o[j] += d[j];
+        }
+        if (pb) {
+#pragma omp simd
+          for (int j = 0; j < cols; j++) {
+            s[j] += d[j];
+            pb[j] += d[j];
+          }
+        } else {
+#pragma omp simd
+          for (int j = 0; j < cols; j++) s[j] += d[j];
+        }
+      }
+    }
+    if (dother && nt > 1) {
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int r = 0; r < natoms; r++) {
+        float *restrict o = dother + (int64_t)r * cols;
+        for (int k = 1; k < nt; k++) {
+          const float *restrict b = bufs + ((size_t)(k - 1) * natoms + r) * cols;
+#pragma omp simd
+          for (int j = 0; j < cols; j++) o[j] += b[j];
         }
       }
     }
   }
-  float k1[c2], k2[c2], k3[c2];
-  for (int j = 0; j < c2; j++) {
-    double a = 0.0, b = 0.0;
-    for (int k = 0; k < T; k++) {
-      a += part[(size_t)2 * k * c2 + j];
-      b += part[(size_t)2 * k * c2 + c2 + j];
+  if (dbias) {
+    for (int j = 0; j < cols; j++) {
+      double s = 0.0;
+      for (int k = 0; k < T; k++) s += part[(size_t)k * cols + j];
+      dbias[j] = (float)s;
     }
-    dbeta[j] = (float)a;
-    dgamma[j] = (float)b;
-    double c = gamma[j] * (double)inv[j];
-    k1[j] = (float)c;
-    k2[j] = batch_stats && edges > 0 ? (float)(c * a / edges) : 0.0f;
-    k3[j] = batch_stats && edges > 0 ? (float)(c * b / edges) : 0.0f;
-  }
-  free(part);
-#pragma omp parallel for schedule(static)
-  for (int e = 0; e < edges; e++) {
-    const float *ze = z + (int64_t)e * c2;
-    float *d = dz + (int64_t)e * c2;
-#pragma omp simd
-    for (int j = 0; j < c2; j++) d[j] = k1[j] * d[j] - k2[j] - k3[j] * (ze[j] - mean[j]) * inv[j];
   }
 }
 

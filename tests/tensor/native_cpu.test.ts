@@ -209,55 +209,89 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "native fused edge kernels (edge combine, gate-sum and its backward) equal TypeScript",
-  ignore,
-  fn() {
-    const atoms = 300, A = 24, c2 = 2 * A;
-    const offsets = [0];
-    const nbr: number[] = [];
-    for (let i = 0; i < atoms; i++) {
-      const n = (i * 7) % 13; // 0–12 neighbours: uneven segments, some empty
-      for (let k = 0; k < n; k++) nbr.push((i * 31 + k * 17) % atoms);
-      offsets.push(nbr.length);
-    }
-    const E = nbr.length, off = new Int32Array(offsets), nb = new Int32Array(nbr);
-    const z0 = rand(E * c2, 3), bias = rand(c2, 1), self = rand(atoms * c2, 2);
-    const other = rand(atoms * c2, 2);
-    same(
-      "edgeCombine",
-      [z0, bias, self, other, off, nb],
-      [E * c2, c2, c2],
-      (b, [z, bi, s, o, of, n], [zo, m, v]) => {
-        b.copy(z, zo, E * c2);
-        b.edgeCombine!({
-          ...{ z: zo, bias: bi, self: s, other: o, offsets: of, neighbors: n },
-          ...{ atoms, edges: E, cols: c2, mean: m, variance: v },
-        });
-      },
-      2e-5,
-    );
-    const stats = [rand(c2, 1), Float32Array.from(rand(c2, 1), (x) => 0.5 + x * x)];
-    const gb = [Float32Array.from(rand(c2, 1), (x) => 1 + x / 2), rand(c2, 1)];
-    const z = rand(E * c2, 6);
-    for (const batchStatistics of [true, false]) {
+/**
+ * A graph with 0–12 neighbours per atom (some segments empty) and one atom with 40 (longer than
+ * the native kernels' 16-edge statistic blocks), so the per-thread edge split lands mid-graph.
+ */
+function edgeGraph(atoms: number) {
+  const offsets = [0];
+  const nbr: number[] = [];
+  for (let i = 0; i < atoms; i++) {
+    const n = i === 7 ? 40 : (i * 7) % 13;
+    for (let k = 0; k < n; k++) nbr.push((i * 31 + k * 17) % atoms);
+    offsets.push(nbr.length);
+  }
+  return { E: nbr.length, off: new Int32Array(offsets), nb: new Int32Array(nbr) };
+}
+
+// A = 24 fills whole 8-float vectors; A = 13 leaves remainders in every row.
+for (const A of [24, 13]) {
+  Deno.test({
+    name:
+      `native fused edge kernels (edge combine, gate-sum and their backward) equal TypeScript, A = ${A}`,
+    ignore,
+    fn() {
+      const atoms = 300, c2 = 2 * A;
+      const { E, off, nb } = edgeGraph(atoms);
+      const z0 = rand(E * c2, 3), bias = rand(c2, 1), self = rand(atoms * c2, 2);
+      const other = rand(atoms * c2, 2);
       same(
-        "gateSum and backward",
-        [z, off, ...stats, ...gb, rand(atoms * A)],
-        [atoms * A, E * c2, c2, c2],
-        (b, [zs, of, m, v, g, be, dOut], [out, dz, dg, db]) => {
-          const common = { z: zs, offsets: of, atoms, edges: E, cols: A, mean: m, variance: v };
-          b.gateSum!({ ...common, gamma: g, beta: be, eps: 1e-5, out });
-          b.gateSumBackward!({
-            ...common,
-            ...{ gamma: g, beta: be, eps: 1e-5, dOut, dz, dGamma: dg, dBeta: db, batchStatistics },
+        "edgeCombine",
+        [z0, bias, self, other, off, nb],
+        [E * c2, c2, c2],
+        (b, [z, bi, s, o, of, n], [zo, m, v]) => {
+          b.copy(z, zo, E * c2);
+          b.edgeCombine!({
+            ...{ z: zo, bias: bi, self: s, other: o, offsets: of, neighbors: n },
+            ...{ atoms, edges: E, cols: c2, mean: m, variance: v },
           });
         },
         2e-5,
       );
-    }
-  },
-});
+      // dOther accumulates into what is there; dBias of the native kernel sums in float blocks.
+      const dz = rand(E * c2, 2), prior = rand(atoms * c2, 1);
+      for (const want of [[true, true, true], [false, true, false], [true, false, true]]) {
+        same(
+          `edgeCombineBackward ${want}`,
+          [dz, off, nb, prior],
+          [atoms * c2, atoms * c2, c2],
+          (b, [d, of, n, p], [ds, dother, db]) => {
+            b.copy(p, dother, atoms * c2);
+            b.edgeCombineBackward!({
+              ...{ dz: d, offsets: of, neighbors: n, atoms, edges: E, cols: c2 },
+              ...{ dSelf: want[0] ? ds : null, dOther: want[1] ? dother : null },
+              ...{ dBias: want[2] ? db : null },
+            });
+          },
+          2e-5,
+        );
+      }
+      const stats = [rand(c2, 1), Float32Array.from(rand(c2, 1), (x) => 0.5 + x * x)];
+      const gb = [Float32Array.from(rand(c2, 1), (x) => 1 + x / 2), rand(c2, 1)];
+      // Scale 150 drives BN1's output past softplus's threshold (20) and e^−|y| below 2^−126.
+      for (const scale of [6, 150]) {
+        const z = rand(E * c2, scale);
+        for (const batchStatistics of [true, false]) {
+          same(
+            `gateSum and backward (z scale ${scale}, batch statistics ${batchStatistics})`,
+            [z, off, ...stats, ...gb, rand(atoms * A)],
+            [atoms * A, E * c2, c2, c2],
+            (b, [zs, of, m, v, g, be, dOut], [out, dz, dg, db]) => {
+              const common = { z: zs, offsets: of, atoms, edges: E, cols: A, mean: m, variance: v };
+              b.gateSum!({ ...common, gamma: g, beta: be, eps: 1e-5, out });
+              b.gateSumBackward!({
+                ...common,
+                ...{ gamma: g, beta: be, eps: 1e-5, dOut, dz, dGamma: dg, dBeta: db },
+                batchStatistics,
+              });
+            },
+            2e-5,
+          );
+        }
+      }
+    },
+  });
+}
 
 Deno.test({
   name: "native column sums equal the TypeScript kernel",

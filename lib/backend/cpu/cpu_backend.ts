@@ -16,6 +16,7 @@ import type {
   CopyColsArgs,
   DType,
   EdgeCombineArgs,
+  EdgeCombineBackwardArgs,
   EdgeGemmArgs,
   EdgeGemmWeightGradArgs,
   FrameApplyArgs,
@@ -480,6 +481,18 @@ export class CpuBackend implements Backend {
       neighbors: this.#i32(a.neighbors),
       mean: a.mean && this.#f32(a.mean),
       variance: a.variance && this.#f32(a.variance),
+    });
+  }
+
+  edgeCombineBackward(a: EdgeCombineBackwardArgs): void {
+    this.#k.edgeCombineBackward({
+      ...a,
+      dz: this.#f32(a.dz),
+      offsets: this.#i32(a.offsets),
+      neighbors: this.#i32(a.neighbors),
+      dSelf: a.dSelf && this.#f32(a.dSelf),
+      dOther: a.dOther && this.#f32(a.dOther),
+      dBias: a.dBias && this.#f32(a.dBias),
     });
   }
 

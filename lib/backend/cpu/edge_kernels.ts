@@ -7,9 +7,20 @@
  * @module
  */
 
-import type { EdgeCombineArgs, GateSumArgs, GateSumBackwardArgs } from "../backend.ts";
+import type {
+  EdgeCombineArgs,
+  EdgeCombineBackwardArgs,
+  GateSumArgs,
+  GateSumBackwardArgs,
+} from "../backend.ts";
 import { fastExp, log1pUnit, sigmoid, softplus, SOFTPLUS_THRESHOLD } from "./fast_math.ts";
-import { checkIndices, checkOffsets } from "./graph_kernels.ts";
+import {
+  checkIndices,
+  checkOffsets,
+  scatterAddRowsKernel,
+  segmentReduceKernel,
+  sumRowsKernel,
+} from "./graph_kernels.ts";
 
 type F = Float32Array;
 type I = Int32Array;
@@ -19,6 +30,10 @@ export type EdgeCombineHost = Omit<EdgeCombineArgs<F>, "offsets" | "neighbors"> 
   offsets: I;
   neighbors: I;
 };
+/** The host form of {@linkcode EdgeCombineBackwardArgs}. */
+export type EdgeCombineBackwardHost =
+  & Omit<EdgeCombineBackwardArgs<F>, "offsets" | "neighbors">
+  & { offsets: I; neighbors: I };
 /** The host form of {@linkcode GateSumArgs}. */
 export type GateSumHost = Omit<GateSumArgs<F>, "offsets"> & { offsets: I };
 /** The host form of {@linkcode GateSumBackwardArgs}. */
@@ -63,6 +78,19 @@ export function edgeCombineKernel(a: EdgeCombineHost): void {
       variance[j] = n > 0 ? Math.max(q[j] / n - m * m, 0) : 0;
     }
   }
+}
+
+/**
+ * Backward of `edgeCombineKernel` for the atom rows and the bias: exactly the three graph kernels
+ * the unfused rule runs (segment sums, neighbour scatter, column sums), so the TypeScript backend
+ * computes bit for bit what it computed before; the native kernel does it in one pass over dz.
+ */
+export function edgeCombineBackwardKernel(a: EdgeCombineBackwardHost): void {
+  const { dz, offsets, neighbors, atoms, edges, cols } = a;
+  checkEdgeGraph("edgeCombineBackward", offsets, atoms, edges, neighbors);
+  if (a.dSelf) segmentReduceKernel(dz, offsets, a.dSelf, atoms, cols, false);
+  if (a.dOther) scatterAddRowsKernel(dz, neighbors, a.dOther, edges, cols);
+  if (a.dBias) sumRowsKernel(dz, a.dBias, edges, cols);
 }
 
 /** BN1's `scale = γ/√(σ²+ε)`, `shift = β − μ·scale` and `1/√(σ²+ε)` per column. */

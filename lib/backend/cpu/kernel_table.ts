@@ -37,6 +37,8 @@ import {
 import type { CpuKernels } from "./native_kernels.ts";
 import {
   checkEdgeGraph,
+  type EdgeCombineBackwardHost,
+  edgeCombineBackwardKernel,
   type EdgeCombineHost,
   edgeCombineKernel,
   type GateSumBackwardHost,
@@ -87,6 +89,8 @@ export interface CpuKernelTable {
   sumRows(x: F, out: F, rows: number, cols: number): void;
   /** Fused edge pre-activation (+ BN1 statistics). */
   edgeCombine(a: EdgeCombineHost): void;
+  /** Its backward for the atom rows and the bias, one pass over dz. */
+  edgeCombineBackward(a: EdgeCombineBackwardHost): void;
   /** Fused BN1 → gate → neighbour sum. */
   gateSum(a: GateSumHost): void;
   /** Its backward. */
@@ -114,6 +118,7 @@ export const TS_KERNELS: CpuKernelTable = {
   batchNormBackward: batchNormBackwardKernel,
   sumRows: sumRowsKernel,
   edgeCombine: edgeCombineKernel,
+  edgeCombineBackward: edgeCombineBackwardKernel,
   gateSum: gateSumKernel,
   gateSumBackward: gateSumBackwardKernel,
   edgeGemm: edgeGemmKernel,
@@ -196,6 +201,13 @@ export function nativeKernelTable(k: CpuKernels): CpuKernelTable {
       k.fc_edge_combine(
         ...[a.z, a.bias, a.self, a.other, a.offsets, a.neighbors] as const,
         ...[a.atoms, a.cols, moments ? 1 : 0, m, v] as const,
+      );
+    },
+    edgeCombineBackward(a) {
+      checkEdgeGraph("edgeCombineBackward", a.offsets, a.atoms, a.edges, a.neighbors);
+      // null outputs are NULL pointers: the kernel skips them.
+      k.fc_edge_combine_backward(
+        ...[a.dz, a.offsets, a.neighbors, a.atoms, a.cols, a.dSelf, a.dOther, a.dBias] as const,
       );
     },
     gateSum(a) {

@@ -30,6 +30,7 @@ export const CPU_KERNEL_SYMBOLS = {
   fc_gather_rows: fn("bbbii", "void"),
   fc_scatter_add_rows: fn("bbbii", "void"),
   fc_edge_combine: fn("bbbbbbiiibb", "void"),
+  fc_edge_combine_backward: fn("bbbiibbb", "void"),
   fc_gate_sum: fn("bbiibbbbfb", "void"),
   fc_gate_sum_backward: fn("bbiibbbbfbbbbi", "void"),
   fc_sum_rows: fn("bbii", "void"),
