@@ -262,9 +262,17 @@ export function copyBandwidth(backend: Backend, bytes: number): number {
   }
 }
 
-/** Bytes, flops and launches of one training step of `kind`, counted on a TrafficBackend. */
-function stepTraffic(kind: Kind, s: Settings, b: { batch: GraphBatch; targets: Float32Array }) {
-  const backend = new TrafficBackend();
+/**
+ * Bytes, flops and launches of one training step of `kind`, counted on a TrafficBackend named
+ * as the device (so the model takes that device's input path: on CUDA, frames built on it).
+ */
+function stepTraffic(
+  kind: Kind,
+  s: Settings,
+  b: { batch: GraphBatch; targets: Float32Array },
+  device: "cpu" | "cuda" = "cpu",
+) {
+  const backend = new TrafficBackend(device);
   const model = new Model(modelConfig(kind, s), backend);
   const optimizer = createOptimizer("sf-adamw", model.parameters(), { lr: s.lr });
   try {
@@ -290,16 +298,17 @@ export function benchOurs(
   s: Settings,
   batches: { batch: GraphBatch; targets: Float32Array }[],
 ): OursResult {
-  const traffic = stepTraffic(kind, s, batches[0]);
+  const traffic = stepTraffic(kind, s, batches[0], backend.name);
   // Host-side input building alone (it is part of every forward pass).
   const rng = new Rng(3, 3);
   const h0 = performance.now();
   for (const b of batches) {
-    // As the model builds them: on CUDA the device applies the frames (host: k·C 3×3 matrices).
+    // As the model builds them: on CUDA the device computes and applies the frames (the host
+    // draws the sign patterns and sends the float64 positions).
     const framePlace = backend.name === "cuda" ? "device" : "host";
     buildHostInputs(
       b.batch,
-      { kind, frames: "stochastic", frameKind: "pca", framePlace },
+      { kind, frames: "stochastic", frameKind: "pca", framePlace, frameBuild: framePlace },
       () => rng.next(),
     );
   }
@@ -672,13 +681,14 @@ async function main(): Promise<void> {
  * What our side does per step, printed next to the peer's note so the two modes can be
  * compared: both copy each batch from pinned host memory and expand the Gaussians on the
  * device; ours also draws the stochastic frames every step (the peer's are drawn once, at
- * export), builds them on the host and uploads the k·C 3×3 frame matrices (CUDA) or the frame
- * coordinates (CPU).
+ * export): on CUDA the device computes them (PCA eigensolves, signs, scale: `buildFrames`) and
+ * applies them from the float64 positions, on the CPU the host builds the frame coordinates.
  */
 function oursNote(device: "cpu" | "cuda"): string {
   return device === "cuda"
     ? "ours: one packed pinned upload per step (inputs; targets staged), Gaussians on the " +
-      "device, frames drawn per step: host PCA/bases → 3×3 matrices, applied on the device; " +
+      "device, frames drawn per step: PCA eigensolves, signs and scale on the device " +
+      "(buildFrames), applied there (applyFrames); degenerate count kept on the device; " +
       "one wait per step (the loss)"
     : "ours (CPU): inputs built on the host each step (frames drawn per step), Gaussians by " +
       "the backend";
@@ -714,7 +724,8 @@ class FakeStorage implements Storage {
 
 /** The counting backend; `traffic()` reads the counters, `reset()` clears them. */
 export class TrafficBackend implements Backend {
-  readonly name = "cpu" as const;
+  /** Named as the device whose step is counted (the model picks its input path by name). */
+  constructor(readonly name: "cpu" | "cuda" = "cpu") {}
   #t: Traffic = TrafficBackend.#empty();
   #live = 0;
   #liveBytes = 0;
