@@ -90,3 +90,34 @@ export function collate(graphs: GraphSet, indices: ArrayLike<number>): GraphBatc
     vectors: sub.vectors,
   };
 }
+
+/**
+ * Crystals `start .. end` of a batch as a batch of their own (what `collate` gives for those
+ * crystals): index arrays are rebased to the slice, value arrays are views of the batch's.
+ */
+export function sliceBatch(batch: GraphBatch, start: number, end: number): GraphBatch {
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end)) {
+    throw new RangeError(`sliceBatch: bad crystal range ${start}..${end}`);
+  }
+  if (end > batch.nCrystals) {
+    throw new RangeError(`sliceBatch: crystals ${start}..${end} of ${batch.nCrystals}`);
+  }
+  const a0 = batch.crystalOffsets[start], a1 = batch.crystalOffsets[end];
+  const e0 = batch.edgeOffsets[a0], e1 = batch.edgeOffsets[a1];
+  return {
+    nCrystals: end - start,
+    nAtoms: a1 - a0,
+    nEdges: e1 - e0,
+    sourceIndices: batch.sourceIndices.subarray(start, end),
+    ids: batch.ids.slice(start, end),
+    targets: batch.targets.subarray(start, end),
+    crystalOffsets: batch.crystalOffsets.slice(start, end + 1).map((o) => o - a0),
+    numbers: batch.numbers.subarray(a0, a1),
+    positions: batch.positions.subarray(3 * a0, 3 * a1),
+    lattices: batch.lattices.subarray(9 * start, 9 * end),
+    edgeOffsets: batch.edgeOffsets.slice(a0, a1 + 1).map((o) => o - e0),
+    neighbors: batch.neighbors.slice(e0, e1).map((j) => j - a0),
+    distances: batch.distances.subarray(e0, e1),
+    vectors: batch.vectors.subarray(3 * e0, 3 * e1),
+  };
+}

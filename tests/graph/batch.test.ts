@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { featurize } from "../../lib/data/featurize.ts";
 import { syntheticCrystals } from "../../lib/data/synthetic.ts";
-import { collate } from "../../lib/graph/batch.ts";
+import { collate, sliceBatch } from "../../lib/graph/batch.ts";
 
 const { graphs } = await featurize(syntheticCrystals({ count: 12, seed: 3 }), {
   cacheDir: null,
@@ -47,4 +47,23 @@ Deno.test("collate: an index outside the set is a RangeError naming it", () => {
     () => collate(graphs, [0, 12]),
     (e: Error) => e instanceof RangeError && /12/.test(e.message),
   );
+});
+
+Deno.test("sliceBatch: a crystal range of a batch is the batch of those crystals", () => {
+  const order = [7, 2, 11, 0, 5, 9];
+  const whole = collate(graphs, order);
+  for (const [start, end] of [[0, 6], [0, 2], [2, 5], [5, 6], [3, 3]]) {
+    const got = sliceBatch(whole, start, end);
+    const want = collate(graphs, order.slice(start, end));
+    for (const key of Object.keys(want) as (keyof typeof want)[]) {
+      const g = got[key], w = want[key];
+      assert.deepEqual(
+        ArrayBuffer.isView(g) ? Array.from(g as Float64Array) : g,
+        ArrayBuffer.isView(w) ? Array.from(w as Float64Array) : w,
+        `${key} of crystals ${start}..${end}`,
+      );
+    }
+  }
+  assert.throws(() => sliceBatch(whole, 2, 7), RangeError);
+  assert.throws(() => sliceBatch(whole, 3, 2), RangeError);
 });

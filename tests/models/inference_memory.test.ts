@@ -2,13 +2,14 @@
  * Inference frees each layer's intermediates as it goes (`releaseUnrecorded`): an eval-mode
  * forward under `noGrad` gives the same predictions as one that records the graph, while
  * holding less memory at its peak (the `[E, 2A]` pre-activations of the three convolutions
- * are not all alive at once).
+ * are not all alive at once). On the CPU it also runs large batches in cache-sized
+ * sub-batches of crystals (`inferenceChunks`), with the whole batch's predictions.
  */
 
 import assert from "node:assert/strict";
 import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
 import { collate } from "../../lib/graph/batch.ts";
-import { Model } from "../../lib/models/model.ts";
+import { inferenceChunks, Model } from "../../lib/models/model.ts";
 import { noGrad, tidy } from "../../lib/tensor/scope.ts";
 import { syntheticGraphs } from "./_fixtures.ts";
 
@@ -34,6 +35,66 @@ for (const kind of ["cgcnn", "facgcnn"] as const) {
       inference.peak < 0.75 * recorded.peak,
       `peak ${inference.peak} B under noGrad vs ${recorded.peak} B recording`,
     );
+    model.dispose();
+  });
+}
+
+Deno.test("inferenceChunks: balanced crystal ranges covering the batch", () => {
+  const batch = collate(graphs, Int32Array.from({ length: graphs.count }, (_, i) => i));
+  const E = batch.nEdges, edgesAt = (c: number) => batch.edgeOffsets[batch.crystalOffsets[c]];
+  assert.deepEqual(inferenceChunks(batch, E), [0, batch.nCrystals], "fits: one chunk");
+  for (const parts of [2, 3, 7]) {
+    const bounds = inferenceChunks(batch, Math.ceil(E / parts));
+    assert.equal(bounds.length, parts + 1, `${parts} chunks`);
+    assert.equal(bounds[0], 0);
+    assert.equal(bounds[parts], batch.nCrystals);
+    let largest = 0;
+    for (let c = 0; c < batch.nCrystals; c++) {
+      largest = Math.max(largest, edgesAt(c + 1) - edgesAt(c));
+    }
+    for (let i = 0; i < parts; i++) {
+      assert.ok(bounds[i] < bounds[i + 1], "no empty chunk");
+      // Each chunk ends at the first crystal boundary past its share: within one crystal.
+      const edges = edgesAt(bounds[i + 1]) - edgesAt(bounds[i]);
+      assert.ok(edges <= E / parts + largest, `chunk ${i}: ${edges} edges`);
+    }
+  }
+});
+
+for (const kind of ["cgcnn", "facgcnn"] as const) {
+  Deno.test(`${kind} CPU inference in sub-batches gives the whole batch's predictions`, () => {
+    const backend = createCpuBackend();
+    const model = new Model({ kind, atomFeaLen: 16, frames: "all", seed: 5 }, backend).eval();
+    const batch = collate(graphs, Int32Array.from({ length: graphs.count }, (_, i) => i));
+    const predict = (bytes: number) => {
+      model.inferenceChunkBytes = bytes;
+      let chunks = 0;
+      const slice = model.hostInputs.bind(model);
+      model.hostInputs = (...args) => (chunks++, slice(...args));
+      const out = tidy(() => noGrad(() => model.forward(batch).toFloat32Array()));
+      model.hostInputs = slice;
+      return { out, chunks };
+    };
+    const whole = predict(Infinity);
+    // A budget of a fifth of the batch's [E, 2A] array: 5 sub-batches.
+    const split = predict(Math.ceil((batch.nEdges * 2 * 16 * 4) / 5));
+    assert.equal(whole.chunks, 1);
+    assert.equal(split.chunks, 5);
+    assert.equal(split.out.length, graphs.count);
+    for (let i = 0; i < graphs.count; i++) {
+      assert.ok(
+        Math.abs(split.out[i] - whole.out[i]) <= 1e-5 * (1 + Math.abs(whole.out[i])),
+        `crystal ${i}: ${split.out[i]} vs ${whole.out[i]}`,
+      );
+    }
+    // Training mode (batch statistics) never splits the batch.
+    model.train();
+    model.inferenceChunkBytes = 1;
+    let calls = 0;
+    const build = model.hostInputs.bind(model);
+    model.hostInputs = (...args) => (calls++, build(...args));
+    tidy(() => noGrad(() => model.forward(batch)));
+    assert.equal(calls, 1);
     model.dispose();
   });
 }
