@@ -51,6 +51,8 @@ step "test:gpu"
 timeout "$(left 200)" deno task test:gpu > "$out/test_gpu.log" 2>&1
 echo "test:gpu exit $?: $(grep -E '^(ok|FAILED) \|' "$out/test_gpu.log" | tail -1)" \
   | tee -a "$out/summary.txt"
+# Device-built frames (PCA eigensolves, signs, scale on the GPU) against lib/frames' bits.
+grep -E "gpu buildFrames" "$out/test_gpu.log" | tee -a "$out/summary.txt"
 
 step "bench:gpu (scatter atomic, the default; with the PyTorch peer)"
 timeout "$(left 200)" deno task bench:gpu > "$out/bench_gpu.log" 2>&1

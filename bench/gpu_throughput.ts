@@ -129,6 +129,11 @@ export interface OursResult {
   achievedGBs: number;
   trafficByOp: Record<string, number>;
   losses: number[];
+  /**
+   * Degenerate frames counted over the training steps (FACGCNN; on CUDA the device's counter,
+   * read once after the timed steps).
+   */
+  degenerateFrames: number;
 }
 
 /** The PyTorch script's figures for one model (its `--json` output, `models[kind]`). */
@@ -340,6 +345,7 @@ export function benchOurs(
       : null;
     const peakLiveBytes = backend.memory().peakBytes;
     const peakReservedBytes = allocatorPeak(backend);
+    const degenerateFrames = model.degenerateSeen; // one read, after the timed steps
 
     model.eval();
     const infer = (b: { batch: GraphBatch }) =>
@@ -367,6 +373,7 @@ export function benchOurs(
       stepH2DBytes: traffic.h2dBytes,
       measured,
       stepLaunches: traffic.launches,
+      degenerateFrames,
       achievedGBs: traffic.kernelBytes / (trainStepMs / 1000) / 1e9,
       trafficByOp: traffic.byOp,
       losses,
@@ -579,7 +586,9 @@ function details(ours: OursResult[], copyGBs: number): string {
           : ""
       }; peak live ${mib(o.peakLiveBytes)}${
         o.peakReservedBytes != null ? `, allocator peak reserved ${mib(o.peakReservedBytes)}` : ""
-      }; losses ${o.losses.map((l) => l.toFixed(3)).join(" ")}`,
+      }; losses ${o.losses.map((l) => l.toFixed(3)).join(" ")}${
+        o.kind === "facgcnn" ? `; degenerate frames seen ${o.degenerateFrames}` : ""
+      }`,
     );
   }
   return lines.join("\n");
