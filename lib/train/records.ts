@@ -38,6 +38,11 @@ export interface EpochRecord {
   valAuc?: number;
   /** Learning rate used in this epoch. */
   lr: number;
+  /**
+   * FACGCNN: training crystals whose frame base was ill-defined this epoch (one count per
+   * forward pass; on CUDA counted on the device and read once, here).
+   */
+  degenerateFrames?: number;
   /** Wall time of the epoch (s), validation included. */
   seconds: number;
 }

@@ -259,7 +259,10 @@ async function runEpochs(l: EpochLoop): Promise<RunState> {
       model.train();
       optimizer.train();
       const lr = optimizer.lr;
+      model.degenerateSeen = 0;
       const trainLoss = work.train(epoch);
+      // Read once per epoch: on CUDA the count lives on the device (no read per step).
+      const degenerateFrames = model.config.kind === "facgcnn" ? model.degenerateSeen : undefined;
       optimizer.eval();
       if (l.training.reestimateBatchNorm) work.reestimate(epoch);
       const val = work.validate();
@@ -274,6 +277,7 @@ async function runEpochs(l: EpochLoop): Promise<RunState> {
         seconds: (performance.now() - t0) / 1000,
       };
       if (val.auc !== undefined) record.valAuc = val.auc;
+      if (degenerateFrames !== undefined) record.degenerateFrames = degenerateFrames;
       // The best epoch's record (history survives --resume in state.json).
       const bestSoFar = state.history.find((r) => r.epoch === state.bestEpoch) ?? null;
       const best = isNewBest(record, bestSoFar);
