@@ -18,6 +18,8 @@ import { tidy } from "../../lib/tensor/scope.ts";
 import "../../lib/autograd/backward.ts"; // installs Tensor.backward()
 import { availableBackends, forEachBackend, MISSING_BLAS } from "../helpers/backends.ts";
 import { assertClose, seededRng, uniform } from "../helpers/numeric.ts";
+import { ConvLayer } from "../../lib/models/cgcnn.ts";
+import { Rng } from "../../lib/util/random.ts";
 
 const BASIS = { centres: 41, start: 0, step: 0.2, sigma: 0.2 };
 
@@ -193,4 +195,65 @@ Deno.test("edge term from distances: native C kernels agree with TypeScript at b
   assertClose(a.dw, t.dw, 1e-5, 1e-6 * wScale, "dW");
   // Deterministic for a thread count: the same call gives the same bits.
   assert.deepEqual(run(native.backend, c, h).dw, a.dw);
+});
+
+/**
+ * A FACGCNN ConvLayer on two stacked frame copies: fused with the Gaussians formed from the
+ * distances = composed from the stored `[E, 44]` features (SyncBN with one process takes the
+ * composed path): output, running statistics and every gradient.
+ */
+forEachBackend("ConvLayer from distances = ConvLayer from stored features", (b) => {
+  if (!ops.hasFusedEdgeKernels(b)) return;
+  const copies = 2, atomsPer = 30, A = 8, rng = seededRng(33);
+  const offsets = [0];
+  const nbr: number[] = [];
+  for (let f = 0; f < copies; f++) {
+    for (let i = 0; i < atomsPer; i++) {
+      const n = f === 0 ? 1 + Math.floor(rng() * 6) : offsets[i + 1] - offsets[i];
+      for (let k = 0; k < n; k++) {
+        nbr.push(f === 0 ? Math.floor(rng() * atomsPer) : nbr[offsets[i] + k] + atomsPer);
+      }
+      offsets.push(nbr.length);
+    }
+  }
+  const E = nbr.length / copies, atoms = copies * atomsPer;
+  const c: Case = { period: E, copies, extra: 3, cols: 2 * A, ldw: 2 * A, offset: 0 };
+  const h = data(c, 34);
+  const u = Float32Array.from(features(c, h.d, h.x)), K = BASIS.centres + 3;
+  const v0 = Float32Array.from(uniform(rng, atoms * A, -1, 1));
+  const run = (composed: boolean) => {
+    const conv = new ConvLayer(b, A, K, new Rng(12));
+    if (composed) conv.bn1.sync = () => {}; // one process: the global batch is this batch
+    try {
+      return tidy(() => {
+        const v = ops.parameter(b, v0, [atoms, A]);
+        const off = ops.tensor(b, new Int32Array(offsets)), nb = ops.tensor(b, new Int32Array(nbr));
+        const source: EdgeSource = {
+          distances: ops.tensor(b, Float32Array.from(h.d)),
+          extra: ops.tensor(b, Float32Array.from(h.x), [h.rows, 3]),
+          rows: h.rows,
+          basis: BASIS,
+        };
+        const stored = ops.tensor(b, u, [h.rows, K]);
+        const out = conv.forward(v, stored, off, nb, composed ? null : source);
+        ops.sum(ops.mul(out, out)).backward();
+        const r = {
+          out: out.toFloat32Array(),
+          dv: v.grad!.toFloat32Array(),
+          dw: conv.fcFull.weight.grad!.toFloat32Array(),
+          db: conv.fcFull.bias!.grad!.toFloat32Array(),
+          rv: conv.bn1.runningVar.toFloat32Array(),
+        };
+        v.dispose();
+        return r;
+      });
+    } finally {
+      conv.dispose();
+    }
+  };
+  const [f, s] = [run(false), run(true)];
+  for (const k of ["out", "dv", "dw", "db", "rv"] as const) {
+    const scale = s[k].reduce((m, x) => Math.max(m, Math.abs(x)), 1);
+    assertClose(f[k], s[k], 1e-4, 1e-5 * scale, k);
+  }
 });
