@@ -29,7 +29,7 @@ import {
   softplus,
   sub,
 } from "../tensor/ops.ts";
-import type { EdgeSource } from "../tensor/edge_source.ts";
+import { type EdgeSource, edgeSourceFeatures } from "../tensor/edge_source.ts";
 import { releaseUnrecorded } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { DeviceInputs } from "./inputs.ts";
@@ -76,18 +76,13 @@ export class ConvLayer extends Module {
 
   /**
    * @param v `[N, A]` atom features.
-   * @param edges `[E, F]` edge features; `edgeOffsets` `[N + 1]` CSR by centre atom, `neighbors` `[E]`.
-   * @param source the same features as distances (and frame vectors): with it the fused path
-   * forms the Gaussians inside the edge-term product instead of reading `edges`.
+   * @param edges `[E, F]` edge features, or their distances (and frame vectors) as an
+   * {@linkcode EdgeSource}: the fused path then forms the Gaussians inside the edge-term
+   * products, and only the composed path stores the features.
+   * `edgeOffsets` `[N + 1]` CSR by centre atom, `neighbors` `[E]`.
    * @returns `[N, A]` updated atom features.
    */
-  forward(
-    v: Tensor,
-    edges: Tensor,
-    edgeOffsets: Tensor,
-    neighbors: Tensor,
-    source: EdgeSource | null = null,
-  ): Tensor {
+  forward(v: Tensor, edges: Tensor | EdgeSource, edgeOffsets: Tensor, neighbors: Tensor): Tensor {
     const A = this.atomFeaLen;
     const w = this.fcFull.weight;
     const self = linear(v, w, null, 0); // W_a v_i, [N, 2A]
@@ -97,7 +92,7 @@ export class ConvLayer extends Module {
       // same pass), then BN1 → gate → Σ_j without storing the normalised z or the messages.
       const bn1 = this.bn1, training = bn1.training;
       const { z, mean, variance } = edgeCombine(
-        ...[self, other, source ?? edges, w, this.fcFull.bias!, 2 * A] as const,
+        ...[self, other, edges, w, this.fcFull.bias!, 2 * A] as const,
         ...[edgeOffsets, neighbors, training] as const,
       );
       releaseUnrecorded(self, other);
@@ -117,9 +112,10 @@ export class ConvLayer extends Module {
       return out;
     }
     // Composed from the primitive ops (backends without the fused edge kernels, SyncBN).
-    const edge = linear(edges, w, this.fcFull.bias, 2 * A); // W_u u_ij + b, [E, 2A]
+    const x = "distances" in edges ? edgeSourceFeatures(edges) : edges; // [E, F]
+    const edge = linear(x, w, this.fcFull.bias, 2 * A); // W_u u_ij + b, [E, 2A]
     const z = add(
-      add(segmentExpand(self, edgeOffsets, edges.rows), gatherRows(other, neighbors)),
+      add(segmentExpand(self, edgeOffsets, x.rows), gatherRows(other, neighbors)),
       edge,
     );
     const messages = gate(this.bn1.forward(z)); // σ(f) ⊙ softplus(c), [E, A]
@@ -167,8 +163,13 @@ export class CrystalGraphNetwork extends Module {
     const nodeIn = inputs.coords ? concatCols([atomFeatures, inputs.coords]) : atomFeatures;
     let v = this.embedding.forward(nodeIn);
     if (nodeIn !== atomFeatures) releaseUnrecorded(nodeIn);
+    // The fused convolution forms the Gaussians from the distances inside its products; only
+    // the composed one reads the stored features (built on first use).
+    const edges = inputs.edgeSource && hasFusedEdgeKernels(this.backend)
+      ? inputs.edgeSource
+      : inputs.edgeFeatures;
     for (const conv of this.convs) {
-      const next = conv.forward(v, inputs.edgeFeatures, inputs.edgeOffsets, inputs.neighbors);
+      const next = conv.forward(v, edges, inputs.edgeOffsets, inputs.neighbors);
       releaseUnrecorded(v); // inference: the previous layer's atoms are no longer needed
       v = next;
     }

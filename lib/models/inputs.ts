@@ -31,8 +31,7 @@ import {
 import { foldFrameMatrices } from "../frames/matrices.ts";
 import { DEFAULT_GAP_TOLERANCE } from "../frames/pca.ts";
 import type { GraphBatch } from "../graph/batch.ts";
-import type { EdgeSource } from "../tensor/edge_source.ts";
-import { zeros } from "../tensor/ops.ts";
+import { type EdgeSource, edgeSourceFeatures } from "../tensor/edge_source.ts";
 import { Tensor } from "../tensor/tensor.ts";
 
 /** What decides a batch's inputs. */
@@ -369,19 +368,13 @@ function gaussianOptions() {
   return { min: start, max: start + (gaussianSize() - 1) * step, step, sigma };
 }
 
-/** Writes `[rows, 3]` relative vectors into the last 3 feature columns; returns them as a tensor. */
-function copyRelative(
-  backend: Backend,
-  relative: Storage,
-  edgeFeatures: Tensor,
-  F: number,
-): Tensor {
+/** Writes `[rows, 3]` relative vectors into the last 3 feature columns. */
+function copyRelative(backend: Backend, relative: Storage, edgeFeatures: Tensor, F: number): void {
   const G = gaussianSize(), rows = edgeFeatures.shape[0];
   backend.copyCols({
     ...{ src: relative, srcLd: 3, srcCol: 0, dst: edgeFeatures.storage, dstLd: F, dstCol: G },
     ...{ rows, cols: 3, accumulate: false },
   });
-  return new Tensor(backend, relative, [rows, 3]);
 }
 
 /** Where the Gaussian edge features are built: on the device (default) or on the host. */
@@ -447,29 +440,11 @@ export function uploadInputs(
   let at = 5;
   const numbers = wrap(0, [nAtoms]), edgeOffsets = wrap(1, [nAtoms + 1]);
   const neighbors = wrap(2, [nEdges]), crystalOffsets = wrap(3, [h.crystalOffsets.length]);
-  let edgeFeatures: Tensor;
-  let distanceTensor: Tensor | null = null, relativeTensor: Tensor | null = null;
-  if (onDevice) {
-    const distances = stored[4];
-    distanceTensor = wrap(4, [E]);
-    edgeFeatures = zeros(backend, [nEdges, F]);
-    const G = gaussianSize();
-    for (let f = 0; f < k; f++) {
-      backend.gaussianExpand({
-        distances,
-        out: edgeFeatures.storage,
-        outOffset: f * E * F,
-        rows: E,
-        ld: F,
-        col: 0,
-        centres: G,
-        ...GAUSSIANS,
-      });
-    }
-    if (h.relative) relativeTensor = copyRelative(backend, stored[at++], edgeFeatures, F);
-  } else {
-    edgeFeatures = wrap(4, [nEdges, F]);
-  }
+  // With the Gaussians built on the device, the `[k·E, F]` features are made only when first
+  // read (the composed convolution): the fused one forms them from the distances itself.
+  let edgeFeatures: Tensor | null = onDevice ? null : wrap(4, [nEdges, F]);
+  const distances = onDevice ? wrap(4, [E]) : null;
+  let relative: Tensor | null = onDevice && h.relative ? wrap(at++, [nEdges, 3]) : null;
   let coords = h.coords ? wrap(at++, [nAtoms, 3]) : null;
   if (fp) {
     const C = h.nCrystals, N = fp.atomRanges[C];
@@ -496,7 +471,7 @@ export function uploadInputs(
       at += 6;
     }
     coords = new Tensor(backend, backend.alloc("float32", 3 * nAtoms, false), [nAtoms, 3]);
-    const relative = backend.alloc("float32", 3 * nEdges, false);
+    relative = new Tensor(backend, backend.alloc("float32", 3 * nEdges, false), [nEdges, 3]);
     for (let f = 0; f < k; f++) {
       const common = { centres: null, matrixOffset: 9 * f * C, segments: C };
       backend.applyFrames({
@@ -506,12 +481,12 @@ export function uploadInputs(
       });
       backend.applyFrames({
         ...common,
-        ...{ src: vectors, offsets: edgeR, matrices: edgeM, out: relative },
+        ...{ src: vectors, offsets: edgeR, matrices: edgeM, out: relative.storage },
         ...{ outOffset: 3 * f * E, rows: E },
       });
     }
     for (const s of [positions, vectors, atomM, edgeM, atomR, edgeR]) backend.free(s);
-    relativeTensor = copyRelative(backend, relative, edgeFeatures, F);
+    if (edgeFeatures) copyRelative(backend, relative.storage, edgeFeatures, F); // host Gaussians
   }
   const copyOrder = k > 1 ? wrap(at++, [h.nCrystals * k]) : null;
   const copyOffsets = k > 1 ? wrap(at++, [h.nCrystals + 1]) : null;
@@ -522,11 +497,13 @@ export function uploadInputs(
     nEdges,
     numbers,
     coords,
-    edgeFeatures,
-    edgeSource: distanceTensor
+    get edgeFeatures(): Tensor {
+      return edgeFeatures ??= edgeSourceFeatures(this.edgeSource!);
+    },
+    edgeSource: distances
       ? {
-        distances: distanceTensor,
-        extra: relativeTensor,
+        distances,
+        extra: relative,
         rows: nEdges,
         basis: { centres: gaussianSize(), ...GAUSSIANS },
       }

@@ -8,7 +8,7 @@
  */
 
 import type { Backend, EdgeSourceArgs, Storage } from "../backend/backend.ts";
-import type { Tensor } from "./tensor.ts";
+import { Tensor } from "./tensor.ts";
 
 /** Gaussian basis `g_k(d) = exp(−(d − (start + k·step))² / σ²)`, k < centres. */
 export interface GaussianBasis {
@@ -67,6 +67,15 @@ function expand(b: Backend, a: EdgeSourceArgs): Storage {
     });
   }
   return u;
+}
+
+/**
+ * The features themselves, `[rows, K]` (for the ops that need them stored: the composed
+ * convolution of backends without the fused edge kernels, SyncBN). No gradient.
+ */
+export function edgeSourceFeatures(s: EdgeSource): Tensor {
+  const b = s.distances.backend;
+  return new Tensor(b, expand(b, sourceArgs(s)), [s.rows, edgeSourceWidth(s)]);
 }
 
 /**

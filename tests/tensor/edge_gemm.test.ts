@@ -235,7 +235,7 @@ forEachBackend("ConvLayer from distances = ConvLayer from stored features", (b) 
           basis: BASIS,
         };
         const stored = ops.tensor(b, u, [h.rows, K]);
-        const out = conv.forward(v, stored, off, nb, composed ? null : source);
+        const out = conv.forward(v, composed ? stored : source, off, nb);
         ops.sum(ops.mul(out, out)).backward();
         const r = {
           out: out.toFloat32Array(),
