@@ -184,6 +184,8 @@ forEachBackend("edge term from distances: dW through edgeCombine by finite diffe
 Deno.test("edge term from distances: native C kernels agree with TypeScript at batch size", () => {
   const native = availableBackends().find((x) => x.label === "cpu-native");
   if (!native) return; // no C compiler here: the TypeScript kernels are the only ones
+  const notes = native.backend.info().notes.join("; ");
+  assert.doesNotMatch(notes, /edge term in TypeScript/, "the native library lacks edge_gemm.c");
   const ts = createCpuBackend({ blasPath: MISSING_BLAS, nativeKernels: false });
   // 2A = 256 as at A = 128; 2 copies of 1,500 edges (FACGCNN).
   const c: Case = { period: 1500, copies: 2, extra: 3, cols: 256, ldw: 512 + 44, offset: 512 };

@@ -34,7 +34,7 @@ import {
   batchNormForwardKernel,
   columnMomentsKernel,
 } from "./batch_norm.ts";
-import type { CpuKernels } from "./native_kernels.ts";
+import type { CpuKernels, EdgeGemmKernels } from "./native_kernels.ts";
 import {
   checkEdgeGraph,
   type EdgeCombineBackwardHost,
@@ -137,7 +137,10 @@ const NATIVE_BINARY_MIN = 4096;
  * than sigmoid/softplus, small binary ops). The C kernels trust their indices, so indices and
  * offsets are checked here first, as the TypeScript kernels do while they run.
  */
-export function nativeKernelTable(k: CpuKernels): CpuKernelTable {
+export function nativeKernelTable(
+  k: CpuKernels,
+  eg: EdgeGemmKernels | null = null,
+): CpuKernelTable {
   return {
     native: true,
     unary(op, x, out, n) {
@@ -225,24 +228,26 @@ export function nativeKernelTable(k: CpuKernels): CpuKernelTable {
       );
     },
     edgeGemm(a) {
+      if (!eg) return edgeGemmKernel(a);
       const w = { ld: a.ldw, offset: a.weightOffset, length: a.weight.length };
       checkEdgeSource("edgeGemm", a, a.cols, w);
       if (a.out.length < a.rows * a.cols) {
         throw new RangeError(`edgeGemm: out ${a.out.length} < ${a.rows}×${a.cols}`);
       }
-      k.fc_edge_gemm(
+      eg.fc_edge_gemm(
         ...[a.distances, a.period, a.extra ?? EMPTY, a.extraCols, a.rows, a.centres] as const,
         ...[a.start, a.step, 1 / (a.sigma * a.sigma), a.weight, a.ldw, a.weightOffset] as const,
         ...[a.cols, a.out] as const,
       );
     },
     edgeGemmWeightGrad(a) {
+      if (!eg) return edgeGemmWeightGradKernel(a);
       const w = { ld: a.ldw, offset: a.weightOffset, length: a.dWeight.length };
       checkEdgeSource("edgeGemmWeightGrad", a, a.cols, w);
       if (a.dz.length < a.rows * a.cols) {
         throw new RangeError(`edgeGemmWeightGrad: dz ${a.dz.length} < ${a.rows}×${a.cols}`);
       }
-      k.fc_edge_gemm_wgrad(
+      eg.fc_edge_gemm_wgrad(
         ...[a.distances, a.period, a.extra ?? EMPTY, a.extraCols, a.rows, a.centres] as const,
         ...[a.start, a.step, 1 / (a.sigma * a.sigma), a.dz, a.cols, a.dWeight, a.ldw] as const,
         ...[a.weightOffset, a.accumulate ? 1 : 0] as const,

@@ -34,18 +34,29 @@ export const CPU_KERNEL_SYMBOLS = {
   fc_gate_sum: fn("bbiibbbbfb", "void"),
   fc_gate_sum_backward: fn("bbiibbbbfbbbbi", "void"),
   fc_sum_rows: fn("bbii", "void"),
-  // native/cpu/edge_gemm.c
-  fc_edge_gemm: fn("bibiiidddbiiib", "void"),
-  fc_edge_gemm_wgrad: fn("bibiiidddbibiii", "void"),
   fc_threads: fn(""),
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded kernels. */
 export type CpuKernels = Deno.DynamicLibrary<typeof CPU_KERNEL_SYMBOLS>["symbols"];
 
+/**
+ * The C ABI of `native/cpu/edge_gemm.c`, bound on its own: a library built before that file
+ * existed still gives the other native kernels (with the TypeScript edge term) until rebuilt.
+ */
+export const EDGE_GEMM_SYMBOLS = {
+  fc_edge_gemm: fn("bibiiidddbiiib", "void"),
+  fc_edge_gemm_wgrad: fn("bibiiidddbibiii", "void"),
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded edge-term kernels. */
+export type EdgeGemmKernels = Deno.DynamicLibrary<typeof EDGE_GEMM_SYMBOLS>["symbols"];
+
 /** Loaded kernels with a description, or null with the reason. */
 export interface CpuKernelChoice {
   kernels: CpuKernels | null;
+  /** The edge-term kernels of the same library, or null (an older build: TypeScript). */
+  edgeGemm?: EdgeGemmKernels | null;
   description: string;
 }
 
@@ -80,9 +91,17 @@ export function loadCpuKernels(path?: string | false): CpuKernelChoice {
   try {
     const { lib, path: from } = openLibrary({ ...CPU_KERNELS_SPEC, path }, CPU_KERNEL_SYMBOLS);
     const threads = lib.symbols.fc_threads();
+    let edgeGemm: EdgeGemmKernels | null = null;
+    try {
+      edgeGemm = Deno.dlopen(from, EDGE_GEMM_SYMBOLS).symbols;
+    } catch { /* built before native/cpu/edge_gemm.c: the TypeScript edge term */ }
+    const stale = edgeGemm
+      ? ""
+      : "; edge term in TypeScript: rebuild with bash native/build_cpu.sh";
     return {
       kernels: lib.symbols,
-      description: `native C kernels, ${threads} OpenMP threads (${from})`,
+      edgeGemm,
+      description: `native C kernels, ${threads} OpenMP threads (${from})${stale}`,
     };
   } catch (e) {
     const why = e instanceof LibraryNotFoundError
