@@ -223,6 +223,26 @@ export function opCases(
             ...{ eps: 1e-5, dOut, dz, dGamma, dBeta, batchStatistics: true },
           }),
       );
+      // The rest of the edge backward: dz → W_a's rows (segment sums), W_b's (neighbour
+      // scatter) and the bias, one pass where the backend fuses them, else three.
+      const dSelf = zeros(n * h), dOther = zeros(n * h), dBias = zeros(h);
+      mem(
+        `edgeCombineBackward [E,2A]→2×[N,2A]+[2A]${backend.edgeCombineBackward ? "" : " (3 ops)"}`,
+        e * h * F + 3 * n * h * F + h * F + e * I + (n + 1) * I,
+        () => {
+          backend.fill(dOther, 0);
+          if (backend.edgeCombineBackward) {
+            backend.edgeCombineBackward({
+              ...{ dz, offsets: csr, neighbors: index, atoms: n, edges: e, cols: h },
+              ...{ dSelf, dOther, dBias },
+            });
+          } else {
+            backend.segmentReduce(dz, csr, dSelf, n, h, false);
+            backend.scatterAddRows(dz, index, dOther, e, h);
+            backend.sumRows(dz, dBias, e, h);
+          }
+        },
+      );
     }
     // Edge featurisation: 41 Gaussians of each edge length (CGCNN's expansion, 0–8 Å by 0.2).
     const dist = f32(e, 12), gauss = zeros(e * EDGE_FEATURES);
