@@ -5,6 +5,12 @@
 import assert from "node:assert/strict";
 import type { Backend, BinaryOp, Broadcast, Storage } from "../../lib/backend/backend.ts";
 import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
+import {
+  type CpuKernelTable,
+  nativeKernelTable,
+  TS_KERNELS,
+} from "../../lib/backend/cpu/kernel_table.ts";
+import { loadCpuKernels } from "../../lib/backend/cpu/native_kernels.ts";
 
 async function buildLibrary(): Promise<string | null> {
   const dir = await Deno.makeTempDir();
@@ -292,6 +298,49 @@ for (const A of [24, 13]) {
     },
   });
 }
+
+Deno.test({
+  name: "a library without the one-pass edge backward runs it as three native passes",
+  ignore,
+  fn() {
+    const loaded = loadCpuKernels(path!);
+    assert.ok(loaded.kernels && loaded.edgeBackward, loaded.description);
+    const atoms = 120, cols = 10, { E, off, nb } = edgeGraph(atoms);
+    const dz = rand(E * cols, 2), prior = rand(atoms * cols, 1);
+    const run = (t: CpuKernelTable) => {
+      const [dSelf, dOther, dBias] = [
+        new Float32Array(atoms * cols),
+        prior.slice(),
+        new Float32Array(cols),
+      ];
+      t.edgeCombineBackward({
+        dz,
+        offsets: off,
+        neighbors: nb,
+        atoms,
+        edges: E,
+        cols,
+        dSelf,
+        dOther,
+        dBias,
+      });
+      return [dSelf, dOther, dBias];
+    };
+    const [older, onePass, ts] = [
+      run(nativeKernelTable(loaded.kernels, loaded.edgeGemm ?? null, null)),
+      run(nativeKernelTable(loaded.kernels, loaded.edgeGemm ?? null, loaded.edgeBackward)),
+      run(TS_KERNELS),
+    ];
+    for (let k = 0; k < 3; k++) {
+      for (const [name, got] of [["three-pass", older], ["one-pass", onePass]] as const) {
+        for (let i = 0; i < ts[k].length; i++) {
+          const d = Math.abs(got[k][i] - ts[k][i]);
+          assert.ok(d <= 1e-5 * Math.max(1, Math.abs(ts[k][i])), `${name} output ${k} [${i}]`);
+        }
+      }
+    }
+  },
+});
 
 Deno.test({
   name: "native column sums equal the TypeScript kernel",

@@ -110,7 +110,9 @@ export class CpuBackend implements Backend {
   constructor(options: CpuBackendOptions = {}) {
     this.#blas = loadBlas(options.blasPath);
     const native = loadCpuKernels(options.nativeKernels);
-    this.#k = native.kernels ? nativeKernelTable(native.kernels, native.edgeGemm) : TS_KERNELS;
+    this.#k = native.kernels
+      ? nativeKernelTable(native.kernels, native.edgeGemm, native.edgeBackward)
+      : TS_KERNELS;
     this.#kernelsDescription = native.description;
   }
 

@@ -34,7 +34,7 @@ import {
   batchNormForwardKernel,
   columnMomentsKernel,
 } from "./batch_norm.ts";
-import type { CpuKernels, EdgeGemmKernels } from "./native_kernels.ts";
+import type { CpuKernels, EdgeBackwardKernels, EdgeGemmKernels } from "./native_kernels.ts";
 import {
   checkEdgeGraph,
   type EdgeCombineBackwardHost,
@@ -140,6 +140,7 @@ const NATIVE_BINARY_MIN = 4096;
 export function nativeKernelTable(
   k: CpuKernels,
   eg: EdgeGemmKernels | null = null,
+  eb: EdgeBackwardKernels | null = null,
 ): CpuKernelTable {
   return {
     native: true,
@@ -208,8 +209,15 @@ export function nativeKernelTable(
     },
     edgeCombineBackward(a) {
       checkEdgeGraph("edgeCombineBackward", a.offsets, a.atoms, a.edges, a.neighbors);
+      if (!eb) {
+        // A library built before the one-pass kernel: the same sums in three native passes.
+        if (a.dSelf) k.fc_segment_reduce(a.dz, a.offsets, a.dSelf, a.atoms, a.cols, 0);
+        if (a.dOther) k.fc_scatter_add_rows(a.dz, a.neighbors, a.dOther, a.edges, a.cols);
+        if (a.dBias) k.fc_sum_rows(a.dz, a.dBias, a.edges, a.cols);
+        return;
+      }
       // null outputs are NULL pointers: the kernel skips them.
-      k.fc_edge_combine_backward(
+      eb.fc_edge_combine_backward(
         ...[a.dz, a.offsets, a.neighbors, a.atoms, a.cols, a.dSelf, a.dOther, a.dBias] as const,
       );
     },

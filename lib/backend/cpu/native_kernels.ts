@@ -30,7 +30,6 @@ export const CPU_KERNEL_SYMBOLS = {
   fc_gather_rows: fn("bbbii", "void"),
   fc_scatter_add_rows: fn("bbbii", "void"),
   fc_edge_combine: fn("bbbbbbiiibb", "void"),
-  fc_edge_combine_backward: fn("bbbiibbb", "void"),
   fc_gate_sum: fn("bbiibbbbfb", "void"),
   fc_gate_sum_backward: fn("bbiibbbbfbbbbi", "void"),
   fc_sum_rows: fn("bbii", "void"),
@@ -49,6 +48,17 @@ export const EDGE_GEMM_SYMBOLS = {
   fc_edge_gemm_wgrad: fn("bibiiidddbibiii", "void"),
 } as const satisfies Deno.ForeignLibraryInterface;
 
+/**
+ * The one-pass edge backward (`fc_edge_combine_backward`), bound on its own for the same reason:
+ * a library built before it keeps every other native kernel (the three-pass form runs instead).
+ */
+export const EDGE_BACKWARD_SYMBOLS = {
+  fc_edge_combine_backward: fn("bbbiibbb", "void"),
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded one-pass edge backward. */
+export type EdgeBackwardKernels = Deno.DynamicLibrary<typeof EDGE_BACKWARD_SYMBOLS>["symbols"];
+
 /** The loaded edge-term kernels. */
 export type EdgeGemmKernels = Deno.DynamicLibrary<typeof EDGE_GEMM_SYMBOLS>["symbols"];
 
@@ -57,6 +67,8 @@ export interface CpuKernelChoice {
   kernels: CpuKernels | null;
   /** The edge-term kernels of the same library, or null (an older build: TypeScript). */
   edgeGemm?: EdgeGemmKernels | null;
+  /** The one-pass edge backward of the same library, or null (an older build). */
+  edgeBackward?: EdgeBackwardKernels | null;
   description: string;
 }
 
@@ -95,12 +107,17 @@ export function loadCpuKernels(path?: string | false): CpuKernelChoice {
     try {
       edgeGemm = Deno.dlopen(from, EDGE_GEMM_SYMBOLS).symbols;
     } catch { /* built before native/cpu/edge_gemm.c: the TypeScript edge term */ }
-    const stale = edgeGemm
-      ? ""
-      : "; edge term in TypeScript: rebuild with bash native/build_cpu.sh";
+    let edgeBackward: EdgeBackwardKernels | null = null;
+    try {
+      edgeBackward = Deno.dlopen(from, EDGE_BACKWARD_SYMBOLS).symbols;
+    } catch { /* an older build: segment sums, scatter and column sums as three passes */ }
+    const stale = (edgeGemm ? "" : "; edge term in TypeScript") +
+      (edgeBackward ? "" : "; edge backward in three passes") +
+      (edgeGemm && edgeBackward ? "" : ": rebuild with bash native/build_cpu.sh");
     return {
       kernels: lib.symbols,
       edgeGemm,
+      edgeBackward,
       description: `native C kernels, ${threads} OpenMP threads (${from})${stale}`,
     };
   } catch (e) {
