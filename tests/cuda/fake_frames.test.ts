@@ -20,9 +20,9 @@ const lattices = Float64Array.of(1, 0, 0, 0, 1, 0, 0, 0, 1, 4, 0.5, 0, 0, 3, 0.2
 const patterns = Int32Array.of(0, 3, 5, 6); // k = 2 copies of 2 crystals
 const words = (a: Float64Array) => new Int32Array(a.buffer, a.byteOffset, 2 * a.length);
 
-function setup() {
+function setup(check = false) {
   const fake = fakeLibraries();
-  const be = new CudaBackend(fake.libs, { tf32: false, device: 0 });
+  const be = new CudaBackend(fake.libs, { tf32: false, device: 0, check });
   const [P, R, L, S] = be.uploadBatch([
     { data: words(positions) },
     { data: ranges },
@@ -97,5 +97,16 @@ Deno.test("fake CUDA: buildFrames checks its storages before launching", () => {
   assert.throws(() => be.buildFrames(args({ scale: 0 })), /bad gap tolerance or coordinate unit/);
   assert.equal(fake.counts.launches, launches);
   for (const s of all) be.free(s);
+  be.dispose();
+});
+
+Deno.test("fake CUDA: buildFrames in check mode refuses atom ranges beyond the rows", () => {
+  const { fake, be, args, all } = setup(true);
+  const launches = fake.counts.launches;
+  const bad = be.upload(Int32Array.of(0, 9, 12)); // 12 > 11 rows
+  assert.throws(() => be.buildFrames(args({ atomRanges: bad })), /buildFrames/);
+  assert.equal(fake.counts.launches, launches, "not launched");
+  be.buildFrames(args()); // good ranges pass
+  for (const s of [...all, bad]) be.free(s);
   be.dispose();
 });

@@ -406,6 +406,8 @@ export class CudaBackend extends CudaDevice implements Backend {
       [a.edgeMatrices, 9 * k * C],
     );
     const pd = a.degenerate ? this.i(a.degenerate, 1, op) : null;
+    // Check mode: the kernel reads rows atomRanges[c] .. atomRanges[c+1] unchecked.
+    if (this.checkMode) this.#checkOffsets(op, a.atomRanges, C, N);
     const kind = FRAME_KINDS[a.kind], unit = a.scale === "rms" ? 0 : a.scale;
     if (kind === undefined) throw new TypeError(`CUDA ${op}: unknown frame kind ${a.kind}`);
     const job = [kind, a.gapTolerance, unit, a.node ? 1 : 0, k, C] as const;
