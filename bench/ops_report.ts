@@ -320,6 +320,24 @@ export function opCases(
         () => symmetricEigen3Batched(covs, M, hw, hv),
       );
     }
+    // Whole frames of a batch (Backend.buildFrames): centre, covariance, eigensolve, signs and
+    // scale for 2048 crystals of 15 atoms, 8 copies (CPU: lib/frames; CUDA: one thread each).
+    const frameAtoms = 15 * M, copies = 8;
+    const pos = Float64Array.from(randomF32(3 * frameAtoms, 15), (x) => 6 * x);
+    const ranges = Int32Array.from({ length: M + 1 }, (_, c) => 15 * c);
+    const patterns = Int32Array.from({ length: copies * M }, (_, i) => i % 8);
+    const P64 = i32(new Int32Array(pos.buffer)), R = i32(ranges), S = i32(patterns);
+    const centred = zeros(3 * frameAtoms), am = zeros(9 * copies * M), em = zeros(9 * copies * M);
+    mem(
+      `buildFrames     [2048×15 atoms, k=8]`,
+      36 * frameAtoms + 4 * (M + 1) + 4 * copies * M + 72 * copies * M,
+      () =>
+        backend.buildFrames({
+          ...{ positions: P64, atomRanges: R, lattices: null, patterns: S, kind: "pca" },
+          ...{ gapTolerance: 1e-2, scale: 10, node: false, copies, segments: M, rows: frameAtoms },
+          ...{ centred, atomMatrices: am, edgeMatrices: em, degenerate: null },
+        }),
+    );
   }
   return { cases, dispose: () => owned.forEach((s) => backend.free(s)) };
 }
