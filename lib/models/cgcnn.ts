@@ -164,10 +164,9 @@ export class CrystalGraphNetwork extends Module {
     let v = this.embedding.forward(nodeIn);
     if (nodeIn !== atomFeatures) releaseUnrecorded(nodeIn);
     // The fused convolution forms the Gaussians from the distances inside its products; only
-    // the composed one reads the stored features (built on first use).
-    const edges = inputs.edgeSource && hasFusedEdgeKernels(this.backend)
-      ? inputs.edgeSource
-      : inputs.edgeFeatures;
+    // the composed one (no fused kernels, SyncBN) reads the stored features (built on first use).
+    const fused = hasFusedEdgeKernels(this.backend) && this.convs.every((c) => c.bn1.sync === null);
+    const edges = inputs.edgeSource && fused ? inputs.edgeSource : inputs.edgeFeatures;
     for (const conv of this.convs) {
       const next = conv.forward(v, edges, inputs.edgeOffsets, inputs.neighbors);
       releaseUnrecorded(v); // inference: the previous layer's atoms are no longer needed
