@@ -381,10 +381,10 @@ export class Model {
 
 /**
  * The size an inference sub-batch's `[E, 2A]` float32 pre-activation may reach on the CPU (per
- * frame copy): 8 MiB, a quarter of a 32 MiB last-level cache, which also holds the edge
- * features and the kernels' other operands.
+ * frame copy): 16 MiB, half of a 32 MiB last-level cache. Smaller sub-batches pay more in
+ * per-call costs (thread wake-ups, weight packing) for each crystal.
  */
-export const INFERENCE_CHUNK_BYTES = 8 * 1024 * 1024;
+export const INFERENCE_CHUNK_BYTES = 16 * 1024 * 1024;
 
 /**
  * Crystal boundaries `[0, …, C]` that split a batch of E edges into ⌈E / maxEdges⌉ sub-batches
