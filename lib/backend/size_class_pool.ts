@@ -37,7 +37,7 @@ export interface SizeClassPoolOptions {
   /** Requests below this many bytes are not rounded nor cached (default 1 KiB). */
   minBytes?: number;
   /**
-   * The cache never holds more than `max(maxCachedBytes, peakLiveBytes)` bytes: enough for
+   * The cache never holds more than `max(maxCachedBytes, peakLiveBytes + largest block)` bytes: enough for
    * one more step of the largest batch seen, never unbounded (default 64 MiB).
    */
   maxCachedBytes?: number;
@@ -89,6 +89,8 @@ export class SizeClassPool<B> {
   #liveBlocks = 0;
   #liveBytes = 0;
   #peakLive = 0;
+  /** The largest block handed out so far (the cache may exceed the peak by one such block). */
+  #largest = 0;
   #cachedBlocks = 0;
   #cachedBytes = 0;
   #fresh = 0;
@@ -145,6 +147,7 @@ export class SizeClassPool<B> {
     this.#liveBlocks++;
     this.#liveBytes += size;
     if (this.#liveBytes > this.#peakLive) this.#peakLive = this.#liveBytes;
+    if (size > this.#largest) this.#largest = size;
     return block;
   }
 
@@ -153,7 +156,11 @@ export class SizeClassPool<B> {
     const cls = this.#sizeOf(block);
     this.#liveBlocks--;
     this.#liveBytes -= cls;
-    const bound = Math.max(this.#maxCached, this.#peakLive);
+    // One block of the largest class above the peak: a step's set of distinct blocks can exceed
+    // its peak live bytes (a block freed early and cached while a new one of another class is
+    // live), and with the bound at the peak exactly, the step's largest array (CGCNN's
+    // `[E, 2A]`, tens of MB) was dropped at the end of every step and made afresh in the next.
+    const bound = Math.max(this.#maxCached, this.#peakLive + this.#largest);
     if (cls < this.#minBytes || this.#cachedBytes + cls > bound) {
       if (cls >= this.#minBytes) this.#evictions++;
       this.#destroy(block);

@@ -33,16 +33,18 @@ Deno.test("size-class pool: reuse across sizes of one class, counters, bound, tr
   pool.release(a);
   pool.release(other);
   pool.trim();
-  // The bound is max(maxCachedBytes, peak live) = max(8192, peak live).
+  // The bound is max(maxCachedBytes, peak live + the largest block) = max(8192, …).
   const x = pool.acquire(6000), y = pool.acquire(7000); // 6144 + 7168 live: peak 13312
   pool.release(x);
-  pool.release(y); // 13312 ≤ 13312: cached
+  pool.release(y); // 13312 ≤ 13312 + 7168: cached
   const z = pool.acquire(1500); // 1536, a new class
-  pool.release(z); // 13312 + 1536 > 13312: dropped
+  pool.release(z); // 13312 + 1536 ≤ 20480: cached (one largest block above the peak)
+  const big = pool.acquire(9000); // 10240, a new class: the bound is now 13312 + 10240
+  pool.release(big); // 14848 + 10240 > 23552: dropped
   s = pool.stats();
   assert.equal(s.evictions, 1);
-  assert.ok(destroyed.includes(z) && !destroyed.includes(y));
-  assert.equal(s.cachedBytes, 13312);
+  assert.ok(destroyed.includes(big) && !destroyed.includes(y) && !destroyed.includes(z));
+  assert.equal(s.cachedBytes, 14848);
   pool.trim();
   assert.equal(pool.stats().cachedBytes, 0);
   assert.ok(destroyed.includes(a));

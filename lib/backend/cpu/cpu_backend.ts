@@ -119,7 +119,7 @@ export class CpuBackend implements Backend {
   info(): BackendInfo {
     const notes = [
       `element-wise and graph ops: ${this.#kernelsDescription}`,
-      "memory: size-class cache (2^k·{1, 1.25, 1.5, 1.75} blocks ≥ 4 KiB, bounded by the peak)",
+      "memory: size-class cache (2^k·{1, 1.25, 1.5, 1.75} blocks ≥ 4 KiB, bounded by the peak plus one block)",
     ];
     if (this.#blas.reason) notes.push(this.#blas.reason);
     let threads = "";
