@@ -57,6 +57,9 @@ const RUN_FILES = new Set([
   "skipped.csv",
   "run.lock",
 ]);
+/** The lock and the staging file a run writes it through (see {@link RunFolder.lock}). */
+const isLockFile = (name: string) =>
+  name === "run.lock" || /^\.run\.lock\.\d+-[0-9a-f-]+\.tmp$/.test(name);
 const isRunFile = (name: string) =>
   RUN_FILES.has(name) || /\.next\.safetensors$/.test(name) || /\.tmp$/.test(name) ||
   /^\.[^/]*\.tmp[^/]*$/.test(name);
@@ -235,7 +238,7 @@ export class RunFolder {
    * refused by {@link lock}, which runs first.
    */
   async prepareFresh(force: boolean): Promise<void> {
-    const names = (await this.entries()).filter((n) => n !== "run.lock");
+    const names = (await this.entries()).filter((n) => !isLockFile(n));
     if (names.length === 0) return;
     const shown = names.slice(0, 5).join(", ") + (names.length > 5 ? ", …" : "");
     if (!force) {
@@ -270,11 +273,15 @@ export class RunFolder {
       try {
         // (Re)create: another run that failed may have just removed the empty folder.
         if (attempt > 0) await this.create();
-        const f = await Deno.open(path, { write: true, createNew: true });
+        // Written whole to a staging file, then hard-linked into place: the link is created
+        // exclusively (fails if run.lock exists) and already holds the pid, so a racing run
+        // never reads a half-written lock.
+        const staging = `${this.path}/.run.lock.${Deno.pid}-${crypto.randomUUID()}.tmp`;
+        await Deno.writeTextFile(staging, mine + "\n");
         try {
-          await f.write(new TextEncoder().encode(mine + "\n"));
+          await Deno.link(staging, path);
         } finally {
-          f.close();
+          await Deno.remove(staging).catch(() => {});
         }
         return async () => {
           try {
@@ -295,15 +302,20 @@ export class RunFolder {
         held = JSON.parse(await Deno.readTextFile(path));
         alive = typeof held.pid !== "number" || held.host !== host || processAlive(held.pid);
       } catch {
-        // Unreadable: being written by a run that just took it, or garbage left long ago.
+        // Unreadable: garbage left long ago, or a lock being written in place by an older
+        // version of this code (this one links a complete file into place).
         const age = Date.now() - ((await Deno.stat(path).catch(() => null))?.mtime?.getTime() ?? 0);
         alive = age < 10_000;
       }
       if (alive) {
         throw new RunFolderError(
-          `${this.path} is in use by another training (pid ${held.pid}${
-            held.host !== host ? ` on ${held.host}` : ""
-          }, started ${held.started}): wait for it or choose another --out; if no such ` +
+          `${this.path} is in use by another training (${
+            typeof held.pid === "number"
+              ? `pid ${held.pid}${
+                held.host !== host ? ` on ${held.host}` : ""
+              }, started ${held.started}`
+              : `${path} is unreadable or names no process, and is less than 10 s old`
+          }): wait for it or choose another --out; if no such ` +
             `process runs, delete ${path}`,
         );
       }

@@ -143,3 +143,52 @@ Deno.test("two trainings sharing --out: one runs, the other is refused naming th
     await cleanup();
   }
 });
+
+Deno.test("racing lock() calls: one wins, every other is refused naming the winner's pid", async () => {
+  // The lock must never be seen half-written (empty file): a loser would then report
+  // "pid undefined" and could not name the run holding the folder.
+  const [dir, cleanup] = await tempDir("lockrace");
+  try {
+    for (let round = 0; round < 5; round++) {
+      const out = `${dir}/run${round}`;
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, () => new RunFolder(out).lock()),
+      );
+      const won = results.filter((r) => r.status === "fulfilled");
+      assert.equal(won.length, 1, `round ${round}: ${won.length} winners`);
+      for (const r of results) {
+        if (r.status === "fulfilled") continue;
+        assert.ok(r.reason instanceof RunFolderError, String(r.reason));
+        assert.match(
+          r.reason.message,
+          new RegExp(`in use by another training \\(pid ${Deno.pid},`),
+        );
+      }
+      assert.deepEqual(await new RunFolder(out).entries(), ["run.lock"], "no staging file left");
+      await (won[0] as PromiseFulfilledResult<() => Promise<void>>).value();
+    }
+  } finally {
+    await cleanup();
+  }
+});
+
+Deno.test("a young unreadable lock is refused without inventing a pid; an old one is replaced", async () => {
+  const [dir, cleanup] = await tempDir("lockjunk");
+  try {
+    const out = `${dir}/run`;
+    await Deno.mkdir(out, { recursive: true });
+    await Deno.writeTextFile(`${out}/run.lock`, "");
+    await assert.rejects(
+      new RunFolder(out).lock(),
+      (e: Error) =>
+        /is unreadable or names no process/.test(e.message) && !/undefined/.test(e.message),
+    );
+    const old = new Date(Date.now() - 60_000);
+    await Deno.utime(`${out}/run.lock`, old, old);
+    const release = await new RunFolder(out).lock();
+    assert.equal(JSON.parse(await Deno.readTextFile(`${out}/run.lock`)).pid, Deno.pid);
+    await release();
+  } finally {
+    await cleanup();
+  }
+});
