@@ -22,7 +22,8 @@
  * then one inference pass. The sides run interleaved (ours, original; then original, ours; …)
  * `--repeats` times, and ratios are medians of the paired ratios, so load from other processes
  * on a shared machine hits both alike. Peak RSS: VmHWM (ours) and ru_maxrss (original). GEMM
- * share: the time inside our backend's `gemm` over the timed epochs.
+ * share: the time inside our backend's matrix products (`gemm`, `edgeGemm`,
+ * `edgeGemmWeightGrad`) over the timed epochs.
  *
  * Output: a Markdown table on stdout and `vs_cgcnn.md` / `vs_cgcnn.json` under `$OUT` when set,
  * else `.cache/bench/` (git-ignored). The machine's load (`/proc/loadavg`) is printed beside
@@ -123,13 +124,21 @@ async function runOurs(kind: "cgcnn" | "facgcnn"): Promise<SideResult> {
   const targets = normalisedTargets(graphs);
   const backend = createCpuBackend();
   let gemmMs = 0, timing = false;
-  const gemm = backend.gemm.bind(backend);
-  backend.gemm = (g) => {
-    if (!timing) return gemm(g);
-    const t = performance.now();
-    gemm(g);
-    gemmMs += performance.now() - t;
-  };
+  // Matrix products: the BLAS GEMMs and the edge term's products (edgeGemm and its weight
+  // gradient form the Gaussians inside a register-blocked product: the same multiply-adds
+  // that a GEMM on stored features would do).
+  const timed = <F extends (...args: never[]) => void>(fn: F): F =>
+    ((...args: Parameters<F>) => {
+      if (!timing) return fn(...args);
+      const t = performance.now();
+      fn(...args);
+      gemmMs += performance.now() - t;
+    }) as F;
+  backend.gemm = timed(backend.gemm.bind(backend));
+  if (backend.edgeGemm) backend.edgeGemm = timed(backend.edgeGemm.bind(backend));
+  if (backend.edgeGemmWeightGrad) {
+    backend.edgeGemmWeightGrad = timed(backend.edgeGemmWeightGrad.bind(backend));
+  }
   const model = new Model(
     { kind, atomFeaLen: A, hFeaLen: 128, nConv: 3, nH: 1, frames: "stochastic", seed: 1 },
     backend,
@@ -264,7 +273,7 @@ async function parent(): Promise<void> {
     `# bench/vs_cgcnn.ts (${new Date().toISOString()}), ${flags.threads} threads each side`,
     "",
     "Ratios: original time / our time (> 1: we are faster), median of paired repeats; " +
-    "RSS: peak resident set of each process; GEMM: share of our epoch inside `gemm`; " +
+    "RSS: peak resident set of each process; GEMM: share of our epoch inside matrix products (`gemm`, `edgeGemm*`); " +
     "ms/crystal: our epoch (and inference pass) time per crystal (flat across batch sizes = " +
     "linear); infer CPU-time ratio: the same ratio of CPU seconds of both threads (less " +
     "sensitive to other processes on a loaded machine than wall time).",
