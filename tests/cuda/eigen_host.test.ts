@@ -5,20 +5,10 @@
  * Skipped when no C++ compiler is found.
  */
 import assert from "node:assert/strict";
+import { findCxx } from "./_cxx.ts";
 import { symmetricEigen3Batched } from "../../lib/util/eigen3.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
-
-function findCxx(): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    for (const name of ["g++", "c++", "clang++"]) {
-      try {
-        if (dir && Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
-      } catch { /* not there */ }
-    }
-  }
-  return null;
-}
 
 const cxx = findCxx();
 

@@ -9,6 +9,7 @@
  * compiler is found.
  */
 import assert from "node:assert/strict";
+import { findCxx } from "./_cxx.ts";
 import { frameInputs } from "../../lib/frames/matrices.ts";
 import { computeFrames, type FrameKind } from "../../lib/frames/select.ts";
 import type { CoordinateInputs } from "../../lib/frames/scale.ts";
@@ -17,16 +18,6 @@ import { fragileBatch } from "./_frame_cells.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
-function findCxx(): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    for (const name of ["g++", "c++", "clang++"]) {
-      try {
-        if (dir && Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
-      } catch { /* not there */ }
-    }
-  }
-  return null;
-}
 const cxx = findCxx();
 
 const KIND_CODE: Record<FrameKind, number> = { pca: 0, lattice: 1, hybrid: 2 };
