@@ -140,6 +140,16 @@ export function computeFrames(
 }
 
 /**
+ * Frame copies k of one forward pass in `mode`: 1 (`"none"`, `"stochastic"`), 8 (`"all"`), or
+ * the sample size (the rows of {@linkcode frameIndices}, without drawing any).
+ */
+export function frameCopies(mode: FrameMode): number {
+  if (mode === "none" || mode === "stochastic") return 1;
+  if (mode === "all") return SIGN_FRAME_COUNT;
+  return mode.sample;
+}
+
+/**
  * Sign pattern of every crystal for every frame copy of one forward pass.
  *
  * @param mode frame mode (see {@linkcode FrameMode}).

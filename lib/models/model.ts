@@ -15,7 +15,7 @@ import {
 import { featurize } from "../data/featurize.ts";
 import { Rng } from "../util/random.ts";
 import type { Dataset, GraphSet, Structure } from "../crystal/types.ts";
-import type { FrameMode } from "../frames/select.ts";
+import { frameCopies, type FrameMode } from "../frames/select.ts";
 import { collate, type GraphBatch, sliceBatch } from "../graph/batch.ts";
 import type { Parameter } from "../nn/module.ts";
 import { gatherRows } from "../tensor/ops.ts";
@@ -90,8 +90,8 @@ export class Model {
   /** `[1]` int32 device counter of degenerate frames (CUDA: the device builds the frames). */
   #degenerateDevice: Storage | null = null;
   /**
-   * CPU inference (eval mode, no gradient) runs a batch in sub-batches whose `[E, 2A]` float32
-   * pre-activation stays under this many bytes, so that it stays in cache
+   * CPU inference (eval mode, no gradient) runs a batch in sub-batches whose `[k·E, 2A]` float32
+   * pre-activation (k frame copies) stays under this many bytes, so that it stays in cache
    * ({@linkcode INFERENCE_CHUNK_BYTES}; `Infinity`: whole batches).
    */
   inferenceChunkBytes: number = INFERENCE_CHUNK_BYTES;
@@ -214,9 +214,11 @@ export class Model {
    */
   forward(batch: GraphBatch, frames: FrameMode = this.config.frames): Tensor {
     if (this.backend.name === "cpu" && !this.network.training && !isGradEnabled()) {
+      // FACGCNN stacks k frame copies of every edge: the [k·E, 2A] array is what must fit.
+      const copies = this.config.kind === "facgcnn" ? frameCopies(frames) : 1;
       const bounds = inferenceChunks(
         batch,
-        this.inferenceChunkBytes / (8 * this.config.atomFeaLen),
+        this.inferenceChunkBytes / (8 * this.config.atomFeaLen * copies),
       );
       if (bounds.length > 2) return this.#forwardInChunks(batch, frames, bounds);
     }
@@ -380,8 +382,8 @@ export class Model {
 }
 
 /**
- * The size an inference sub-batch's `[E, 2A]` float32 pre-activation may reach on the CPU (per
- * frame copy): 4 MiB. Smaller sub-batches pay more in per-call costs (thread wake-ups, weight
+ * The size an inference sub-batch's `[k·E, 2A]` float32 pre-activation (k frame copies) may
+ * reach on the CPU: 4 MiB. Smaller sub-batches pay more in per-call costs (thread wake-ups, weight
  * packing) for each crystal, larger ones fall out of the cache between the kernels that write
  * and read the array: on a 2-core EPYC virtual machine (carbon cells, batches of 256 and 1024,
  * A = 64 and 128, interleaved) 4 MiB was fastest of 2, 4, 8 and 16 MiB, by 5-30% over 16 MiB.

@@ -3,6 +3,7 @@ import {
   computeFrames,
   degeneracyReport,
   frameCoordinates,
+  frameCopies,
   frameIndices,
   frameVectors,
 } from "../../lib/frames/select.ts";
@@ -269,4 +270,14 @@ Deno.test("select: degeneracyReport counts", () => {
         .minRelativeGap,
     ),
   );
+});
+
+Deno.test("select: frameCopies is the number of rows frameIndices draws, for every mode", () => {
+  const n = 5;
+  const modes = ["none", "stochastic", "all", { sample: 1 }, { sample: 3 }, { sample: 8 }] as const;
+  for (const mode of modes) {
+    let r = 0;
+    const rows = frameIndices(mode, n, () => (r = (r + 0.37) % 1)).length / n;
+    assert.equal(frameCopies(mode), rows, JSON.stringify(mode));
+  }
 });
