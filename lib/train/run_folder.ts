@@ -155,7 +155,35 @@ function hostname(): string {
   }
 }
 
-/** Whether process `pid` runs on this host (Linux /proc; elsewhere assumed alive). */
+/**
+ * Whether the run that wrote a lock on this host still runs: it holds an exclusive advisory lock
+ * (`flock`) on the lock file for as long as it lives, and the kernel drops that lock when the
+ * process ends, however it ends (SIGKILL, out of memory). This needs no `/proc` access, which
+ * Deno grants only with `--allow-all` (the tasks run with named permissions). Where the file
+ * system has no `flock`, the pid is looked up in `/proc` when that is readable, and the lock is
+ * taken as live otherwise.
+ */
+async function lockHolderAlive(path: string, pid: number): Promise<boolean> {
+  if (pid === Deno.pid) return true; // this process: alive whatever holds the file
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false; // released meanwhile
+    throw e;
+  }
+  try {
+    const free = await file.tryLock(true);
+    if (free) await file.unlock();
+    return !free;
+  } catch {
+    return processAlive(pid);
+  } finally {
+    file.close();
+  }
+}
+
+/** Whether process `pid` runs on this host (Linux /proc; assumed alive when it cannot be read). */
 function processAlive(pid: number): boolean {
   if (pid === Deno.pid) return true;
   try {
@@ -259,8 +287,9 @@ export class RunFolder {
   }
 
   /**
-   * Takes the folder's lock: creates `run.lock` (pid, host, start time) exclusively. A lock
-   * left by a process that no longer runs on this host is stale and replaced; a live one is a
+   * Takes the folder's lock: creates `run.lock` (pid, host, start time) exclusively and holds an
+   * advisory lock (`flock`) on it while the run lives. A lock whose process no longer runs on
+   * this host (its flock is free) is stale and replaced; a live one is a
    * {@link RunFolderError} naming its pid. Returns the release function.
    */
   async lock(): Promise<() => Promise<void>> {
@@ -276,10 +305,17 @@ export class RunFolder {
         // Written whole to a staging file, then hard-linked into place: the link is created
         // exclusively (fails if run.lock exists) and already holds the pid, so a racing run
         // never reads a half-written lock.
+        // The staging file is flock-ed before the link, so the lock is held from the moment
+        // run.lock exists, and stays held (the file stays open) until release or exit.
         const staging = `${this.path}/.run.lock.${Deno.pid}-${crypto.randomUUID()}.tmp`;
-        await Deno.writeTextFile(staging, mine + "\n");
+        await Deno.writeTextFile(staging, mine + "\n", { createNew: true });
+        const holder = await Deno.open(staging, { read: true });
         try {
+          await holder.lock(true).catch(() => {}); // no flock here: the pid check stands in
           await Deno.link(staging, path);
+        } catch (e) {
+          holder.close();
+          throw e;
         } finally {
           await Deno.remove(staging).catch(() => {});
         }
@@ -289,6 +325,7 @@ export class RunFolder {
           } catch {
             // already gone
           }
+          holder.close(); // drops the flock
           // A run that failed before writing anything leaves no empty folder behind.
           if (!existed) await Deno.remove(this.path).catch(() => {});
         };
@@ -300,7 +337,9 @@ export class RunFolder {
       let alive: boolean;
       try {
         held = JSON.parse(await Deno.readTextFile(path));
-        alive = typeof held.pid !== "number" || held.host !== host || processAlive(held.pid);
+        // Another host's run cannot be checked from here (flock over NFS may be local only).
+        alive = typeof held.pid !== "number" || held.host !== host ||
+          await lockHolderAlive(path, held.pid);
       } catch {
         // Unreadable: garbage left long ago, or a lock being written in place by an older
         // version of this code (this one links a complete file into place).

@@ -89,14 +89,26 @@ export function tensorsDiffer(a: Map<string, Float32Array>, b: Map<string, Float
   return false;
 }
 
-/** Runs `deno run -A <script> ...args` in the repository root. */
+/** The `--allow-*` flags of a `deno.json` task, as `deno task <name>` grants them. */
+export function taskPermissions(task: string): string[] {
+  const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
+  const command = tasks[task];
+  if (typeof command !== "string") throw new Error(`deno.json has no task ${task}`);
+  return command.split(/\s+/).filter((w) => w.startsWith("--allow-"));
+}
+
+/**
+ * Runs `deno run -A <script> ...args` in the repository root; with `task`, under that task's
+ * permissions instead (and `--no-prompt`: a missing permission is an error, not a prompt).
+ */
 export async function runCli(
   script: string,
   args: string[],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; task?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const perms = options.task ? [...taskPermissions(options.task), "--no-prompt"] : ["-A"];
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
+    args: ["run", ...perms, script, ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",

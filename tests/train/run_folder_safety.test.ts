@@ -121,15 +121,29 @@ Deno.test("two trainings sharing --out: one runs, the other is refused naming th
     assert.equal(state.epochsDone, 3);
     assert.ok(!(await new RunFolder(out).entries()).includes("run.lock"));
 
-    // A lock left by a dead process is stale: replaced, and the run goes on.
+    // A lock left by a dead process is stale: replaced, and the run goes on, under the
+    // permissions `deno task train` grants (no /proc access: Deno reads /proc only with -A).
     const dead = new Deno.Command("true").spawn();
     await dead.status;
     await Deno.writeTextFile(
       `${out}/run.lock`,
       JSON.stringify({ pid: dead.pid, host: Deno.hostname(), started: "earlier" }),
     );
-    const resumed = await runCli("cli/train.ts", ["--out", out, "--resume", "--epochs", "4"]);
+    const resumed = await runCli("cli/train.ts", ["--out", out, "--resume", "--epochs", "4"], {
+      task: "train",
+    });
     assert.equal(resumed.code, 0, resumed.stderr);
+    // A live run's lock (held here, in this process) blocks a run under the task's permissions.
+    const release = await new RunFolder(out).lock();
+    try {
+      const blocked = await runCli("cli/train.ts", ["--out", out, "--resume", "--epochs", "5"], {
+        task: "train",
+      });
+      assert.equal(blocked.code, 1, blocked.stderr);
+      assert.match(blocked.stderr, new RegExp(`in use by another training \\(pid ${Deno.pid},`));
+    } finally {
+      await release();
+    }
     // A live one (this test's own process) blocks.
     await Deno.writeTextFile(
       `${out}/run.lock`,
