@@ -12,6 +12,8 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "gate_avx2.h"
+
 #define API __attribute__((visibility("default")))
 
 /*
@@ -42,8 +44,18 @@ API void fc_gate(const float *z, float *out, int rows, int cols) {
   for (int r = 0; r < rows; r++) {
     const float *f = z + (int64_t)2 * r * cols, *c = f + cols;
     float *o = out + (int64_t)r * cols;
+    int j0 = 0;
+#if GATE_AVX2
+    for (; j0 + 16 <= cols; j0 += 16) { /* two independent chains per loop body */
+      const v8f o0 = v8_gate(v8_load(f + j0), v8_load(c + j0));
+      const v8f o1 = v8_gate(v8_load(f + j0 + 8), v8_load(c + j0 + 8));
+      v8_store(o + j0, o0);
+      v8_store(o + j0 + 8, o1);
+    }
+    for (; j0 + 8 <= cols; j0 += 8) v8_store(o + j0, v8_gate(v8_load(f + j0), v8_load(c + j0)));
+#endif
 #pragma omp simd
-    for (int j = 0; j < cols; j++) o[j] = sigmoidf(f[j]) * softplusf(c[j]);
+    for (int j = j0; j < cols; j++) o[j] = sigmoidf(f[j]) * softplusf(c[j]);
   }
 }
 
@@ -53,8 +65,17 @@ API void fc_gate_backward(const float *z, const float *dout, float *dz, int rows
     const float *f = z + (int64_t)2 * r * cols, *c = f + cols;
     const float *g = dout + (int64_t)r * cols;
     float *df = dz + (int64_t)2 * r * cols, *dc = df + cols;
+    int j0 = 0;
+#if GATE_AVX2
+    for (; j0 + 8 <= cols; j0 += 8) {
+      const v8_gate_parts p = v8_gate_grad(v8_load(f + j0), v8_load(c + j0));
+      const v8f gj = v8_load(g + j0);
+      v8_store(df + j0, _mm256_mul_ps(_mm256_mul_ps(gj, p.ds), p.sp));
+      v8_store(dc + j0, _mm256_mul_ps(_mm256_mul_ps(gj, p.s), p.dsp));
+    }
+#endif
 #pragma omp simd
-    for (int j = 0; j < cols; j++) {
+    for (int j = j0; j < cols; j++) {
       /* σ(f) and σ'(f) = e/(1+e)² from e = exp(−|f|): no cancellation in 1 − σ for large |f|. */
       float ef = expf(-fabsf(f[j])), inv = 1.0f / (1.0f + ef);
       float s = f[j] >= 0.0f ? inv : ef * inv;
@@ -491,11 +512,46 @@ API void fc_gate_sum(const float *z, const int *offsets, int natoms, int cols, c
     edge_split(offsets, natoms, omp_get_thread_num(), omp_get_num_threads(), &a0, &a1);
     for (int i = a0; i < a1; i++) {
       float *restrict o = out + (int64_t)i * cols;
-      memset(o, 0, sizeof(float) * cols);
+      int j0 = 0;
+#if GATE_AVX2
+      /* Two column vectors per loop body (two independent gate chains), summed over the atom's
+       * edges in registers; then one vector; the rest below. */
+      for (; j0 + 16 <= cols; j0 += 16) {
+        v8f acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        const v8f sf0 = v8_load(sf + j0), sf1 = v8_load(sf + j0 + 8);
+        const v8f hf0 = v8_load(hf + j0), hf1 = v8_load(hf + j0 + 8);
+        const v8f sc0 = v8_load(sc + j0), sc1 = v8_load(sc + j0 + 8);
+        const v8f hc0 = v8_load(hc + j0), hc1 = v8_load(hc + j0 + 8);
+        for (int e = offsets[i]; e < offsets[i + 1]; e++) {
+          const float *zf = z + (int64_t)e * c2 + j0, *zc = zf + cols;
+          const v8f f0 = _mm256_fmadd_ps(v8_load(zf), sf0, hf0);
+          const v8f f1 = _mm256_fmadd_ps(v8_load(zf + 8), sf1, hf1);
+          const v8f c0 = _mm256_fmadd_ps(v8_load(zc), sc0, hc0);
+          const v8f c1 = _mm256_fmadd_ps(v8_load(zc + 8), sc1, hc1);
+          acc0 = _mm256_add_ps(acc0, v8_gate(f0, c0));
+          acc1 = _mm256_add_ps(acc1, v8_gate(f1, c1));
+        }
+        v8_store(o + j0, acc0);
+        v8_store(o + j0 + 8, acc1);
+      }
+      for (; j0 + 8 <= cols; j0 += 8) {
+        v8f acc = _mm256_setzero_ps();
+        const v8f sf0 = v8_load(sf + j0), hf0 = v8_load(hf + j0);
+        const v8f sc0 = v8_load(sc + j0), hc0 = v8_load(hc + j0);
+        for (int e = offsets[i]; e < offsets[i + 1]; e++) {
+          const float *zf = z + (int64_t)e * c2 + j0, *zc = zf + cols;
+          acc = _mm256_add_ps(acc, v8_gate(_mm256_fmadd_ps(v8_load(zf), sf0, hf0),
+                                           _mm256_fmadd_ps(v8_load(zc), sc0, hc0)));
+        }
+        v8_store(o + j0, acc);
+      }
+#endif
+      if (j0 == cols) continue;
+      memset(o + j0, 0, sizeof(float) * (cols - j0));
       for (int e = offsets[i]; e < offsets[i + 1]; e++) {
         const float *restrict zf = z + (int64_t)e * c2, *restrict zc = zf + cols;
 #pragma omp simd
-        for (int j = 0; j < cols; j++) {
+        for (int j = j0; j < cols; j++) {
           float f = zf[j] * sf[j] + hf[j], c = zc[j] * sc[j] + hc[j];
           float ef = exp_nonpos(-fabsf(f)), invf = 1.0f / (1.0f + ef);
           float s = f >= 0.0f ? invf : ef * invf;
@@ -506,6 +562,53 @@ API void fc_gate_sum(const float *z, const int *offsets, int natoms, int cols, c
     }
   }
 }
+
+#if GATE_AVX2
+/*
+ * Pass 1 of fc_gate_sum_backward for columns [j0, j0 + 8·nv) (nv = 1 or 2 vectors) of the edges
+ * [e0, e1) of one atom: writes dy into dz and the block's Σdy, Σdy·x̂ into fa, fb (float32, as
+ * the scalar loop). With nv = 2 the two vectors' chains are independent and interleave.
+ */
+static inline __attribute__((always_inline)) void gate_sum_backward_cols(
+    int nv, int j0, int cols, int e0, int e1, const float *z, float *dz, const float *g,
+    const float *sf, const float *hf, const float *sc, const float *hc, const float *mf,
+    const float *mc, const float *vf, const float *vc, float *fa, float *fb) {
+  const int c2 = 2 * cols;
+  v8f af[2], ac[2], bf[2], bc[2], gv[2];
+  for (int v = 0; v < nv; v++) {
+    af[v] = ac[v] = bf[v] = bc[v] = _mm256_setzero_ps();
+    gv[v] = v8_load(g + j0 + 8 * v);
+  }
+  for (int e = e0; e < e1; e++) {
+    for (int v = 0; v < nv; v++) {
+      const int j = j0 + 8 * v;
+      const float *zf = z + (int64_t)e * c2 + j, *zc = zf + cols;
+      float *df = dz + (int64_t)e * c2 + j, *dc = df + cols;
+      const v8f xf = v8_load(zf), xc = v8_load(zc);
+      const v8f f = _mm256_fmadd_ps(xf, v8_load(sf + j), v8_load(hf + j));
+      const v8f c = _mm256_fmadd_ps(xc, v8_load(sc + j), v8_load(hc + j));
+      const v8_gate_parts p = v8_gate_grad(f, c);
+      const v8f dyf = _mm256_mul_ps(_mm256_mul_ps(gv[v], p.ds), p.sp);
+      const v8f dyc = _mm256_mul_ps(_mm256_mul_ps(gv[v], p.s), p.dsp);
+      v8_store(df, dyf);
+      v8_store(dc, dyc);
+      af[v] = _mm256_add_ps(af[v], dyf);
+      ac[v] = _mm256_add_ps(ac[v], dyc);
+      const v8f hatf = _mm256_mul_ps(_mm256_sub_ps(xf, v8_load(mf + j)), v8_load(vf + j));
+      const v8f hatc = _mm256_mul_ps(_mm256_sub_ps(xc, v8_load(mc + j)), v8_load(vc + j));
+      bf[v] = _mm256_fmadd_ps(dyf, hatf, bf[v]);
+      bc[v] = _mm256_fmadd_ps(dyc, hatc, bc[v]);
+    }
+  }
+  for (int v = 0; v < nv; v++) {
+    const int j = j0 + 8 * v;
+    v8_store(fa + j, af[v]);
+    v8_store(fa + cols + j, ac[v]);
+    v8_store(fb + j, bf[v]);
+    v8_store(fb + cols + j, bc[v]);
+  }
+}
+#endif
 
 /*
  * Backward of fc_gate_sum: from dOut [N, A] writes dz [E, 2A] (through the gate and BN1, the
@@ -541,13 +644,30 @@ API void fc_gate_sum_backward(const float *z, const int *offsets, int natoms, in
       const float *restrict g = dout + (int64_t)i * cols;
       for (int e0 = offsets[i]; e0 < offsets[i + 1]; e0 += STAT_BLOCK) {
         int e1 = e0 + STAT_BLOCK < offsets[i + 1] ? e0 + STAT_BLOCK : offsets[i + 1];
-        memset(fa, 0, sizeof(float) * c2);
-        memset(fb, 0, sizeof(float) * c2);
-        for (int e = e0; e < e1; e++) {
+        int j0 = 0;
+#if GATE_AVX2
+        /* Two column vectors per loop body (two independent chains), the block's sums in
+         * registers; then one vector; the rest below. */
+        for (; j0 + 16 <= cols; j0 += 16) {
+          gate_sum_backward_cols(2, j0, cols, e0, e1, z, dz, g, sf, hf, sc, hc, mf, mc, vf, vc, fa,
+                                 fb);
+        }
+        for (; j0 + 8 <= cols; j0 += 8) {
+          gate_sum_backward_cols(1, j0, cols, e0, e1, z, dz, g, sf, hf, sc, hc, mf, mc, vf, vc, fa,
+                                 fb);
+        }
+#endif
+        if (j0 < cols) {
+          memset(fa + j0, 0, sizeof(float) * (cols - j0));
+          memset(fb + j0, 0, sizeof(float) * (cols - j0));
+          memset(fa + cols + j0, 0, sizeof(float) * (cols - j0));
+          memset(fb + cols + j0, 0, sizeof(float) * (cols - j0));
+        }
+        for (int e = e0; e < e1 && j0 < cols; e++) {
           const float *restrict zf = z + (int64_t)e * c2, *restrict zc = zf + cols;
           float *restrict df = dz + (int64_t)e * c2, *restrict dc = df + cols;
 #pragma omp simd
-          for (int j = 0; j < cols; j++) {
+          for (int j = j0; j < cols; j++) {
             float f = zf[j] * sf[j] + hf[j], c = zc[j] * sc[j] + hc[j];
             float ef = exp_nonpos(-fabsf(f)), invf = 1.0f / (1.0f + ef);
             float s = f >= 0.0f ? invf : ef * invf;

@@ -230,8 +230,9 @@ function edgeGraph(atoms: number) {
   return { E: nbr.length, off: new Int32Array(offsets), nb: new Int32Array(nbr) };
 }
 
-// A = 24 fills whole 8-float vectors; A = 13 leaves remainders in every row.
-for (const A of [24, 13]) {
+// A = 24 and 40 fill whole 8-float vectors (one and two 16-column steps of the AVX2 gate
+// kernels, then one of 8); A = 13 leaves remainders in every row.
+for (const A of [24, 13, 40]) {
   Deno.test({
     name:
       `native fused edge kernels (edge combine, gate-sum and their backward) equal TypeScript, A = ${A}`,
@@ -298,6 +299,42 @@ for (const A of [24, 13]) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "native gate kernels: a NaN pre-activation gives NaN where it enters, finite values elsewhere",
+  ignore,
+  fn() {
+    const b = native!, A = 40, atoms = 3, per = 4, E = atoms * per;
+    const zHost = rand(E * 2 * A, 3);
+    zHost[(per + 1) * 2 * A + 17] = NaN; // atom 1, filter column 17
+    zHost[(2 * per) * 2 * A + A + 33] = NaN; // atom 2, core column 33
+    const z = b.upload(zHost),
+      offsets = b.upload(Int32Array.from({ length: atoms + 1 }, (_, i) => i * per));
+    const ones = b.upload(new Float32Array(2 * A).fill(1)),
+      zeros = b.upload(new Float32Array(2 * A));
+    const out = b.alloc("float32", atoms * A), gated = b.alloc("float32", E * A);
+    b.gateSum!({
+      ...{ z, offsets, atoms, edges: E, cols: A, mean: zeros, variance: ones },
+      ...{ gamma: ones, beta: zeros, eps: 0, out },
+    });
+    b.gate(z, gated, E, A);
+    const sums = b.download(out) as Float32Array, g = b.download(gated) as Float32Array;
+    for (let i = 0; i < atoms; i++) {
+      for (let j = 0; j < A; j++) {
+        const nan = (i === 1 && j === 17) || (i === 2 && j === 33);
+        assert.equal(Number.isNaN(sums[i * A + j]), nan, `gateSum atom ${i} column ${j}`);
+      }
+    }
+    for (let e = 0; e < E; e++) {
+      for (let j = 0; j < A; j++) {
+        const nan = (e === per + 1 && j === 17) || (e === 2 * per && j === 33);
+        assert.equal(Number.isNaN(g[e * A + j]), nan, `gate edge ${e} column ${j}`);
+      }
+    }
+    for (const s of [z, offsets, ones, zeros, out, gated]) b.free(s);
+  },
+});
 
 Deno.test({
   name: "a library without the one-pass edge backward runs it as three native passes",
