@@ -30,12 +30,36 @@ interface Case {
   cols: number;
   ldw: number;
   offset: number;
+  /** Distances (default: uniform over 0.5–8.6 Å, beyond the basis at both ends). */
+  distances?: (rng: () => number, n: number) => Float64Array;
+}
+
+/**
+ * Neighbour-list-like distances: runs of 12 sorted bond lengths (as featurize orders an
+ * atom's neighbours), some far beyond the basis (12 Å: no Gaussian within e^−80 of 1), some at
+ * 0, and runs of one repeated length, so a kernel that forms only the Gaussians near each
+ * distance meets rows whose windows differ widely inside one block.
+ */
+function neighbourDistances(rng: () => number, n: number): Float64Array {
+  const d = new Float64Array(n);
+  for (let a = 0; a < n; a += 12) {
+    const kind = Math.floor(rng() * 4);
+    const run = Array.from(
+      { length: Math.min(12, n - a) },
+      () => kind === 0 ? 12 : kind === 1 ? 1.4 + 2.4 * rng() : kind === 2 ? 2.2 : 8 * rng(),
+    );
+    if (kind !== 3) run.sort((x, y) => x - y);
+    if (kind === 3 && run.length > 2) run[1] = 0;
+    d.set(run, a);
+  }
+  return d;
 }
 
 /** Host data of a case: distances over the whole basis (and beyond it), extra features, W. */
 function data(c: Case, seed: number) {
   const rng = seededRng(seed), rows = c.period * c.copies;
-  const d = uniform(rng, c.period, 0.5, 8.6).map(Math.fround);
+  const d = (c.distances ? c.distances(rng, c.period) : uniform(rng, c.period, 0.5, 8.6))
+    .map(Math.fround);
   const x = uniform(rng, rows * c.extra, -2, 2).map(Math.fround);
   const w = uniform(rng, c.cols * c.ldw, -0.5, 0.5).map(Math.fround);
   const dz = uniform(rng, rows * c.cols, -1, 1).map(Math.fround);
@@ -116,6 +140,25 @@ const CASES: Case[] = [
   { period: 13, copies: 3, extra: 3, cols: 6, ldw: 6 + 44, offset: 6 },
   // 2A = 40 (two whole tiles and a tail), one row, offset 0.
   { period: 1, copies: 1, extra: 3, cols: 40, ldw: 44, offset: 0 },
+  // Neighbour-list distances (sorted runs, 12 Å, 0 Å, repeats) over several 96-edge blocks.
+  {
+    period: 300,
+    copies: 1,
+    extra: 0,
+    cols: 32,
+    ldw: 64 + 41,
+    offset: 64,
+    distances: neighbourDistances,
+  },
+  {
+    period: 150,
+    copies: 2,
+    extra: 3,
+    cols: 16,
+    ldw: 16 + 44,
+    offset: 16,
+    distances: neighbourDistances,
+  },
 ];
 
 for (const [i, c] of CASES.entries()) {
@@ -133,6 +176,40 @@ for (const [i, c] of CASES.entries()) {
     },
   );
 }
+
+forEachBackend("edge term from distances: every Gaussian above e^-69 is formed", (b) => {
+  // Weights 1/g_k(2 Å) for the Gaussians with g_k(2 Å) ≥ e^-69 (0 for the others): a row at
+  // d = 2 Å then sums to the count of those Gaussians (1 each), so a kernel that drops one that
+  // is not negligible (any above e^-80) is off by 1 or more. Rows at other distances check the
+  // same extreme weights against float64.
+  const G = BASIS.centres, inv = 1 / (BASIS.sigma * BASIS.sigma);
+  const arg = (d: number, k: number) => (d - (BASIS.start + k * BASIS.step)) ** 2 * inv;
+  const wk = Array.from({ length: G }, (_, k) => arg(2, k) <= 69 ? Math.exp(arg(2, k)) : 0);
+  const counted = wk.filter((w) => w > 0).length;
+  assert.ok(counted >= 15, `${counted} Gaussians within e^-69 at 2 Å`);
+  const c: Case = { period: 200, copies: 1, extra: 0, cols: 16, ldw: G, offset: 0 };
+  const d = Float64Array.from({ length: c.period }, (_, r) => r % 3 === 0 ? 2 : 1 + (r % 17) * 0.4)
+    .map(Math.fround);
+  const w = Float64Array.from({ length: c.cols * G }, (_, i) => Math.fround(wk[i % G]));
+  const h = {
+    rows: c.period,
+    d,
+    x: new Float64Array(0),
+    w,
+    dz: new Float64Array(c.period * c.cols),
+  };
+  const got = run(b, c, h).z, ref = reference(c, h).z;
+  for (let r = 0; r < c.period; r++) {
+    for (let col = 0; col < c.cols; col++) {
+      const i = r * c.cols + col;
+      assert.ok(
+        Math.abs(got[i] - ref[i]) <= 1e-5 * Math.abs(ref[i]) + 1e-4,
+        `row ${r} (d = ${d[r]}) column ${col}: ${got[i]} vs float64 ${ref[i]}`,
+      );
+      if (d[r] === 2) assert.ok(Math.abs(got[i] - counted) < 1e-3, `d = 2: ${got[i]} ≠ ${counted}`);
+    }
+  }
+});
 
 forEachBackend("edge term from distances: dW through edgeCombine by finite differences", (b) => {
   if (!ops.hasFusedEdgeKernels(b)) return; // edgeCombine is a fused-path op

@@ -125,6 +125,8 @@ export const TS_KERNELS: CpuKernelTable = {
   edgeGemmWeightGrad: edgeGemmWeightGradKernel,
 };
 
+/** Gaussian centres the C edge-term kernels take (`MAX_CENTRES` in native/cpu/edge_gemm.c). */
+const NATIVE_EDGE_CENTRES = 1024;
 const UNARY_NATIVE: Partial<Record<UnaryOp, number>> = { sigmoid: 0, softplus: 1 };
 const BINARY_CODE: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
 const BROADCAST_CODE: Record<Broadcast, number> = { none: 0, row: 1, col: 2, scalar: 3 };
@@ -236,7 +238,7 @@ export function nativeKernelTable(
       );
     },
     edgeGemm(a) {
-      if (!eg) return edgeGemmKernel(a);
+      if (!eg || a.centres > NATIVE_EDGE_CENTRES) return edgeGemmKernel(a);
       const w = { ld: a.ldw, offset: a.weightOffset, length: a.weight.length };
       checkEdgeSource("edgeGemm", a, a.cols, w);
       if (a.out.length < a.rows * a.cols) {
@@ -249,7 +251,7 @@ export function nativeKernelTable(
       );
     },
     edgeGemmWeightGrad(a) {
-      if (!eg) return edgeGemmWeightGradKernel(a);
+      if (!eg || a.centres > NATIVE_EDGE_CENTRES) return edgeGemmWeightGradKernel(a);
       const w = { ld: a.ldw, offset: a.weightOffset, length: a.dWeight.length };
       checkEdgeSource("edgeGemmWeightGrad", a, a.cols, w);
       if (a.dz.length < a.rows * a.cols) {
