@@ -9,6 +9,11 @@
  *     [--sizes 64,128] [--batches 64,256,1024] [--repeats 3] [--epochs 1] [--limit N]
  *     [--models cgcnn,facgcnn] [--python /usr/bin/python3] [--threads 2]
  *     [--target energy_per_atom] (the target column of a CSV source)
+ *     [--peer-blas-spin short|default] (OpenBLAS's idle spin on the original's side: `short`,
+ *     the default, sets OPENBLAS_THREAD_TIMEOUT as our backend sets it for itself
+ *     (lib/backend/cpu/blas.ts), so both sides run in the same environment; `default` leaves
+ *     OpenBLAS's 2^28-cycle spin, under which torch's OpenMP threads compete with spinning
+ *     OpenBLAS workers as they do for a user who never sets it)
  *
  * Needs PyTorch and numpy for the original side (Debian: `apt-get install python3-torch
  * python3-pymatgen`; not needed by CI). Both sides use `--threads` threads (OpenBLAS/OpenMP and
@@ -33,6 +38,7 @@
 
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { BLAS_SPIN_LOG2_CYCLES } from "../lib/backend/cpu/blas.ts";
 import { createCpuBackend } from "../lib/backend/cpu/cpu_backend.ts";
 import { atomFeatureTable, BUILTIN_ATOM_FEATURES } from "../lib/crystal/atom_features.ts";
 import type { GraphSet } from "../lib/crystal/types.ts";
@@ -78,6 +84,7 @@ const flags = parseArgs({
     python: { type: "string", default: "/usr/bin/python3" },
     threads: { type: "string", default: "2" },
     target: { type: "string", default: "energy_per_atom" },
+    "peer-blas-spin": { type: "string", default: "short" },
     A: { type: "string" },
     batch: { type: "string" },
   },
@@ -253,8 +260,14 @@ async function exportOriginal(path: string, g: GraphSet): Promise<void> {
 
 // --- the parent -------------------------------------------------------------------------------
 
-async function runProcess(cmd: string, args: string[], threads: string): Promise<SideResult> {
+async function runProcess(
+  cmd: string,
+  args: string[],
+  threads: string,
+  extra: Record<string, string> = {},
+): Promise<SideResult> {
   const env = {
+    ...extra,
     OMP_NUM_THREADS: threads,
     OPENBLAS_NUM_THREADS: threads,
     MKL_NUM_THREADS: threads,
@@ -274,13 +287,23 @@ async function runProcess(cmd: string, args: string[], threads: string): Promise
 }
 
 async function parent(): Promise<void> {
+  const spin = flags["peer-blas-spin"];
+  if (spin !== "short" && spin !== "default") {
+    throw new Error(`--peer-blas-spin ${spin}: short or default`);
+  }
+  const peerEnv: Record<string, string> = spin === "short"
+    ? { OPENBLAS_THREAD_TIMEOUT: String(BLAS_SPIN_LOG2_CYCLES) }
+    : {};
   const sizes = list(flags.sizes).map(Number), batchSizes = list(flags.batches).map(Number);
   const repeats = Number(flags.repeats), models = list(flags.models) as ("cgcnn" | "facgcnn")[];
   const self = new URL(import.meta.url).pathname;
   const peer = new URL("./peer/cgcnn_original.py", import.meta.url).pathname;
   const dir = await Deno.makeTempDir({ prefix: "vs-cgcnn-" });
   const lines: string[] = [
-    `# bench/vs_cgcnn.ts (${new Date().toISOString()}), ${flags.threads} threads each side`,
+    `# bench/vs_cgcnn.ts (${new Date().toISOString()}), ${flags.threads} threads each side, ` +
+    `original's OpenBLAS spin: ${
+      spin === "short" ? `2^${BLAS_SPIN_LOG2_CYCLES} cycles (as ours)` : "OpenBLAS default"
+    }`,
     "",
     "Ratios: original time / our time (> 1: we are faster), median of paired repeats; " +
     "RSS: peak resident set of each process; GEMM: share of our epoch inside matrix products (`gemm`, `edgeGemm*`); " +
@@ -312,12 +335,17 @@ async function parent(): Promise<void> {
             for (const side of order) {
               const common = ["--A", String(A), "--batch", String(B), "--epochs", flags.epochs];
               const res = side === "original"
-                ? await runProcess(flags.python, [
-                  peer,
-                  file,
-                  ...["--atom-fea-len", String(A), "--batch", String(B)],
-                  ...["--epochs", flags.epochs, "--threads", flags.threads],
-                ], flags.threads)
+                ? await runProcess(
+                  flags.python,
+                  [
+                    peer,
+                    file,
+                    ...["--atom-fea-len", String(A), "--batch", String(B)],
+                    ...["--epochs", flags.epochs, "--threads", flags.threads],
+                  ],
+                  flags.threads,
+                  peerEnv,
+                )
                 : await runProcess(Deno.execPath(), [
                   "run",
                   "-A",

@@ -26,6 +26,31 @@ Deno.test("blas: a missing blasPath selects the fallback and names the path", ()
   assert.ok(info.notes.some((n) => n.includes(MISSING_BLAS)), `notes: ${info.notes}`);
 });
 
+Deno.test("blas: OpenBLAS's idle spin is shortened before it loads, unless the user set it", async () => {
+  // In fresh processes: OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, when it is loaded.
+  const probe = `import { loadBlas, BLAS_SPIN_LOG2_CYCLES } from "${
+    new URL("../../lib/backend/cpu/blas.ts", import.meta.url).href
+  }";
+    loadBlas();
+    console.log(Deno.env.get("OPENBLAS_THREAD_TIMEOUT"), BLAS_SPIN_LOG2_CYCLES);`;
+  const run = async (env: Record<string, string>) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-prompt", probe],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout).trim().split(" ");
+  };
+  const home = { HOME: Deno.env.get("HOME") ?? "/tmp", PATH: Deno.env.get("PATH") ?? "" };
+  const [set, wanted] = await run(home);
+  assert.equal(set, wanted);
+  assert.ok(Number(wanted) >= 4 && Number(wanted) <= 20, `2^${wanted} cycles`);
+  assert.deepEqual((await run({ ...home, OPENBLAS_THREAD_TIMEOUT: "25" }))[0], "25");
+});
+
 Deno.test("blas: FACGCNN_BLAS pointing at a missing file selects the fallback", () => {
   const previous = Deno.env.get("FACGCNN_BLAS");
   // Process-wide and briefly set: only the synchronous creation below reads it.

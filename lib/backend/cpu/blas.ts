@@ -63,11 +63,31 @@ export const BLAS_SPEC: LibrarySpec = {
 };
 
 /**
+ * OpenBLAS's idle spin, as a power of two of CPU cycles (`OPENBLAS_THREAD_TIMEOUT`): 2^14, about
+ * 6 µs. After every call, OpenBLAS's pthread workers spin (with `sched_yield`) for 2^28 cycles
+ * (~0.1 s) by default before they sleep, on the same cores that the native kernels' OpenMP
+ * threads run on next; on a 2-core EPYC VM that halved the speed of the edge kernels that
+ * follow a GEMM, and a CGCNN epoch (carbon cells, A = 64, batch 256) took 0.55-0.63 s instead
+ * of 0.40-0.45 s. OpenBLAS reads the variable when it is loaded, so it is set (unless the user
+ * set it) before the library is opened.
+ */
+export const BLAS_SPIN_LOG2_CYCLES = 14;
+
+function shortenBlasSpin(): void {
+  try {
+    if (!Deno.env.get("OPENBLAS_THREAD_TIMEOUT") && !Deno.env.get("GOTO_THREAD_TIMEOUT")) {
+      Deno.env.set("OPENBLAS_THREAD_TIMEOUT", String(BLAS_SPIN_LOG2_CYCLES));
+    }
+  } catch { /* no --allow-env: OpenBLAS's default */ }
+}
+
+/**
  * Opens a CBLAS library: `path` if given, else `FACGCNN_BLAS`, else the usual places (the
  * shared policy of lib/util/library.ts). Falls back to the TypeScript GEMM with every path
  * tried recorded as the reason.
  */
 export function loadBlas(path?: string): BlasChoice {
+  shortenBlasSpin();
   let loaded;
   try {
     loaded = openLibrary({ ...BLAS_SPEC, path }, CBLAS_SYMBOLS);
