@@ -2,9 +2,10 @@
  * Model step cost report (CPU): ms per batch of 256 synthetic crystals, crystals/s, the share
  * of time in GEMM (with the edge term's `edgeGemm`/`edgeGemmWeightGrad`, listed separately in
  * the breakdown), in host input building and in the other backend kernels, for CGCNN and
- * FACGCNN with one stochastic frame per crystal (k = 1), A = 64 and 128, forward and
- * forward+backward in training mode and the inference pass (eval mode, no gradient), and the
- * FACGCNN/CGCNN time ratio (issue target: ≤ 1.1 per pass).
+ * FACGCNN with one stochastic frame per crystal (k = 1), A = 64 and 128: the forward, the
+ * backward alone (after an untimed forward) and forward+backward in training mode, and the
+ * inference pass (eval mode, no gradient), and the FACGCNN/CGCNN time ratio of each (issue
+ * target: ≤ 1.1 per pass).
  *
  *   deno run -A bench/model_report.ts [iterations=5] [batch=256]
  *
@@ -22,11 +23,14 @@ import { collate } from "../lib/graph/batch.ts";
 import { Model } from "../lib/models/model.ts";
 import { noGrad, tidy } from "../lib/tensor/scope.ts";
 import "../lib/autograd/backward.ts"; // installs Tensor.backward()
-import { lossAndGradients } from "../lib/train/step.ts";
+import { lossAndGradients, mseTargetLoss } from "../lib/train/step.ts";
 
 const iterations = Number(Deno.args[0] ?? 5);
-/** Training forward, training step, and eval-mode forward without gradients (prediction). */
-const PASSES = ["forward", "forward+backward", "inference"] as const;
+/**
+ * Training forward, the backward alone (after an untimed forward), the training step, and the
+ * eval-mode forward without gradients (prediction).
+ */
+const PASSES = ["forward", "backward", "forward+backward", "inference"] as const;
 const BATCH = Number(Deno.args[1] ?? 256);
 
 const backend = createCpuBackend();
@@ -97,7 +101,7 @@ const median = (a: number[]) => {
  * Times several steps interleaved (A B, B A, …), so that load from other processes on a shared
  * machine hits all of them alike; returns median and mean per step, kernel times per step.
  */
-function measureInterleaved(steps: [string, () => void][]): Map<string, Result> {
+function measureInterleaved(steps: [string, () => number | void][]): Map<string, Result> {
   for (const [, fn] of steps) for (let i = 0; i < 2; i++) fn(); // warm-up (JIT, allocator)
   const times = new Map<string, number[]>(steps.map(([k]) => [k, []]));
   for (const [k] of steps) kernelMs.delete(k), hostMs.delete(k);
@@ -106,8 +110,8 @@ function measureInterleaved(steps: [string, () => void][]): Map<string, Result> 
     for (const [key, fn] of i % 2 ? [...steps].reverse() : steps) {
       current = key;
       const t = performance.now();
-      fn();
-      times.get(key)!.push(performance.now() - t);
+      const part = fn(); // a step that times only part of itself returns that part's ms
+      times.get(key)!.push(typeof part === "number" ? part : performance.now() - t);
       current = "";
     }
   }
@@ -153,10 +157,24 @@ for (const A of [64, 128]) {
     return [kind, model] as const;
   });
   for (const pass of PASSES) {
-    const steps: [string, () => void][] = models.map(([kind, model]) => [
+    const steps: [string, () => number | void][] = models.map(([kind, model]) => [
       `${kind} ${A} ${pass}`,
       pass === "forward"
         ? () => tidy(() => void model.forward(batch))
+        : pass === "backward"
+        ? () => {
+          // The forward and loss untimed (no kernel times recorded), then the backward alone.
+          model.network.zeroGrad();
+          return tidy(() => {
+            const key = current;
+            current = "";
+            const loss = mseTargetLoss(model.forward(batch), targets);
+            current = key;
+            const t = performance.now();
+            loss.backward();
+            return performance.now() - t;
+          });
+        }
         : pass === "inference"
         ? () => {
           // Prediction: eval mode, no gradient (the CPU runs cache-sized sub-batches).

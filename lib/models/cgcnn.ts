@@ -34,6 +34,12 @@ import { releaseUnrecorded } from "../tensor/scope.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { DeviceInputs } from "./inputs.ts";
 
+/**
+ * A network's atom input: `[N, F]` features per atom, or `{ table }`, the `[maxZ + 1, F]` atom
+ * feature table whose rows `inputs.numbers` picks.
+ */
+export type AtomInput = Tensor | { table: Tensor };
+
 /** Sizes of a CGCNN-style network. */
 export interface NetworkShape {
   /** Node input length: 92 atom features (+ 3 frame coordinates for FACGCNN). */
@@ -154,15 +160,42 @@ export class CrystalGraphNetwork extends Module {
   }
 
   /**
-   * @param atomFeatures `[N, 92]` (gathered from the atom feature table).
-   * @param inputs the batch's device inputs (frame copies stacked).
-   * @returns `[C, 1]` predictions (standardised scale), averaged over frame copies.
+   * The atom embedding `[N, A]`: `embedding([x_i ‖ c_i])` of each atom's features x_i (and
+   * FACGCNN's frame coordinates c_i). From `{ table }`, the atom feature table
+   * `[maxZ + 1, F]`: an atom's features are its element's row, so the embedding of the table's
+   * rows is formed once (`[maxZ + 1, A]`, ~100 rows) and gathered by `inputs.numbers`, with the
+   * coordinates' 3 columns added per atom — the same sums as the `[N, F] × [F, A]` product it
+   * replaces, which was the batch's largest GEMM after the convolutions' (its weight gradient
+   * becomes a scatter of N rows and a ~100-row product).
    */
-  /** Embedding, convolutions and mean pooling: one vector per crystal copy, `[k·C, A]`. */
-  pool(atomFeatures: Tensor, inputs: DeviceInputs): Tensor {
-    const nodeIn = inputs.coords ? concatCols([atomFeatures, inputs.coords]) : atomFeatures;
-    let v = this.embedding.forward(nodeIn);
-    if (nodeIn !== atomFeatures) releaseUnrecorded(nodeIn);
+  embedAtoms(atoms: AtomInput, inputs: DeviceInputs): Tensor {
+    const { weight, bias } = this.embedding;
+    if ("table" in atoms) {
+      const table = atoms.table;
+      const perElement = linear(table, weight, bias, 0); // [maxZ + 1, A]
+      const gathered = gatherRows(perElement, inputs.numbers);
+      releaseUnrecorded(perElement);
+      if (!inputs.coords) return gathered;
+      const coordTerm = linear(inputs.coords, weight, null, table.cols);
+      const v = add(gathered, coordTerm);
+      releaseUnrecorded(gathered, coordTerm);
+      return v;
+    }
+    const nodeIn = inputs.coords ? concatCols([atoms, inputs.coords]) : atoms;
+    const v = this.embedding.forward(nodeIn);
+    if (nodeIn !== atoms) releaseUnrecorded(nodeIn);
+    return v;
+  }
+
+  /**
+   * Embedding, convolutions and mean pooling: one vector per crystal copy, `[k·C, A]`.
+   * @param atoms `[N, 92]` atom features (gathered from the atom feature table), or
+   * `{ table }`, the table itself (gathered inside by `inputs.numbers`; see
+   * {@linkcode embedAtoms}).
+   * @param inputs the batch's device inputs (frame copies stacked).
+   */
+  pool(atoms: AtomInput, inputs: DeviceInputs): Tensor {
+    let v = this.embedAtoms(atoms, inputs);
     // The fused convolution forms the Gaussians from the distances inside its products; only
     // the composed one (no fused kernels, SyncBN) reads the stored features (built on first use).
     const fused = hasFusedEdgeKernels(this.backend) && this.convs.every((c) => c.bn1.sync === null);
@@ -179,14 +212,19 @@ export class CrystalGraphNetwork extends Module {
    * The crystal embedding: the pooled vector (CGCNN's crystal features before its head),
    * averaged over the k frame copies of each crystal, `[C, A]`.
    */
-  embed(atomFeatures: Tensor, inputs: DeviceInputs): Tensor {
-    const pooled = this.pool(atomFeatures, inputs);
+  embed(atoms: AtomInput, inputs: DeviceInputs): Tensor {
+    const pooled = this.pool(atoms, inputs);
     if (inputs.copies === 1) return pooled;
     return segmentMean(gatherRows(pooled, inputs.copyOrder!), inputs.copyOffsets!);
   }
 
-  forward(atomFeatures: Tensor, inputs: DeviceInputs): Tensor {
-    const pooled = this.pool(atomFeatures, inputs); // [k·C, A]
+  /**
+   * @param atoms `[N, 92]` atom features, or `{ table }` (see {@linkcode pool}).
+   * @param inputs the batch's device inputs (frame copies stacked).
+   * @returns `[C, 1]` predictions (standardised scale), averaged over frame copies.
+   */
+  forward(atoms: AtomInput, inputs: DeviceInputs): Tensor {
+    const pooled = this.pool(atoms, inputs); // [k·C, A]
     let h = softplus(this.convToFc.forward(softplus(pooled)));
     for (const fc of this.fcs) h = softplus(fc.forward(h));
     let out = this.fcOut.forward(h); // [k·C, 1], or [k·C, 2] class scores

@@ -18,7 +18,6 @@ import type { Dataset, GraphSet, Structure } from "../crystal/types.ts";
 import { frameCopies, type FrameMode } from "../frames/select.ts";
 import { collate, type GraphBatch, sliceBatch } from "../graph/batch.ts";
 import type { Parameter } from "../nn/module.ts";
-import { gatherRows } from "../tensor/ops.ts";
 import { isGradEnabled, noGrad, tidy } from "../tensor/scope.ts";
 import { Tensor } from "../tensor/tensor.ts";
 import { CrystalGraphNetwork } from "./cgcnn.ts";
@@ -228,8 +227,7 @@ export class Model {
   /** The forward pass of one batch as it is. */
   #forwardWhole(batch: GraphBatch, frames: FrameMode): Tensor {
     const inputs = this.uploadInputs(this.hostInputs(batch, frames));
-    const atomFea = gatherRows(this.atomTable, inputs.numbers);
-    return this.network.forward(atomFea, inputs);
+    return this.network.forward({ table: this.atomTable }, inputs);
   }
 
   /**
@@ -310,8 +308,7 @@ export class Model {
         const values = tidy(() =>
           noGrad(() => {
             const inputs = this.uploadInputs(this.hostInputs(batch, options.frames));
-            const atomFea = gatherRows(this.atomTable, inputs.numbers);
-            return this.network.embed(atomFea, inputs).toFloat32Array();
+            return this.network.embed({ table: this.atomTable }, inputs).toFloat32Array();
           })
         );
         out.set(values, start * A);

@@ -90,8 +90,17 @@ static edge_src edge_src_of(const float *d, int period, const float *extra, int 
   return s;
 }
 
-/* Padded feature count: K = G + xc rounded up to KR (the padding columns are zero). */
-static inline int padded_k(const edge_src *s) { return (s->centres + s->xc + KR - 1) / KR * KR; }
+/*
+ * The columns of an expanded block: the G Gaussians padded to a multiple of KR, then the xc
+ * extra features padded the same way (zero padding), so that no weight-gradient tile mixes
+ * windowed Gaussians with the extras every row has.
+ */
+static inline int gauss_cols(const edge_src *s) { return (s->centres + KR - 1) / KR * KR; }
+static inline int padded_k(const edge_src *s) { return gauss_cols(s) + (s->xc + KR - 1) / KR * KR; }
+/* The expanded column of feature k < G + xc. */
+static inline int u_col(const edge_src *s, int k) {
+  return k < s->centres ? k : gauss_cols(s) + k - s->centres;
+}
 
 /*
  * The Gaussians of distance d that are formed: k in [lo, hi] (lo > hi: none). A NaN distance
@@ -141,12 +150,12 @@ static void order_block(const edge_src *s, int e0, int n, block_order *o) {
 }
 
 /*
- * u[p, :] = [g(d_{e0+perm[p]}) within its window (0 outside), x_{e0+perm[p]}, 0…] for p < n;
- * rows n..rows-1 zero. u is [rows, kp].
+ * u[p, :] = [g(d_{e0+perm[p]}) within its window (0 outside), 0…, x_{e0+perm[p]}, 0…] for
+ * p < n (the extras from column gauss_cols); rows n..rows-1 zero. u is [rows, kp].
  */
 static void expand_block(const edge_src *s, int e0, int n, int rows, int kp, const block_order *o,
                          float *u) {
-  const int G = s->centres, xc = s->xc;
+  const int xc = s->xc, kg = gauss_cols(s);
   memset(u, 0, sizeof(float) * (size_t)rows * kp);
   for (int p = 0; p < n; p++) {
     const int e = e0 + o->perm[p];
@@ -159,7 +168,7 @@ static void expand_block(const edge_src *s, int e0, int n, int rows, int kp, con
       const double t = de - (s->start + k * s->step);
       ur[k] = exp_neg((float)(-t * t * s->inv));
     }
-    for (int x = 0; x < xc; x++) ur[G + x] = s->extra[(int64_t)e * xc + x];
+    for (int x = 0; x < xc; x++) ur[kg + x] = s->extra[(int64_t)e * xc + x];
   }
 }
 
@@ -186,13 +195,14 @@ API void fc_edge_gemm(const float *d, int period, const float *extra, int xc, in
   if (edges <= 0 || cols <= 0) return;
   if (centres > MAX_CENTRES) abort(); /* the binding checks this first */
   const edge_src s = edge_src_of(d, period, extra, xc, centres, start, step, inv);
-  const int G = centres, K = centres + xc, kp = padded_k(&s);
+  const int G = centres, K = centres + xc, kp = padded_k(&s), kg = gauss_cols(&s);
   const int cp = (cols + NR - 1) / NR * NR;
-  /* W_u transposed and zero-padded: wt[k, c], so a micro-tile reads 16 contiguous columns. */
+  /* W_u transposed and zero-padded in u's column layout: wt[u_col(k), c], so a micro-tile
+   * reads 16 contiguous columns. */
   float *wt = calloc((size_t)kp * cp, sizeof(float));
   if (!wt) abort();
   for (int c = 0; c < cols; c++)
-    for (int k = 0; k < K; k++) wt[(int64_t)k * cp + c] = w[(int64_t)c * ldw + w_off + k];
+    for (int k = 0; k < K; k++) wt[(int64_t)u_col(&s, k) * cp + c] = w[(int64_t)c * ldw + w_off + k];
   const int blocks = (edges + EDGE_BLOCK - 1) / EDGE_BLOCK;
 #pragma omp parallel
   {
@@ -221,7 +231,7 @@ API void fc_edge_gemm(const float *d, int period, const float *extra, int xc, in
           v8 a[MR][2];
           for (int r = 0; r < MR; r++) a[r][0] = a[r][1] = (v8){0};
           tile_fma(a, ur, kp, wc, cp, k0, k1);
-          tile_fma(a, ur, kp, wc, cp, G, K);
+          tile_fma(a, ur, kp, wc, cp, kg, kg + xc);
           if (c0 + NR <= cols) {
             for (int r = 0; r < nr; r++) {
               float *zr = z + (int64_t)(e0 + o.perm[r0 + r]) * cols + c0;
@@ -255,7 +265,7 @@ API void fc_edge_gemm_wgrad(const float *d, int period, const float *extra, int 
   if (cols <= 0) return;
   if (centres > MAX_CENTRES) abort(); /* the binding checks this first */
   const edge_src s = edge_src_of(d, period, extra, xc, centres, start, step, inv);
-  const int G = centres, K = centres + xc, kp = padded_k(&s);
+  const int G = centres, K = centres + xc, kp = padded_k(&s), kg = gauss_cols(&s);
   const int threads = omp_get_max_threads();
   const int64_t part = (int64_t)kp * cols; /* one thread's partial sums, [kp, cols] double */
   double *partial = calloc((size_t)threads * part, sizeof(double));
@@ -280,11 +290,11 @@ API void fc_edge_gemm_wgrad(const float *d, int period, const float *extra, int 
       expand_block(&s, e0, n, n, kp, &o, ub);
       const float *dzb = dz + (int64_t)e0 * cols;
       for (int k0 = 0; k0 < kp; k0 += KR) {
-        /* The rows that reach features [k0, k0 + KR): windows start at ≤ k0 + KR − 1 and end
+        /* The rows that reach Gaussians [k0, k0 + KR): windows start at ≤ k0 + KR − 1 and end
          * at ≥ k0 (so start at ≥ k0 − width + 1), a contiguous run of sorted rows; every row
-         * when the tile holds extra features. */
+         * for the tiles of extra features. */
         int p0 = 0, p1 = n;
-        if (k0 + KR <= G || xc == 0) {
+        if (k0 < kg) {
           const int from = k0 - o.width + 1 > 0 ? k0 - o.width + 1 : 0;
           const int to = k0 + KR < G ? k0 + KR : G;
           p0 = o.first[from < G ? from : G];
@@ -310,11 +320,12 @@ API void fc_edge_gemm_wgrad(const float *d, int period, const float *extra, int 
       }
       for (int c = cv; c < cols; c++) {
         for (int k = 0; k < K; k++) {
+          const int uk = u_col(&s, k);
           float acc = 0.0f;
           for (int q = 0; q < n; q++) {
-            acc += dzb[(int64_t)o.perm[q] * cols + c] * ub[(int64_t)q * kp + k];
+            acc += dzb[(int64_t)o.perm[q] * cols + c] * ub[(int64_t)q * kp + uk];
           }
-          p[(int64_t)k * cols + c] += acc;
+          p[(int64_t)uk * cols + c] += acc;
         }
       }
     }
@@ -324,7 +335,8 @@ API void fc_edge_gemm_wgrad(const float *d, int period, const float *extra, int 
   for (int c = 0; c < cols; c++) {
     for (int k = 0; k < K; k++) {
       double sum = 0;
-      for (int t = 0; t < used; t++) sum += partial[t * part + (int64_t)k * cols + c];
+      const int64_t uk = u_col(&s, k);
+      for (int t = 0; t < used; t++) sum += partial[t * part + uk * cols + c];
       float *o = dw + (int64_t)c * ldw + w_off + k;
       *o = beta ? (float)(*o + sum) : (float)sum;
     }
