@@ -111,31 +111,45 @@ export function computeFrames(
   if (!lattices || lattices.length < 9 * n) {
     throw new RangeError(`computeFrames: kind "${kind}" needs [nCrystals, 9] lattices`);
   }
+  if (kind === "hybrid") return hybridFrames(pca, lattices, n);
   const singular = new Uint8Array(n);
   const lat = latticeFrames(lattices, n, singular);
-  if (kind === "lattice") {
-    return {
-      centers: pca.centers,
-      bases: lat,
-      degenerate: singular,
-      source: new Uint8Array(n).fill(1),
-      relativeGap: pca.relativeGap,
-    };
-  }
-  // hybrid: keep PCA where its gap is clear; fall back to the lattice where it is not, unless
-  // the cell is singular too (then the PCA base stays, flagged).
+  return {
+    centers: pca.centers,
+    bases: lat,
+    degenerate: singular,
+    source: new Uint8Array(n).fill(1),
+    relativeGap: pca.relativeGap,
+  };
+}
+
+/**
+ * Hybrid frames: PCA where its eigengap is clear, the lattice's polar factor where it is not
+ * (unless the cell is singular too: then the PCA base stays, flagged degenerate). The polar
+ * factor is computed for those crystals only (most have a clear gap, and it cost 3× the PCA).
+ */
+function hybridFrames(
+  pca: ReturnType<typeof pcaFrames>,
+  lattices: Float64Array,
+  n: number,
+): BatchFrames {
   const bases = pca.rotations;
   const degenerate = new Uint8Array(n);
   const source = new Uint8Array(n);
-  for (let c = 0; c < n; c++) {
-    if (!pca.degenerate[c]) continue;
-    if (singular[c]) {
+  const needed: number[] = [];
+  for (let c = 0; c < n; c++) if (pca.degenerate[c]) needed.push(c);
+  const cells = new Float64Array(9 * needed.length);
+  needed.forEach((c, i) => cells.set(lattices.subarray(9 * c, 9 * c + 9), 9 * i));
+  const singular = new Uint8Array(needed.length);
+  const lat = latticeFrames(cells, needed.length, singular);
+  needed.forEach((c, i) => {
+    if (singular[i]) {
       degenerate[c] = 1;
-      continue;
+      return;
     }
     source[c] = 1;
-    bases.set(lat.subarray(9 * c, 9 * c + 9), 9 * c);
-  }
+    bases.set(lat.subarray(9 * i, 9 * i + 9), 9 * c);
+  });
   return { centers: pca.centers, bases, degenerate, source, relativeGap: pca.relativeGap };
 }
 

@@ -565,48 +565,37 @@ API void fc_gate_sum(const float *z, const int *offsets, int natoms, int cols, c
 
 #if GATE_AVX2
 /*
- * Pass 1 of fc_gate_sum_backward for columns [j0, j0 + 8·nv) (nv = 1 or 2 vectors) of the edges
- * [e0, e1) of one atom: writes dy into dz and the block's Σdy, Σdy·x̂ into fa, fb (float32, as
- * the scalar loop). With nv = 2 the two vectors' chains are independent and interleave.
+ * Pass 1 of fc_gate_sum_backward for columns [j0, j0 + 8) of the edges [e0, e1) of one atom:
+ * writes dy into dz and the block's Σdy, Σdy·x̂ into fa, fb (float32, as the scalar loop).
  */
 static inline __attribute__((always_inline)) void gate_sum_backward_cols(
-    int nv, int j0, int cols, int e0, int e1, const float *z, float *dz, const float *g,
-    const float *sf, const float *hf, const float *sc, const float *hc, const float *mf,
-    const float *mc, const float *vf, const float *vc, float *fa, float *fb) {
+    int j0, int cols, int e0, int e1, const float *z, float *dz, const float *g, const float *sf,
+    const float *hf, const float *sc, const float *hc, const float *mf, const float *mc,
+    const float *vf, const float *vc, float *fa, float *fb) {
   const int c2 = 2 * cols;
-  v8f af[2], ac[2], bf[2], bc[2], gv[2];
-  for (int v = 0; v < nv; v++) {
-    af[v] = ac[v] = bf[v] = bc[v] = _mm256_setzero_ps();
-    gv[v] = v8_load(g + j0 + 8 * v);
-  }
+  const v8f gv = v8_load(g + j0);
+  const v8f sf0 = v8_load(sf + j0), hf0 = v8_load(hf + j0), sc0 = v8_load(sc + j0);
+  const v8f hc0 = v8_load(hc + j0), mf0 = v8_load(mf + j0), mc0 = v8_load(mc + j0);
+  const v8f vf0 = v8_load(vf + j0), vc0 = v8_load(vc + j0);
+  v8f af = _mm256_setzero_ps(), ac = af, bf = af, bc = af;
   for (int e = e0; e < e1; e++) {
-    for (int v = 0; v < nv; v++) {
-      const int j = j0 + 8 * v;
-      const float *zf = z + (int64_t)e * c2 + j, *zc = zf + cols;
-      float *df = dz + (int64_t)e * c2 + j, *dc = df + cols;
-      const v8f xf = v8_load(zf), xc = v8_load(zc);
-      const v8f f = _mm256_fmadd_ps(xf, v8_load(sf + j), v8_load(hf + j));
-      const v8f c = _mm256_fmadd_ps(xc, v8_load(sc + j), v8_load(hc + j));
-      const v8_gate_parts p = v8_gate_grad(f, c);
-      const v8f dyf = _mm256_mul_ps(_mm256_mul_ps(gv[v], p.ds), p.sp);
-      const v8f dyc = _mm256_mul_ps(_mm256_mul_ps(gv[v], p.s), p.dsp);
-      v8_store(df, dyf);
-      v8_store(dc, dyc);
-      af[v] = _mm256_add_ps(af[v], dyf);
-      ac[v] = _mm256_add_ps(ac[v], dyc);
-      const v8f hatf = _mm256_mul_ps(_mm256_sub_ps(xf, v8_load(mf + j)), v8_load(vf + j));
-      const v8f hatc = _mm256_mul_ps(_mm256_sub_ps(xc, v8_load(mc + j)), v8_load(vc + j));
-      bf[v] = _mm256_fmadd_ps(dyf, hatf, bf[v]);
-      bc[v] = _mm256_fmadd_ps(dyc, hatc, bc[v]);
-    }
+    const float *zf = z + (int64_t)e * c2 + j0, *zc = zf + cols;
+    float *df = dz + (int64_t)e * c2 + j0, *dc = df + cols;
+    const v8f xf = v8_load(zf), xc = v8_load(zc);
+    const v8_gate_parts p = v8_gate_grad(_mm256_fmadd_ps(xf, sf0, hf0), _mm256_fmadd_ps(xc, sc0, hc0));
+    const v8f dyf = _mm256_mul_ps(_mm256_mul_ps(gv, p.ds), p.sp);
+    const v8f dyc = _mm256_mul_ps(_mm256_mul_ps(gv, p.s), p.dsp);
+    v8_store(df, dyf);
+    v8_store(dc, dyc);
+    af = _mm256_add_ps(af, dyf);
+    ac = _mm256_add_ps(ac, dyc);
+    bf = _mm256_fmadd_ps(dyf, _mm256_mul_ps(_mm256_sub_ps(xf, mf0), vf0), bf);
+    bc = _mm256_fmadd_ps(dyc, _mm256_mul_ps(_mm256_sub_ps(xc, mc0), vc0), bc);
   }
-  for (int v = 0; v < nv; v++) {
-    const int j = j0 + 8 * v;
-    v8_store(fa + j, af[v]);
-    v8_store(fa + cols + j, ac[v]);
-    v8_store(fb + j, bf[v]);
-    v8_store(fb + cols + j, bc[v]);
-  }
+  v8_store(fa + j0, af);
+  v8_store(fa + cols + j0, ac);
+  v8_store(fb + j0, bf);
+  v8_store(fb + cols + j0, bc);
 }
 #endif
 
@@ -646,15 +635,11 @@ API void fc_gate_sum_backward(const float *z, const int *offsets, int natoms, in
         int e1 = e0 + STAT_BLOCK < offsets[i + 1] ? e0 + STAT_BLOCK : offsets[i + 1];
         int j0 = 0;
 #if GATE_AVX2
-        /* Two column vectors per loop body (two independent chains), the block's sums in
-         * registers; then one vector; the rest below. */
-        for (; j0 + 16 <= cols; j0 += 16) {
-          gate_sum_backward_cols(2, j0, cols, e0, e1, z, dz, g, sf, hf, sc, hc, mf, mc, vf, vc, fa,
-                                 fb);
-        }
+        /* One column vector at a time, the block's sums in registers (the filter and core
+         * chains of an element are independent already: two vectors at once spilled and ran no
+         * faster); the rest below. */
         for (; j0 + 8 <= cols; j0 += 8) {
-          gate_sum_backward_cols(1, j0, cols, e0, e1, z, dz, g, sf, hf, sc, hc, mf, mc, vf, vc, fa,
-                                 fb);
+          gate_sum_backward_cols(j0, cols, e0, e1, z, dz, g, sf, hf, sc, hc, mf, mc, vf, vc, fa, fb);
         }
 #endif
         if (j0 < cols) {

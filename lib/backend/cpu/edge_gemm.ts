@@ -3,7 +3,8 @@
  * distances as they are needed (the TypeScript reference for, and fallback of, the C kernels in
  * native/cpu/edge_gemm.c). CGCNN's edge features are 41 Gaussians of the bond length
  * (Xie & Grossman 2018), plus FACGCNN's 3 frame components: stored, they are the largest input
- * of a batch (E×44 floats) for a product that needs only the E distances.
+ * of a batch (E×44 floats) for a product that needs only the E distances. Every Gaussian is
+ * formed here (float64); the C kernels skip those below e^−80, which changes no float32 sum.
  * @module
  */
 
