@@ -43,10 +43,17 @@ for flag in -mprefer-vector-width=256 -fschedule-insns -fsched-pressure; do
   fi
 done
 objects=()
+base=(-O3 -march=native -fno-math-errno -fno-trapping-math -fopenmp -fPIC -fvisibility=hidden)
 for src in "${sources[@]}"; do
   obj="$tmp.$(basename "$src" .c).o"
-  "$cc" -O3 -march=native "${tuning[@]}" -fno-math-errno -fno-trapping-math -fopenmp -fPIC \
-    -fvisibility=hidden -c -o "$obj" "$src"
+  # A compiler that takes the tuning flags but fails with them (an old GCC's scheduler) gets a
+  # second try without them.
+  if [[ ${#tuning[@]} -eq 0 ]]; then
+    "$cc" "${base[@]}" -c -o "$obj" "$src"
+  elif ! "$cc" "${base[@]}" "${tuning[@]}" -c -o "$obj" "$src"; then
+    echo "native/build_cpu.sh: $(basename "$src") failed with ${tuning[*]}; building it without" >&2
+    "$cc" "${base[@]}" -c -o "$obj" "$src"
+  fi
   objects+=("$obj")
 done
 "$cc" -shared -fopenmp -o "$tmp" "${objects[@]}" -lm
