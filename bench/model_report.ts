@@ -32,6 +32,8 @@ const iterations = Number(Deno.args[0] ?? 5);
  */
 const PASSES = ["forward", "backward", "forward+backward", "inference"] as const;
 const BATCH = Number(Deno.args[1] ?? 256);
+/** Untimed iterations of each step first. */
+const WARMUP = 6;
 
 const backend = createCpuBackend();
 const { graphs } = await featurize(syntheticCrystals({ count: BATCH, seed: 42 }), {
@@ -102,7 +104,11 @@ const median = (a: number[]) => {
  * machine hits all of them alike; returns median and mean per step, kernel times per step.
  */
 function measureInterleaved(steps: [string, () => number | void][]): Map<string, Result> {
-  for (const [, fn] of steps) for (let i = 0; i < 2; i++) fn(); // warm-up (JIT, allocator)
+  // Warm-up: the allocator's cache, and V8's optimising compiler, which compiles hot functions
+  // on a background thread: while it works it takes one of the cores from the kernels (a
+  // 2-thread GEMM right after FACGCNN's JavaScript frame code ran 10x slower in the first
+  // steps).
+  for (const [, fn] of steps) for (let i = 0; i < WARMUP; i++) fn();
   const times = new Map<string, number[]>(steps.map(([k]) => [k, []]));
   for (const [k] of steps) kernelMs.delete(k), hostMs.delete(k);
   for (let i = 0; i < iterations; i++) {
@@ -141,7 +147,7 @@ for (const note of info.notes) console.log(`- ${note}`);
 console.log("");
 console.log(
   `batch: ${batch.nCrystals} synthetic crystals, ${batch.nAtoms} atoms, ${batch.nEdges} edges; ` +
-    `${iterations} timed iterations after 2 warm-up; training mode except "inference"\n`,
+    `${iterations} timed iterations after ${WARMUP} warm-up; training mode except "inference"\n`,
 );
 console.log(
   "| model | A | pass | ms/batch (median) | crystals/s | GEMM | host inputs | other kernels | JS/autograd |",
