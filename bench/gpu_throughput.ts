@@ -646,6 +646,11 @@ async function main(): Promise<void> {
       const bytes = await exportForPeer(file, s, batches);
       console.error(`peer: exported ${(bytes / 1e6).toFixed(0)} MB to ${file}; running PyTorch …`);
       const extra = flags["peer-args"].split(" ").filter((x) => x);
+      // On the CPU both sides get the same threads (torch here defaulted to 1 on a 2-core VM).
+      if (flags.cpu && !extra.includes("--threads")) {
+        const threads = Number(Deno.env.get("OMP_NUM_THREADS")) || navigator.hardwareConcurrency;
+        extra.push("--threads", String(threads));
+      }
       const r = await runPeer(flags.python, file, flags.cpu ? "cpu" : "cuda", extra);
       if (r.ok) {
         peerJson = r.json;

@@ -165,7 +165,10 @@ def main():
     ap.add_argument("--variant", choices=["concat", "split"], default="concat")
     ap.add_argument("--resident", action="store_true", help="keep the batches on the device")
     ap.add_argument("--models", default="cgcnn,facgcnn")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (torch.set_num_threads)")
     args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
 
     dev = torch.device(args.device)
     cuda = dev.type == "cuda"
