@@ -594,6 +594,13 @@ export interface MemoryInfo {
 export interface Backend {
   /** Backend kind: "cpu" or "cuda". */
   readonly name: "cpu" | "cuda";
+  /**
+   * Inference (eval mode, no gradient) on this backend runs a batch in sub-batches of crystals
+   * whose `[k·E, 2A]` float32 pre-activation stays under this many bytes, so that it stays in
+   * the cache between the kernels that write and read it (the CPU: 4 MiB). Absent: whole
+   * batches (a GPU streams such arrays from its memory at full speed).
+   */
+  readonly inferenceChunkBytes?: number;
   /** What the backend is and uses. */
   info(): BackendInfo;
   /** Live storage accounting. */

@@ -89,11 +89,12 @@ export class Model {
   /** `[1]` int32 device counter of degenerate frames (CUDA: the device builds the frames). */
   #degenerateDevice: Storage | null = null;
   /**
-   * CPU inference (eval mode, no gradient) runs a batch in sub-batches whose `[k·E, 2A]` float32
+   * Inference (eval mode, no gradient) runs a batch in sub-batches whose `[k·E, 2A]` float32
    * pre-activation (k frame copies) stays under this many bytes, so that it stays in cache
-   * ({@linkcode INFERENCE_CHUNK_BYTES}; `Infinity`: whole batches).
+   * (default: the backend's {@linkcode Backend.inferenceChunkBytes}, 4 MiB on the CPU;
+   * `Infinity`: whole batches).
    */
-  inferenceChunkBytes: number = INFERENCE_CHUNK_BYTES;
+  inferenceChunkBytes: number;
   #frameRng: Rng;
 
   /**
@@ -115,6 +116,7 @@ export class Model {
   constructor(config: ModelConfig, backend: Backend) {
     this.config = resolveModelConfig(config);
     this.backend = backend;
+    this.inferenceChunkBytes = backend.inferenceChunkBytes ?? Infinity;
     this.atomFeatures = config.atomFeatures ?? BUILTIN_ATOM_FEATURES;
     const c = this.config;
     const initRng = new Rng(c.seed, 1);
@@ -212,7 +214,7 @@ export class Model {
    * loss compares these with standardised targets). Call inside `tidy`.
    */
   forward(batch: GraphBatch, frames: FrameMode = this.config.frames): Tensor {
-    if (this.backend.name === "cpu" && !this.network.training && !isGradEnabled()) {
+    if (Number.isFinite(this.inferenceChunkBytes) && !this.network.training && !isGradEnabled()) {
       // FACGCNN stacks k frame copies of every edge: the [k·E, 2A] array is what must fit.
       const copies = this.config.kind === "facgcnn" ? frameCopies(frames) : 1;
       const bounds = inferenceChunks(
@@ -231,7 +233,7 @@ export class Model {
   }
 
   /**
-   * Inference on the CPU in sub-batches of crystals (`bounds`, from {@linkcode inferenceChunks}):
+   * Inference in sub-batches of crystals (`bounds`, from {@linkcode inferenceChunks}):
    * each crystal's prediction depends on its own atoms only (BatchNorm uses running statistics),
    * so the result is that of the whole batch, while each convolution's `[E, 2A]` pre-activation
    * stays in the last-level cache between the kernels that write and read it. Without this the
@@ -377,15 +379,6 @@ export class Model {
     this.#degenerateDevice = null;
   }
 }
-
-/**
- * The size an inference sub-batch's `[k·E, 2A]` float32 pre-activation (k frame copies) may
- * reach on the CPU: 4 MiB. Smaller sub-batches pay more in per-call costs (thread wake-ups, weight
- * packing) for each crystal, larger ones fall out of the cache between the kernels that write
- * and read the array: on a 2-core EPYC virtual machine (carbon cells, batches of 256 and 1024,
- * A = 64 and 128, interleaved) 4 MiB was fastest of 2, 4, 8 and 16 MiB, by 5-30% over 16 MiB.
- */
-export const INFERENCE_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Crystal boundaries `[0, …, C]` that split a batch of E edges into ⌈E / maxEdges⌉ sub-batches

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
+import { CPU_INFERENCE_CHUNK_BYTES, createCpuBackend } from "../../lib/backend/cpu/cpu_backend.ts";
 import { collate } from "../../lib/graph/batch.ts";
 import { inferenceChunks, Model } from "../../lib/models/model.ts";
 import { noGrad, tidy } from "../../lib/tensor/scope.ts";
@@ -102,3 +102,28 @@ for (const kind of ["cgcnn", "facgcnn"] as const) {
     model.dispose();
   });
 }
+
+Deno.test("inference sub-batches follow the backend: 4 MiB on the CPU, whole batches without the capability", () => {
+  const cpu = createCpuBackend();
+  assert.equal(cpu.inferenceChunkBytes, CPU_INFERENCE_CHUNK_BYTES);
+  const batch = collate(graphs, Int32Array.from({ length: graphs.count }, (_, i) => i));
+  // A backend like CUDA's: the same kernels, no inferenceChunkBytes.
+  const streaming = new Proxy(cpu, {
+    get(t, p) {
+      if (p === "inferenceChunkBytes") return undefined;
+      const v = Reflect.get(t, p, t);
+      return typeof v === "function" ? v.bind(t) : v;
+    },
+  });
+  for (const [backend, whole] of [[cpu, false], [streaming, true]] as const) {
+    const model = new Model({ kind: "cgcnn", atomFeaLen: 16, seed: 3 }, backend).eval();
+    assert.equal(model.inferenceChunkBytes, whole ? Infinity : CPU_INFERENCE_CHUNK_BYTES);
+    model.inferenceChunkBytes = whole ? model.inferenceChunkBytes : 1; // one crystal each
+    let calls = 0;
+    const build = model.hostInputs.bind(model);
+    model.hostInputs = (...args) => (calls++, build(...args));
+    tidy(() => noGrad(() => model.forward(batch).toFloat32Array()));
+    assert.equal(calls, whole ? 1 : graphs.count, `host input builds (whole: ${whole})`);
+    model.dispose();
+  }
+});
