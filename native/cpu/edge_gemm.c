@@ -104,7 +104,8 @@ static inline int u_col(const edge_src *s, int k) {
 
 /*
  * The Gaussians of distance d that are formed: k in [lo, hi] (lo > hi: none). A NaN distance
- * gets every Gaussian (NaN, as before), an infinite one none.
+ * gets every Gaussian slot (each written as e^−80, since exp_neg clamps a NaN argument, as
+ * before), an infinite one none.
  */
 static inline void gauss_window(const edge_src *s, double d, int *lo, int *hi) {
   const int G = s->centres;
