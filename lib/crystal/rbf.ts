@@ -66,15 +66,16 @@ export function gaussianExpandInto(
       `output buffer of ${out.length} too short for ${n} rows of ${k} at offset ${offset}, stride ${stride}`,
     );
   }
+  const direct = (e: number) => { // K exps: exp(NaN) is NaN, exp(−∞) is 0, as they should be
+    const row = offset + e * stride;
+    for (let i = 0; i < k; i++) {
+      const t = distances[e] - (min + i * step);
+      out[row + i] = Math.exp(-t * t * inv);
+    }
+  };
   const s2 = step * step * inv;
   if (s2 > 300) { // very narrow Gaussians: the recurrence factors below would overflow
-    for (let e = 0; e < n; e++) {
-      const row = offset + e * stride;
-      for (let i = 0; i < k; i++) {
-        const t = distances[e] - (min + i * step);
-        out[row + i] = Math.exp(-t * t * inv);
-      }
-    }
+    for (let e = 0; e < n; e++) direct(e);
     return;
   }
   // Two exps per edge instead of K: with c the nearest centre and u = d − μ_c,
@@ -86,6 +87,12 @@ export function gaussianExpandInto(
     let c = Math.round(t / step);
     c = c < 0 ? 0 : c >= k ? k - 1 : c;
     const u = t - c * step;
+    // A NaN or infinite distance, or one so far beyond the basis (~70 σ²/step Å) that P
+    // overflows: the recurrence would write nothing (NaN index) or ∞·0 = NaN.
+    if (!(Math.abs(2 * u * step * inv) < 700)) {
+      direct(e);
+      continue;
+    }
     const row = offset + e * stride;
     const gc = Math.exp(-u * u * inv);
     const p = Math.exp(2 * u * step * inv), pinv = 1 / p;

@@ -104,8 +104,8 @@ static inline int u_col(const edge_src *s, int k) {
 
 /*
  * The Gaussians of distance d that are formed: k in [lo, hi] (lo > hi: none). A NaN distance
- * gets every Gaussian slot (each written as e^−80, since exp_neg clamps a NaN argument, as
- * before), an infinite one none.
+ * gets every Gaussian slot (expand_block writes NaN in each, as exp(NaN) is), an infinite one
+ * none.
  */
 static inline void gauss_window(const edge_src *s, double d, int *lo, int *hi) {
   const int G = s->centres;
@@ -162,12 +162,17 @@ static void expand_block(const edge_src *s, int e0, int n, int rows, int kp, con
     const int e = e0 + o->perm[p];
     const double de = s->d[e % s->period];
     float *ur = u + (int64_t)p * kp;
+    if (isnan(de)) {
+      /* exp_neg would clamp the NaN argument to e^−80: keep the NaN the reference gives. */
+      for (int k = o->lo[p]; k <= o->hi[p]; k++) ur[k] = NAN;
+    } else {
 #pragma omp simd
-    for (int k = o->lo[p]; k <= o->hi[p]; k++) {
-      /* g < 1.8e-35 (|d − μ| > 1.8 Å at σ = 0.2) is written as exp(−EXP_CAP) at the window's
-       * rounded edge: far below the float32 rounding of any sum it enters, never subnormal. */
-      const double t = de - (s->start + k * s->step);
-      ur[k] = exp_neg((float)(-t * t * s->inv));
+      for (int k = o->lo[p]; k <= o->hi[p]; k++) {
+        /* g < 1.8e-35 (|d − μ| > 1.8 Å at σ = 0.2) is written as exp(−EXP_CAP) at the window's
+         * rounded edge: far below the float32 rounding of any sum it enters, never subnormal. */
+        const double t = de - (s->start + k * s->step);
+        ur[k] = exp_neg((float)(-t * t * s->inv));
+      }
     }
     for (int x = 0; x < xc; x++) ur[kg + x] = s->extra[(int64_t)e * xc + x];
   }

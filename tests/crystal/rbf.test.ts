@@ -68,3 +68,17 @@ Deno.test("matches the direct formula to float32 precision on random distances a
     }
   }
 });
+
+Deno.test("NaN, infinite and very far distances: the direct formula's values, every slot written", () => {
+  // exp(NaN) = NaN, exp(−∞) = 0; 100 Å and 1e6 Å overflow the recurrence's factor exp(2uΔ/σ²).
+  const d = [NaN, Infinity, -Infinity, 100, 1e6, 2.5];
+  const out = new Float32Array(41 * d.length).fill(7); // 7: a slot left unwritten
+  gaussianExpandInto(d, out);
+  for (let e = 0; e < d.length; e++) {
+    for (let k = 0; k <= 40; k++) {
+      const got = out[41 * e + k], want = Math.fround(Math.exp(-((d[e] - k / 5) ** 2) / 0.04));
+      if (Number.isNaN(want)) assert.ok(Number.isNaN(got), `d = ${d[e]}, centre ${k}: ${got}`);
+      else assert.ok(Math.abs(got - want) <= 1e-6 * want + 1e-30, `d = ${d[e]}, k ${k}: ${got}`);
+    }
+  }
+});

@@ -336,3 +336,34 @@ forEachBackend("ConvLayer from distances = ConvLayer from stored features", (b) 
     assertClose(f[k], s[k], 1e-4, 1e-5 * scale, k);
   }
 });
+
+forEachBackend("edge term from distances: a NaN distance gives NaN, its row only", (b) => {
+  // A NaN (a broken structure that slipped through) must show as NaN, as exp(NaN) does in
+  // the float64 reference, not as the e^-80 floor of the Gaussians far from a distance.
+  const c: Case = { period: 110, copies: 1, extra: 3, cols: 16, ldw: 16 + 44, offset: 16 };
+  const h = data(c, 41), bad = [0, 57, 109];
+  for (const r of bad) h.d[r] = NaN;
+  const ref = reference(c, h);
+  for (const [name, be] of [["kernel", b], ["composed", withoutEdgeGemm(b)]] as const) {
+    const got = run(be, c, h);
+    for (let r = 0; r < c.period; r++) {
+      for (let col = 0; col < c.cols; col++) {
+        const v = got.z[r * c.cols + col];
+        if (bad.includes(r)) assert.ok(Number.isNaN(v), `${name}: row ${r} column ${col}: ${v}`);
+        else {
+          const want = ref.z[r * c.cols + col];
+          assert.ok(Math.abs(v - want) <= 1e-5 * Math.abs(want) + 1e-5, `${name}: row ${r}`);
+        }
+      }
+    }
+    // dW = dzᵀ u: every Gaussian column meets the NaN rows; the extra columns do not.
+    const K = BASIS.centres + c.extra;
+    for (let col = 0; col < c.cols; col++) {
+      for (let k = 0; k < K; k++) {
+        const v = got.dw[col * K + k];
+        if (k < BASIS.centres) assert.ok(Number.isNaN(v), `${name}: dW[${col}, ${k}] = ${v}`);
+        else assert.ok(Number.isFinite(v), `${name}: dW[${col}, ${k}] = ${v}`);
+      }
+    }
+  }
+});
