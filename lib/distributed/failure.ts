@@ -15,8 +15,16 @@ export function rankErrorLine(comm: Pick<Communicator, "rank" | "size">, message
 }
 
 /**
+ * How long a failing rank waits between printing its message and `MPI_Abort`: the launcher
+ * relays a rank's stderr through a pipe it reads in its own time, and an abort processed
+ * before that read ends the job without the message (MPICH's Hydra lost it in 1 run of 30
+ * here, with nothing at all on stderr). Half a second on a path that ends the job anyway.
+ */
+export const ABORT_RELAY_MS = 500;
+
+/**
  * Reports `error` on stderr and ends the job with `exitCode`: `MPI_Abort` in a group (every
- * rank ends), `Deno.exit` in one process.
+ * rank ends, {@linkcode ABORT_RELAY_MS} after the message), `Deno.exit` in one process.
  *
  * @example
  * ```ts
@@ -34,6 +42,10 @@ export function failRank(comm: Communicator, error: unknown, exitCode = 1): neve
   console.error(rankErrorLine(comm, message));
   const debug = flag("debug");
   if (debug && error instanceof Error) console.error(error.stack);
-  if (comm.size > 1) comm.abort(exitCode);
+  if (comm.size > 1) {
+    // A synchronous wait (the caller may be deep in synchronous code, and this never returns).
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ABORT_RELAY_MS);
+    comm.abort(exitCode);
+  }
   Deno.exit(exitCode);
 }
