@@ -87,8 +87,9 @@ export function gaussianExpandInto(
     let c = Math.round(t / step);
     c = c < 0 ? 0 : c >= k ? k - 1 : c;
     const u = t - c * step;
-    // A NaN or infinite distance, or one so far beyond the basis (~70 σ²/step Å) that P
-    // overflows: the recurrence would write nothing (NaN index) or ∞·0 = NaN.
+    // A NaN or infinite distance, or one so far beyond the basis (|u| ≥ 350 σ²/step: 70 Å
+    // with the defaults) that P overflows: the recurrence would write nothing (NaN index) or
+    // ∞·0 = NaN.
     if (!(Math.abs(2 * u * step * inv) < 700)) {
       direct(e);
       continue;
